@@ -1,0 +1,32 @@
+# Kasir: `make run` serves a working till, `make test` runs the whole suite. Both set themselves up.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+# Settings come from the environment or from .env, which `python -m kasir` reads (the environment wins).
+
+.PHONY: run test serve venv clean-venv
+
+$(VENV)/.runtime: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.runtime
+
+run: $(VENV)/.runtime
+	$(PY) -m kasir db upgrade
+	$(PY) -m kasir demo-data
+	$(PY) -m kasir serve
+
+test: $(VENV)/.dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+clean-venv:
+	rm -rf $(VENV)

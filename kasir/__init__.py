@@ -1,0 +1,68 @@
+"""Kasir: a point-of-sale kiosk for Indonesian shops, with dynamic QRIS payments."""
+from pathlib import Path
+
+from flask import Flask
+
+from . import config as config_module
+from .clock import format_wib
+from .database import configure_engine
+from .extensions import csrf, db, limiter, migrate
+from .models import METHOD_LABELS
+from .money import format_number, format_rupiah
+
+__version__ = "0.1.0"
+
+MIGRATIONS_DIR = str(config_module.PROJECT_ROOT / "migrations")
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    instance = Path((test_config or {}).get("INSTANCE_PATH") or config_module.instance_path())
+    instance.mkdir(parents=True, exist_ok=True)
+    app = Flask(
+        __name__,
+        instance_path=str(instance),
+        template_folder=str(config_module.PROJECT_ROOT / "templates"),
+        static_folder=str(config_module.PROJECT_ROOT / "static"),
+    )
+    app.config.from_object(config_module.Config(instance))
+    if test_config:
+        app.config.update(test_config)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+
+    app.jinja_env.filters["rupiah"] = format_rupiah
+    app.jinja_env.filters["number"] = format_number
+    app.jinja_env.filters["wib"] = format_wib
+    app.jinja_env.globals["kasir_version"] = __version__
+    app.jinja_env.globals["METHOD_LABELS"] = METHOD_LABELS
+
+    from . import auth, admin, pos, printing, web, cli
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(pos.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(printing.bp)
+    web.init_app(app)
+    cli.init_app(app)
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        return response
+
+    return app

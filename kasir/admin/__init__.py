@@ -1,0 +1,6 @@
+"""Back office: catalogue, users, sales and shop settings."""
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+from . import routes  # noqa: E402,F401

@@ -1,0 +1,204 @@
+from datetime import date
+
+from flask import Response, current_app, flash, g, redirect, render_template, request, stream_with_context, url_for
+from sqlalchemy import func
+
+from .. import audit, products, sales
+from ..auth import admin_required
+from ..auth.service import AccountError, create_user, validate_password, validate_pin
+from ..clock import business_date
+from ..extensions import db
+from ..models import ROLES, SALE_PAID, SALE_VOID, Product, Sale, User
+from ..settings import SHOP_DEFAULTS, set_setting, shop_profile
+from . import bp
+
+PAGE_SIZE = 50
+
+
+@bp.route("")
+@admin_required
+def index():
+    today = business_date()
+    totals = db.session.execute(
+        db.select(Sale.method, func.count(Sale.id), func.coalesce(func.sum(Sale.total), 0))
+        .where(Sale.business_date == today, Sale.status == SALE_PAID)
+        .group_by(Sale.method)
+    ).all()
+    return render_template("admin/index.html", totals=totals, grand_total=sum(t[2] for t in totals),
+                           sale_count=sum(t[1] for t in totals), today=today)
+
+
+@bp.route("/products")
+@admin_required
+def product_list():
+    search = request.args.get("q", "").strip()[:60]
+    category = request.args.get("category", "")[:60]
+    page = max(request.args.get("page", 1, type=int), 1)
+    query = db.select(Product)
+    if search:
+        query = query.where(Product.name.ilike(f"%{search}%") | (Product.sku == search) | (Product.barcode == search))
+    if category:
+        query = query.where(Product.category == category)
+    pagination = db.paginate(query.order_by(Product.category, Product.name), page=page, per_page=PAGE_SIZE, error_out=False)
+    categories = db.session.scalars(db.select(Product.category).distinct().order_by(Product.category)).all()
+    return render_template("admin/products.html", pagination=pagination, search=search, category=category,
+                           categories=categories)
+
+
+def _product_form(product: Product | None):
+    errors: dict[str, str] = {}
+    form = request.form if request.method == "POST" else None
+    if form is not None:
+        try:
+            saved = products.save_product(form.to_dict(), product)
+        except products.ProductError as exc:
+            db.session.rollback()
+            errors = exc.errors
+        else:
+            audit.record("SaveProduct", saved.sku)
+            db.session.commit()
+            flash(f"Produk {saved.name} disimpan.", "success")
+            return redirect(url_for("admin.product_list"))
+    return render_template("admin/product_form.html", product=product, form=form, errors=errors), (422 if errors else 200)
+
+
+@bp.route("/products/new", methods=["GET", "POST"])
+@admin_required
+def product_new():
+    return _product_form(None)
+
+
+@bp.route("/products/<int:product_id>", methods=["GET", "POST"])
+@admin_required
+def product_edit(product_id):
+    return _product_form(db.get_or_404(Product, product_id))
+
+
+@bp.route("/products/import", methods=["GET", "POST"])
+@admin_required
+def product_import():
+    result = None
+    if request.method == "POST":
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            result = products.ImportResult(errors=[(0, "Pilih berkas CSV terlebih dahulu.")])
+        else:
+            result = products.import_csv(upload.read(), current_app.config["CSV_IMPORT_MAX_ROWS"])
+        if result.errors:
+            db.session.rollback()
+        else:
+            db.session.commit()
+            flash(f"Impor selesai: {result.created} produk baru, {result.updated} diperbarui.", "success")
+            return redirect(url_for("admin.product_list"))
+    status = 422 if result and result.errors else 200
+    return render_template("admin/product_import.html", result=result, columns=products.CSV_COLUMNS), status
+
+
+@bp.route("/products/export.csv")
+@admin_required
+def product_export():
+    return Response(stream_with_context(products.export_csv()), mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=produk.csv"})
+
+
+@bp.route("/users")
+@admin_required
+def user_list():
+    users = db.session.scalars(db.select(User).order_by(User.role, User.username)).all()
+    return render_template("admin/users.html", users=users)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@admin_required
+def user_new():
+    error = None
+    if request.method == "POST":
+        form = request.form
+        try:
+            user = create_user(form.get("username", ""), form.get("role", ""), display_name=form.get("display_name", ""),
+                               password=form.get("password") or None, pin=form.get("pin") or None,
+                               must_change_password=bool(form.get("password")))
+        except AccountError as exc:
+            db.session.rollback()
+            error = str(exc)
+        else:
+            audit.record("CreateUser", f"{user.username} ({user.role})")
+            db.session.commit()
+            flash(f"Pengguna {user.username} dibuat.", "success")
+            return redirect(url_for("admin.user_list"))
+    return render_template("admin/user_form.html", user=None, roles=ROLES, error=error), (422 if error else 200)
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@admin_required
+def user_edit(user_id):
+    user = db.get_or_404(User, user_id)
+    error = None
+    if request.method == "POST":
+        form = request.form
+        try:
+            if form.get("pin"):
+                validate_pin(form["pin"])
+                user.set_pin(form["pin"])
+            if form.get("password"):
+                validate_password(form["password"])
+                user.set_password(form["password"])
+                user.must_change_password = user.id != g.user.id
+            active = form.get("active") == "1"
+            if user.id == g.user.id and not active:
+                raise AccountError("Anda tidak bisa menonaktifkan akun sendiri.")
+            user.active = active
+            user.display_name = form.get("display_name", "").strip()[:80] or user.display_name
+        except AccountError as exc:
+            db.session.rollback()
+            error = str(exc)
+        else:
+            audit.record("UpdateUser", user.username, detail=f"active={user.active}")
+            db.session.commit()
+            flash(f"Pengguna {user.username} disimpan.", "success")
+            return redirect(url_for("admin.user_list"))
+    return render_template("admin/user_form.html", user=user, roles=ROLES, error=error), (422 if error else 200)
+
+
+@bp.route("/sales")
+@admin_required
+def sale_list():
+    day_text = request.args.get("date", "")
+    try:
+        day = date.fromisoformat(day_text) if day_text else business_date()
+    except ValueError:
+        day = business_date()
+        flash("Tanggal tidak valid; menampilkan hari ini.", "error")
+    rows = db.session.scalars(
+        db.select(Sale).where(Sale.business_date == day, Sale.status.in_([SALE_PAID, SALE_VOID])).order_by(Sale.paid_at.desc())
+    ).all()
+    return render_template("admin/sales.html", sales_list=rows, day=day)
+
+
+@bp.route("/sales/<int:sale_id>/void", methods=["GET", "POST"])
+@admin_required
+def sale_void(sale_id):
+    sale = db.get_or_404(Sale, sale_id)
+    error = None
+    if request.method == "POST":
+        try:
+            sales.void_sale(sale.id, g.user, request.form.get("reason", ""))
+        except sales.SaleError as exc:
+            error = str(exc)
+        else:
+            flash(f"Transaksi {sale.display_number} dibatalkan; stok dikembalikan.", "success")
+            return redirect(url_for("admin.sale_list", date=sale.business_date.isoformat()))
+    return render_template("admin/sale_void.html", sale=sale, error=error), (422 if error else 200)
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@admin_required
+def shop_settings():
+    if request.method == "POST":
+        for key in SHOP_DEFAULTS:
+            set_setting(key, " ".join(request.form.get(key, "").split())[:200])
+        audit.record("SaveConfig", "shop")
+        db.session.commit()
+        flash("Pengaturan toko disimpan.", "success")
+        return redirect(url_for("admin.shop_settings"))
+    return render_template("admin/settings.html", shop=shop_profile())

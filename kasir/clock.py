@@ -1,0 +1,28 @@
+"""Time helpers: store UTC, show WIB (Asia/Jakarta, +07:00, no daylight saving)."""
+from datetime import date, datetime, timedelta, timezone
+
+WIB = timezone(timedelta(hours=7), "WIB")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def to_wib(moment: datetime) -> datetime:
+    return as_utc(moment).astimezone(WIB)
+
+
+def business_date(moment: datetime | None = None) -> date:
+    """The shop's calendar day (WIB) that a moment belongs to."""
+    return to_wib(moment or utcnow()).date()
+
+
+def format_wib(moment: datetime | None, pattern: str = "%d/%m/%Y %H:%M") -> str:
+    return to_wib(moment).strftime(pattern) if moment else ""

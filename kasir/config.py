@@ -1,0 +1,72 @@
+"""Settings from the environment (DESIGN §10), with defaults that work on a fresh shop PC."""
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+def instance_path() -> Path:
+    configured = os.environ.get("KASIR_INSTANCE_PATH")
+    path = Path(configured) if configured else PROJECT_ROOT / "instance"
+    return path.resolve()
+
+
+def read_or_create_secret(path: Path, nbytes: int = 32) -> str:
+    """Return a hex secret kept in `path`, creating it (mode 0600) the first time."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_hex(nbytes)
+    # O_EXCL: two processes starting at once must not overwrite each other's key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value
+
+
+class Config:
+    """Read once per app; tests pass overrides to create_app instead of touching os.environ."""
+
+    def __init__(self, instance: Path):
+        self.HOST = os.environ.get("HOST", "127.0.0.1")
+        self.PORT = env_int("PORT", 9000)
+        self.SECRET_KEY = os.environ.get("SECRET_KEY") or read_or_create_secret(instance / "secret_key")
+        self.SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'kasir.db'}"
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.PROVIDER = os.environ.get("PROVIDER", "mock")
+        self.EXPIRE_MINUTES = env_int("EXPIRE_MINUTES", 15)
+        self.QRIS_MAX_AMOUNT = env_int("QRIS_MAX_AMOUNT", 10_000_000)
+        self.PRINTER_URL = os.environ.get("PRINTER_URL", "none")
+        self.PRINTER_WIDTH = env_int("PRINTER_WIDTH", 58)
+        self.CORS_ORIGINS = os.environ.get("CORS_ORIGINS", "")
+        self.LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
+        self.JOBS_ENABLED = env_flag("JOBS_ENABLED", True)
+
+        self.RATELIMIT_ENABLED = env_flag("RATELIMIT_ENABLED", True)
+        self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+        self.RATELIMIT_HEADERS_ENABLED = True
+        self.LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
+
+        # A till stays open all day: the CSRF token lives as long as the session.
+        self.WTF_CSRF_TIME_LIMIT = None
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_NAME = "kasir_session"
+        self.MAX_CONTENT_LENGTH = 2 * 1024 * 1024  # CSV imports included
+        self.CSV_IMPORT_MAX_ROWS = 5000

@@ -1,0 +1,192 @@
+"""SQLAlchemy models (DESIGN §4). Money columns are integer rupiah; datetimes are UTC."""
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import DateTime, TypeDecorator
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .clock import as_utc, utcnow
+from .extensions import db
+
+# SQLite stores BIGINT but only INTEGER is an alias for the rowid; amounts are BigInteger everywhere else.
+Money = BigInteger().with_variant(db.Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC on the way in and out, whatever the database keeps."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return as_utc(value) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        return as_utc(value) if value is not None else None
+
+
+ROLE_ADMIN = "admin"
+ROLE_CASHIER = "cashier"
+ROLES = (ROLE_ADMIN, ROLE_CASHIER)
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(40), unique=True)
+    display_name: Mapped[str] = mapped_column(String(80))
+    role: Mapped[str] = mapped_column(String(10))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    pin_hash: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    must_change_password: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ROLE_ADMIN
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return bool(self.password_hash) and check_password_hash(self.password_hash, password)
+
+    def set_pin(self, pin: str) -> None:
+        self.pin_hash = generate_password_hash(pin)
+
+    def check_pin(self, pin: str) -> bool:
+        return bool(self.pin_hash) and check_password_hash(self.pin_hash, pin)
+
+
+class Register(db.Model):
+    __tablename__ = "registers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(10), unique=True)
+    name: Mapped[str] = mapped_column(String(60))
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class Product(db.Model):
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(40), unique=True)
+    barcode: Mapped[str | None] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    category: Mapped[str] = mapped_column(String(60), default="Lainnya", index=True)
+    price: Mapped[int] = mapped_column(Money)
+    stock: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+SALE_OPEN = "OPEN"
+SALE_PAID = "PAID"
+SALE_VOID = "VOID"
+
+METHOD_CASH = "CASH"
+METHOD_DEBIT = "DEBIT"
+METHOD_QRIS = "QRIS"
+METHOD_LABELS = {METHOD_CASH: "Tunai", METHOD_DEBIT: "Debit", METHOD_QRIS: "QRIS"}
+
+
+class Sale(db.Model):
+    """A register's cart while OPEN; a numbered sale once PAID."""
+
+    __tablename__ = "sales"
+    __table_args__ = (
+        UniqueConstraint("register_id", "business_date", "number", name="uq_sales_register_day_number"),
+        Index("ix_sales_status_paid_at", "status", "paid_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    register_id: Mapped[int] = mapped_column(ForeignKey("registers.id"), index=True)
+    cashier_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    number: Mapped[int | None] = mapped_column()
+    business_date: Mapped[date | None] = mapped_column()
+    status: Mapped[str] = mapped_column(String(10), default=SALE_OPEN)
+    subtotal: Mapped[int] = mapped_column(Money, default=0)
+    discount: Mapped[int] = mapped_column(Money, default=0)
+    discount_percent: Mapped[int | None] = mapped_column()
+    total: Mapped[int] = mapped_column(Money, default=0)
+    method: Mapped[str | None] = mapped_column(String(10))
+    tendered: Mapped[int | None] = mapped_column(Money)
+    change: Mapped[int | None] = mapped_column(Money)
+    edc_reference: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    void_reason: Mapped[str | None] = mapped_column(String(200))
+
+    register: Mapped[Register] = relationship()
+    cashier: Mapped[User | None] = relationship(foreign_keys=[cashier_id])
+    voided_by: Mapped[User | None] = relationship(foreign_keys=[voided_by_id])
+    items: Mapped[list["SaleItem"]] = relationship(
+        back_populates="sale", cascade="all, delete-orphan", order_by="SaleItem.id"
+    )
+
+    @property
+    def display_number(self) -> str:
+        """What the receipt and the cashier read: register code, WIB date and the day's number."""
+        if self.number is None or self.business_date is None:
+            return "-"
+        return f"{self.register.code}-{self.business_date:%y%m%d}-{self.number:04d}"
+
+    @property
+    def item_count(self) -> int:
+        return sum(item.quantity for item in self.items)
+
+
+class SaleItem(db.Model):
+    __tablename__ = "sale_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sale_id: Mapped[int] = mapped_column(ForeignKey("sales.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    # Name and price are copied: a later price change must not rewrite old receipts.
+    name: Mapped[str] = mapped_column(String(120))
+    sku: Mapped[str] = mapped_column(String(40))
+    unit_price: Mapped[int] = mapped_column(Money)
+    quantity: Mapped[int] = mapped_column(default=1)
+    discount: Mapped[int] = mapped_column(Money, default=0)
+    discount_percent: Mapped[int | None] = mapped_column()
+
+    sale: Mapped[Sale] = relationship(back_populates="items")
+    product: Mapped[Product] = relationship()
+
+    @property
+    def gross(self) -> int:
+        return self.unit_price * self.quantity
+
+    @property
+    def line_total(self) -> int:
+        return self.gross - self.discount
+
+
+class Setting(db.Model):
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[str] = mapped_column(db.Text, default="")
+    encrypted: Mapped[bool] = mapped_column(default=False)
+
+
+class AuditLog(db.Model):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    target: Mapped[str] = mapped_column(String(120), default="")
+    outcome: Mapped[str] = mapped_column(String(20), default="ok")
+    detail: Mapped[str] = mapped_column(db.Text, default="")
+    ip: Mapped[str] = mapped_column(String(45), default="")

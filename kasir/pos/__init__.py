@@ -1,0 +1,6 @@
+"""The cashier screen: product grid, cart and checkout (cash and debit)."""
+from flask import Blueprint
+
+bp = Blueprint("pos", __name__, url_prefix="/pos")
+
+from . import routes  # noqa: E402,F401

@@ -1,0 +1,215 @@
+import functools
+
+from flask import g, redirect, render_template, request, url_for
+
+from .. import sales
+from ..auth import login_required
+from ..extensions import db
+from ..models import Product, Register, Sale
+from ..web import toast
+from . import bp
+
+REGISTER_COOKIE = "kasir_register"
+QUICK_TENDERS = (20_000, 50_000, 100_000)
+GRID_LIMIT = 60
+
+
+def with_register(view):
+    """Resolve the browser's register (a cookie) and its cart; send the browser to pick one if unset."""
+
+    @functools.wraps(view)
+    def wrapped(**kwargs):
+        g.register = sales.find_register(request.cookies.get(REGISTER_COOKIE))
+        if g.register is None:
+            target = url_for("pos.choose_register")
+            response = redirect(target)
+            response.headers["HX-Redirect"] = target
+            return response
+        return view(**kwargs)
+
+    return login_required(wrapped)
+
+
+def cart_response(sale: Sale):
+    return render_template("pos/_cart.html", sale=sale)
+
+
+def cart_action(action):
+    """Run a cart change on the register's cart; answer with the new cart or a toast that explains."""
+    sale = sales.current_sale(g.register, g.user)
+    try:
+        action(sale)
+    except sales.SaleError as exc:
+        db.session.rollback()
+        return toast(str(exc))
+    db.session.commit()
+    return cart_response(sale)
+
+
+def product_query(search: str, category: str):
+    query = db.select(Product).where(Product.active.is_(True))
+    if category:
+        query = query.where(Product.category == category)
+    if search:
+        pattern = f"%{search.strip()}%"
+        query = query.where(Product.name.ilike(pattern) | (Product.barcode == search.strip()) | (Product.sku == search.strip()))
+    return query.order_by(Product.name).limit(GRID_LIMIT)
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@login_required
+def choose_register():
+    registers = db.session.scalars(db.select(Register).where(Register.active.is_(True)).order_by(Register.code)).all()
+    if request.method == "POST":
+        register = sales.find_register(request.form.get("register"))
+        if register is None:
+            return render_template("pos/register.html", registers=registers, error="Pilih kasir yang tersedia."), 422
+        response = redirect(url_for("pos.index"))
+        response.set_cookie(REGISTER_COOKIE, register.code, max_age=365 * 24 * 3600, httponly=True, samesite="Lax")
+        return response
+    return render_template("pos/register.html", registers=registers, error=None)
+
+
+@bp.route("")
+@with_register
+def index():
+    sale = sales.current_sale(g.register, g.user)
+    db.session.commit()
+    categories = db.session.scalars(
+        db.select(Product.category).where(Product.active.is_(True)).distinct().order_by(Product.category)
+    ).all()
+    products = db.session.scalars(product_query("", "")).all()
+    return render_template("pos/index.html", sale=sale, categories=categories, products=products)
+
+
+@bp.route("/products")
+@with_register
+def products():
+    search = request.args.get("q", "")[:60]
+    category = request.args.get("category", "")[:60]
+    items = db.session.scalars(product_query(search, category)).all()
+    return render_template("pos/_products.html", products=items, search=search)
+
+
+@bp.route("/cart")
+@with_register
+def cart():
+    sale = sales.current_sale(g.register, g.user)
+    db.session.commit()
+    return cart_response(sale)
+
+
+@bp.route("/cart/scan", methods=["POST"])
+@with_register
+def scan():
+    code = request.form.get("q", "")[:60]
+
+    def add(sale):
+        product = sales.find_product_by_code(code)
+        if product is None:
+            # A search that names exactly one product is as good as its barcode.
+            matches = db.session.scalars(product_query(code, "").limit(2)).all() if code.strip() else []
+            if len(matches) != 1:
+                raise sales.SaleError(f"Barcode/SKU “{code.strip()[:40]}” tidak dikenal." if code.strip() else "Ketik atau pindai barcode.")
+            product = matches[0]
+        sales.add_product(sale, product)
+
+    return cart_action(add)
+
+
+@bp.route("/cart/add/<int:product_id>", methods=["POST"])
+@with_register
+def add(product_id):
+    product = db.session.get(Product, product_id)
+    if product is None:
+        return toast("Produk tidak ditemukan.")
+    return cart_action(lambda sale: sales.add_product(sale, product))
+
+
+@bp.route("/cart/items/<int:item_id>/quantity", methods=["POST"])
+@with_register
+def quantity(item_id):
+    raw = request.form.get("quantity", "").strip()
+    delta = request.form.get("delta", "").strip()
+
+    def change(sale):
+        item = next((i for i in sale.items if i.id == item_id), None)
+        if item is None:
+            raise sales.SaleError("Barang tidak ada di keranjang.")
+        try:
+            target = item.quantity + int(delta) if delta else int(raw)
+        except ValueError:
+            raise sales.SaleError("Jumlah harus angka bulat.") from None
+        sales.set_quantity(sale, item, target)
+
+    return cart_action(change)
+
+
+@bp.route("/cart/items/<int:item_id>/remove", methods=["POST"])
+@with_register
+def remove(item_id):
+    return cart_action(lambda sale: sales.remove_item(sale, item_id))
+
+
+@bp.route("/cart/items/<int:item_id>/discount", methods=["POST"])
+@with_register
+def line_discount(item_id):
+    return cart_action(lambda sale: sales.set_line_discount(sale, item_id, request.form.get("discount", "")[:20]))
+
+
+@bp.route("/cart/discount", methods=["POST"])
+@with_register
+def sale_discount():
+    return cart_action(lambda sale: sales.set_sale_discount(sale, request.form.get("discount", "")[:20]))
+
+
+@bp.route("/cart/clear", methods=["POST"])
+@with_register
+def clear():
+    return cart_action(sales.clear)
+
+
+@bp.route("/pay/<method>")
+@with_register
+def pay_panel(method):
+    sale = sales.current_sale(g.register, g.user)
+    db.session.commit()
+    if not sale.items:
+        return toast("Keranjang masih kosong.")
+    if method == "cash":
+        tenders = [amount for amount in QUICK_TENDERS if amount > sale.total]
+        return render_template("pos/_pay_cash.html", sale=sale, tenders=tenders)
+    if method == "debit":
+        return render_template("pos/_pay_debit.html", sale=sale)
+    return toast("Metode pembayaran tidak dikenal.")
+
+
+def checkout(pay):
+    try:
+        sale = pay(request.form.get("sale_id", type=int) or 0)
+    except sales.SaleError as exc:
+        return toast(str(exc))
+    fresh_cart = sales.current_sale(g.register, g.user)
+    db.session.commit()
+    # The paid screen goes to the modal; the emptied cart replaces the old one out of band.
+    return render_template("pos/_paid.html", sale=sale, fresh_cart=fresh_cart)
+
+
+@bp.route("/checkout/cash", methods=["POST"])
+@with_register
+def checkout_cash():
+    # A quick-tender button sends its amount as `quick`; otherwise the typed amount counts.
+    tendered = request.form.get("quick") or request.form.get("tendered", "")
+    return checkout(lambda sale_id: sales.pay_cash(sale_id, tendered[:30]))
+
+
+@bp.route("/checkout/debit", methods=["POST"])
+@with_register
+def checkout_debit():
+    return checkout(lambda sale_id: sales.pay_debit(sale_id, request.form.get("edc_reference", "")[:60]))
+
+
+@bp.route("/sales")
+@with_register
+def todays_sales():
+    return render_template("pos/sales.html", sales_today=sales.paid_sales_today(g.register))

@@ -1,0 +1,6 @@
+"""Receipts: one layout for paper and screen, the HTML preview, and (later) the printers."""
+from flask import Blueprint
+
+bp = Blueprint("printing", __name__)
+
+from . import routes  # noqa: E402,F401

@@ -1,0 +1,70 @@
+"""Receipt layout as lines of fixed-width text, shared by the thermal printer and the HTML preview."""
+import textwrap
+from dataclasses import dataclass
+
+from ..clock import format_wib
+from ..models import METHOD_CASH, METHOD_DEBIT, METHOD_LABELS, SALE_VOID, Sale
+from ..money import format_number
+
+COLUMNS = {58: 32, 80: 48}
+
+
+@dataclass(frozen=True)
+class Line:
+    text: str
+    bold: bool = False
+    align: str = "left"  # left | center
+    large: bool = False
+
+
+@dataclass(frozen=True)
+class Receipt:
+    width_mm: int
+    columns: int
+    lines: list[Line]
+
+
+def two_columns(left: str, right: str, columns: int) -> str:
+    """Left text and right-aligned figure on one line; the left side is cut, never the figure."""
+    room = columns - len(right) - 1
+    return f"{left[:room]:<{room}} {right}"
+
+
+def _rule(columns: int) -> Line:
+    return Line("-" * columns)
+
+
+def build_receipt(sale: Sale, shop: dict[str, str], width_mm: int = 58) -> Receipt:
+    columns = COLUMNS.get(width_mm, COLUMNS[58])
+    lines: list[Line] = [Line(shop["shop_name"], bold=True, align="center", large=True)]
+    for extra in (shop.get("shop_address"), shop.get("shop_phone")):
+        lines += [Line(part, align="center") for part in textwrap.wrap(extra or "", columns)]
+    lines.append(_rule(columns))
+    lines.append(Line(two_columns("No.", sale.display_number, columns)))
+    lines.append(Line(two_columns("Tanggal", format_wib(sale.paid_at or sale.created_at, "%d/%m/%Y %H:%M"), columns)))
+    lines.append(Line(two_columns("Kasir", sale.cashier.display_name if sale.cashier else "-", columns)))
+    lines.append(_rule(columns))
+    for item in sale.items:
+        lines += [Line(part) for part in textwrap.wrap(item.name, columns)]
+        lines.append(Line(two_columns(f"  {item.quantity} x {format_number(item.unit_price)}", format_number(item.gross), columns)))
+        if item.discount:
+            label = f"  Diskon {item.discount_percent}%" if item.discount_percent else "  Diskon"
+            lines.append(Line(two_columns(label, f"-{format_number(item.discount)}", columns)))
+    lines.append(_rule(columns))
+    if sale.discount:
+        lines.append(Line(two_columns("Subtotal", format_number(sale.subtotal), columns)))
+        label = f"Diskon {sale.discount_percent}%" if sale.discount_percent else "Diskon"
+        lines.append(Line(two_columns(label, f"-{format_number(sale.discount)}", columns)))
+    lines.append(Line(two_columns("TOTAL", f"Rp {format_number(sale.total)}", columns), bold=True))
+    method = METHOD_LABELS.get(sale.method or "", sale.method or "-")
+    lines.append(Line(two_columns("Bayar", method, columns)))
+    if sale.method == METHOD_CASH:
+        lines.append(Line(two_columns("Tunai", format_number(sale.tendered or 0), columns)))
+        lines.append(Line(two_columns("Kembali", format_number(sale.change or 0), columns), bold=True))
+    elif sale.method == METHOD_DEBIT:
+        lines.append(Line(two_columns("Ref. EDC", sale.edc_reference or "-", columns)))
+    lines.append(_rule(columns))
+    if sale.status == SALE_VOID:
+        lines.append(Line("*** DIBATALKAN ***", bold=True, align="center"))
+    lines += [Line(part, align="center") for part in textwrap.wrap(shop.get("receipt_footer", ""), columns)]
+    return Receipt(width_mm=width_mm, columns=columns, lines=lines)

@@ -1,0 +1,204 @@
+"""Product catalogue rules: validation, CSV import (all or nothing) and export."""
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from . import audit
+from .extensions import db
+from .money import MoneyError, format_number, parse_rupiah
+from .models import Product
+
+CSV_COLUMNS = ("sku", "barcode", "name", "category", "price", "stock", "active")
+TRUE_WORDS = {"1", "ya", "y", "true", "aktif", "yes"}
+FALSE_WORDS = {"0", "tidak", "t", "false", "nonaktif", "no", "n"}
+
+
+class ProductError(ValueError):
+    """Field errors keyed by field name, messages in Bahasa Indonesia."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    updated: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)  # (CSV line number, message)
+
+
+def _flag(text: str | None, default: bool = True) -> bool:
+    value = (text or "").strip().lower()
+    if not value:
+        return default
+    if value in TRUE_WORDS:
+        return True
+    if value in FALSE_WORDS:
+        return False
+    raise ValueError
+
+
+def clean_product(data: dict[str, str]) -> dict:
+    """Validate raw form/CSV fields into product attributes, or raise ProductError."""
+    errors: dict[str, str] = {}
+    cleaned: dict = {}
+    sku = (data.get("sku") or "").strip()
+    if not sku or len(sku) > 40 or any(ch.isspace() for ch in sku):
+        errors["sku"] = "SKU wajib diisi, tanpa spasi, maks. 40 karakter."
+    cleaned["sku"] = sku
+    barcode = (data.get("barcode") or "").strip()
+    if barcode and (not barcode.isdigit() or not 6 <= len(barcode) <= 20):
+        errors["barcode"] = "Barcode harus 6–20 angka (atau kosong)."
+    cleaned["barcode"] = barcode or None
+    name = " ".join((data.get("name") or "").split())
+    if not name or len(name) > 120:
+        errors["name"] = "Nama produk wajib diisi (maks. 120 karakter)."
+    cleaned["name"] = name
+    cleaned["category"] = " ".join((data.get("category") or "").split())[:60] or "Lainnya"
+    try:
+        cleaned["price"] = parse_rupiah(data.get("price") or "", allow_zero=False)
+    except MoneyError as exc:
+        errors["price"] = f"Harga: {exc}"
+    stock_text = (data.get("stock") or "0").strip().replace(".", "")
+    try:
+        cleaned["stock"] = int(stock_text)
+        if abs(cleaned["stock"]) > 1_000_000:
+            raise ValueError
+    except ValueError:
+        errors["stock"] = "Stok harus bilangan bulat."
+    try:
+        cleaned["active"] = _flag(data.get("active"))
+    except ValueError:
+        errors["active"] = "Aktif harus ya/tidak atau 1/0."
+    if errors:
+        raise ProductError(errors)
+    return cleaned
+
+
+def _conflicts(cleaned: dict, product_id: int | None) -> dict[str, str]:
+    errors = {}
+    other = db.session.scalar(db.select(Product).where(Product.sku == cleaned["sku"]))
+    if other is not None and other.id != product_id:
+        errors["sku"] = f"SKU {cleaned['sku']} sudah dipakai {other.name}."
+    if cleaned["barcode"]:
+        other = db.session.scalar(db.select(Product).where(Product.barcode == cleaned["barcode"]))
+        if other is not None and other.id != product_id:
+            errors["barcode"] = f"Barcode {cleaned['barcode']} sudah dipakai {other.name}."
+    return errors
+
+
+def _apply(product: Product, cleaned: dict) -> None:
+    if product.id is not None and product.price != cleaned["price"]:
+        audit.record("PriceChange", product.sku, detail=f"{format_number(product.price)} -> {format_number(cleaned['price'])}")
+    for key, value in cleaned.items():
+        setattr(product, key, value)
+
+
+def save_product(data: dict[str, str], product: Product | None = None) -> Product:
+    """Create or update one product from form fields; the caller commits."""
+    cleaned = clean_product(data)
+    errors = _conflicts(cleaned, product.id if product else None)
+    if errors:
+        raise ProductError(errors)
+    product = product or Product()
+    _apply(product, cleaned)
+    db.session.add(product)
+    return product
+
+
+def import_csv(raw: bytes, max_rows: int) -> ImportResult:
+    """Upsert products by SKU from CSV. Any bad row rejects the whole file: nothing half-imported."""
+    result = ImportResult()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        result.errors.append((0, "Berkas harus CSV dengan encoding UTF-8."))
+        return result
+    first_line = text.split("\n", 1)[0]
+    # Spreadsheet apps set to Indonesian write ';' between columns.
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    headers = [h.strip().lower() for h in (reader.fieldnames or [])]
+    missing = [c for c in ("sku", "name", "price") if c not in headers]
+    if missing:
+        result.errors.append((1, f"Kolom wajib tidak ada: {', '.join(missing)}. Kolom: {', '.join(CSV_COLUMNS)}."))
+        return result
+    reader.fieldnames = headers
+    rows: list[tuple[int, dict]] = []
+    seen_sku: dict[str, int] = {}
+    seen_barcode: dict[str, int] = {}
+    for row in reader:
+        line = reader.line_num
+        if len(rows) >= max_rows:
+            result.errors.append((line, f"Terlalu banyak baris (maks. {max_rows}). Pecah berkas menjadi beberapa bagian."))
+            return result
+        if not any((value or "").strip() for key, value in row.items() if key):
+            continue
+        try:
+            cleaned = clean_product(row)
+        except ProductError as exc:
+            result.errors.append((line, str(exc)))
+            continue
+        for key, seen in (("sku", seen_sku), ("barcode", seen_barcode)):
+            value = cleaned[key]
+            if value and value in seen:
+                result.errors.append((line, f"{key.upper()} {value} sama dengan baris {seen[value]}."))
+            elif value:
+                seen[value] = line
+        rows.append((line, cleaned))
+    if not rows and not result.errors:
+        result.errors.append((0, "Berkas tidak berisi produk."))
+    if result.errors:
+        return result
+
+    existing = {p.sku: p for p in db.session.scalars(db.select(Product).where(Product.sku.in_(seen_sku)))}
+    barcode_owner = dict(db.session.execute(
+        db.select(Product.barcode, Product.sku).where(Product.barcode.in_(seen_barcode))
+    ).all())
+    for line, cleaned in rows:
+        owner = barcode_owner.get(cleaned["barcode"]) if cleaned["barcode"] else None
+        if owner is not None and owner != cleaned["sku"] and owner not in seen_sku:
+            result.errors.append((line, f"Barcode {cleaned['barcode']} sudah dipakai produk SKU {owner}."))
+    if result.errors:
+        return result
+    # Barcodes may move between products within one file: clear the moved ones before writing.
+    moving = [p for p in existing.values() if p.barcode and seen_barcode.get(p.barcode) and p.barcode != _barcode_for(rows, p.sku)]
+    for product in moving:
+        product.barcode = None
+    db.session.flush()
+    for _line, cleaned in rows:
+        product = existing.get(cleaned["sku"])
+        if product is None:
+            product = Product()
+            db.session.add(product)
+            result.created += 1
+        else:
+            result.updated += 1
+        _apply(product, cleaned)
+    audit.record("ImportProducts", f"{result.created} baru, {result.updated} diubah")
+    return result
+
+
+def _barcode_for(rows: list[tuple[int, dict]], sku: str) -> str | None:
+    return next((cleaned["barcode"] for _line, cleaned in rows if cleaned["sku"] == sku), None)
+
+
+def export_csv() -> Iterator[str]:
+    """CSV lines for every product, streamed; the same columns import reads back."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def flush() -> str:
+        value = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return value
+
+    writer.writerow(CSV_COLUMNS)
+    yield "\ufeff" + flush()  # BOM: spreadsheet apps then read UTF-8 names correctly
+    for product in db.session.scalars(db.select(Product).order_by(Product.category, Product.name).execution_options(yield_per=500)):
+        writer.writerow([product.sku, product.barcode or "", product.name, product.category, product.price,
+                         product.stock, "1" if product.active else "0"])
+        yield flush()

@@ -1,0 +1,234 @@
+"""Cart and sale rules: the OPEN sale of a register is its cart; paying numbers and closes it."""
+from dataclasses import dataclass
+
+from sqlalchemy import func, update
+
+from . import audit
+from .clock import business_date, utcnow
+from .database import write_transaction
+from .extensions import db
+from .models import (METHOD_CASH, METHOD_DEBIT, SALE_OPEN, SALE_PAID, SALE_VOID, Product, Register, Sale,
+                     SaleItem, User)
+from .money import MoneyError, parse_rupiah
+
+MAX_QUANTITY = 9999
+
+
+class SaleError(ValueError):
+    """A sale rule refused the action; the message is shown to the cashier as is."""
+
+
+@dataclass(frozen=True)
+class Discount:
+    amount: int = 0
+    percent: int | None = None
+
+    def of(self, gross: int) -> int:
+        value = gross * self.percent // 100 if self.percent is not None else self.amount
+        return min(value, gross)
+
+
+def parse_discount(text: str) -> Discount:
+    """"10%" is a percentage, anything else a rupiah amount; empty clears the discount."""
+    text = (text or "").strip()
+    if not text:
+        return Discount()
+    if text.endswith("%"):
+        number = text[:-1].strip().replace(",", ".")
+        if not number.isdigit() or not 0 <= int(number) <= 100:
+            raise SaleError("Diskon persen harus angka bulat 0–100, contoh 10%.")
+        return Discount(percent=int(number))
+    try:
+        return Discount(amount=parse_rupiah(text))
+    except MoneyError as exc:
+        raise SaleError(f"Diskon tidak valid: {exc}") from exc
+
+
+def find_register(code: str | None) -> Register | None:
+    if not code:
+        return None
+    return db.session.scalar(db.select(Register).where(Register.code == code, Register.active.is_(True)))
+
+
+def current_sale(register: Register, cashier: User) -> Sale:
+    """The register's cart, created on first use."""
+    sale = db.session.scalar(
+        db.select(Sale).where(Sale.register_id == register.id, Sale.status == SALE_OPEN).order_by(Sale.id)
+    )
+    if sale is None:
+        sale = Sale(register=register, cashier=cashier, status=SALE_OPEN, subtotal=0, discount=0, total=0)
+        db.session.add(sale)
+        db.session.flush()
+    elif sale.cashier_id != cashier.id:
+        sale.cashier = cashier
+    return sale
+
+
+def find_product_by_code(code: str) -> Product | None:
+    code = code.strip()
+    if not code:
+        return None
+    return db.session.scalar(
+        db.select(Product).where(Product.active.is_(True), (Product.barcode == code) | (Product.sku == code))
+    )
+
+
+def recalculate(sale: Sale) -> None:
+    for item in sale.items:
+        item.discount = Discount(item.discount, item.discount_percent).of(item.gross)
+    sale.subtotal = sum(item.line_total for item in sale.items)
+    sale.discount = Discount(sale.discount, sale.discount_percent).of(sale.subtotal)
+    sale.total = sale.subtotal - sale.discount
+
+
+def _item(sale: Sale, item_id: int) -> SaleItem:
+    for item in sale.items:
+        if item.id == item_id:
+            return item
+    raise SaleError("Barang tidak ada di keranjang.")
+
+
+def add_product(sale: Sale, product: Product, quantity: int = 1) -> SaleItem:
+    if not product.active:
+        raise SaleError(f"{product.name} tidak aktif dijual.")
+    item = next((i for i in sale.items if i.product_id == product.id and not i.discount_percent and not i.discount), None)
+    if item is None:
+        item = SaleItem(product=product, name=product.name, sku=product.sku, unit_price=product.price, quantity=0, discount=0)
+        sale.items.append(item)
+    set_quantity(sale, item, item.quantity + quantity)
+    return item
+
+
+def add_by_code(sale: Sale, code: str) -> SaleItem:
+    product = find_product_by_code(code)
+    if product is None:
+        raise SaleError(f"Barcode/SKU “{code.strip()[:40]}” tidak dikenal.")
+    return add_product(sale, product)
+
+
+def set_quantity(sale: Sale, item: SaleItem | int, quantity: int) -> None:
+    item = item if isinstance(item, SaleItem) else _item(sale, item)
+    if quantity < 1:
+        raise SaleError("Jumlah minimal 1. Gunakan tombol hapus untuk membuang barang.")
+    if quantity > MAX_QUANTITY:
+        raise SaleError(f"Jumlah maksimal {MAX_QUANTITY}.")
+    item.quantity = quantity
+    recalculate(sale)
+
+
+def remove_item(sale: Sale, item_id: int) -> None:
+    sale.items.remove(_item(sale, item_id))
+    recalculate(sale)
+
+
+def clear(sale: Sale) -> None:
+    sale.items.clear()
+    sale.discount, sale.discount_percent = 0, None
+    recalculate(sale)
+
+
+def set_line_discount(sale: Sale, item_id: int, text: str) -> None:
+    item = _item(sale, item_id)
+    discount = parse_discount(text)
+    if discount.percent is None and discount.amount > item.gross:
+        raise SaleError("Diskon melebihi harga barang.")
+    item.discount, item.discount_percent = discount.amount, discount.percent
+    recalculate(sale)
+
+
+def set_sale_discount(sale: Sale, text: str) -> None:
+    discount = parse_discount(text)
+    if discount.percent is None and discount.amount > sale.subtotal:
+        raise SaleError("Diskon melebihi total belanja.")
+    sale.discount, sale.discount_percent = discount.amount, discount.percent
+    recalculate(sale)
+
+
+def _next_number(register_id: int, day) -> int:
+    highest = db.session.scalar(
+        db.select(func.max(Sale.number)).where(Sale.register_id == register_id, Sale.business_date == day)
+    )
+    return (highest or 0) + 1
+
+
+def _move_stock(sale: Sale, direction: int) -> None:
+    # Stock may go below zero: the goods are already in the customer's hands, the count was wrong.
+    for item in sale.items:
+        db.session.execute(
+            update(Product).where(Product.id == item.product_id).values(stock=Product.stock + direction * item.quantity)
+        )
+
+
+def complete_sale(sale_id: int, method: str, *, tendered: int | None = None, edc_reference: str | None = None) -> Sale:
+    """Close an OPEN sale as PAID: number it, decrement stock, all in one transaction.
+
+    A repeated request (double click, retry) for a sale that is already paid changes nothing and
+    returns the paid sale, so the cashier sees the same change screen again.
+    """
+    with write_transaction():
+        sale = db.session.get(Sale, sale_id, with_for_update=True, populate_existing=True)
+        if sale is None:
+            raise SaleError("Transaksi tidak ditemukan.")
+        if sale.status == SALE_PAID and sale.method == method:
+            return sale
+        if sale.status != SALE_OPEN:
+            raise SaleError("Transaksi ini sudah ditutup.")
+        if not sale.items:
+            raise SaleError("Keranjang masih kosong.")
+        recalculate(sale)
+        if method == METHOD_CASH:
+            if tendered is None or tendered < sale.total:
+                raise SaleError("Uang tunai kurang dari total belanja.")
+            sale.tendered, sale.change = tendered, tendered - sale.total
+        elif method == METHOD_DEBIT:
+            sale.tendered, sale.change = sale.total, 0
+            sale.edc_reference = edc_reference
+        now = utcnow()
+        day = business_date(now)
+        sale.number = _next_number(sale.register_id, day)
+        sale.business_date = day
+        sale.method = method
+        sale.status = SALE_PAID
+        sale.paid_at = now
+        _move_stock(sale, -1)
+    return sale
+
+
+def pay_cash(sale_id: int, tendered_text: str) -> Sale:
+    try:
+        tendered = parse_rupiah(tendered_text, allow_zero=False)
+    except MoneyError as exc:
+        raise SaleError(f"Uang diterima: {exc}") from exc
+    return complete_sale(sale_id, METHOD_CASH, tendered=tendered)
+
+
+def pay_debit(sale_id: int, edc_reference: str) -> Sale:
+    reference = (edc_reference or "").strip()
+    if not (reference.isalnum() and 4 <= len(reference) <= 40):
+        raise SaleError("Nomor referensi EDC wajib diisi (4–40 huruf/angka dari struk mesin EDC).")
+    return complete_sale(sale_id, METHOD_DEBIT, edc_reference=reference)
+
+
+def void_sale(sale_id: int, admin: User, reason: str) -> Sale:
+    """Void a paid sale (admin only): stock comes back, the reason is kept and audited."""
+    reason = (reason or "").strip()
+    if len(reason) < 3:
+        raise SaleError("Alasan pembatalan wajib diisi.")
+    with write_transaction():
+        sale = db.session.get(Sale, sale_id, with_for_update=True, populate_existing=True)
+        if sale is None or sale.status != SALE_PAID:
+            raise SaleError("Hanya transaksi yang sudah dibayar yang bisa dibatalkan.")
+        sale.status = SALE_VOID
+        sale.voided_at = utcnow()
+        sale.voided_by = admin
+        sale.void_reason = reason[:200]
+        _move_stock(sale, +1)
+        audit.record("VoidSale", sale.display_number, detail=f"total={sale.total} reason={reason[:200]}")
+    return sale
+
+
+def paid_sales_today(register: Register | None = None) -> list[Sale]:
+    query = db.select(Sale).where(Sale.business_date == business_date(), Sale.status.in_([SALE_PAID, SALE_VOID]))
+    if register is not None:
+        query = query.where(Sale.register_id == register.id)
+    return list(db.session.scalars(query.order_by(Sale.paid_at.desc())))

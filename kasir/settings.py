@@ -1,0 +1,26 @@
+"""Shop settings kept in the `settings` table, edited in admin."""
+from .extensions import db
+from .models import Setting
+
+SHOP_DEFAULTS = {
+    "shop_name": "Toko Kasir",
+    "shop_address": "",
+    "shop_phone": "",
+    "receipt_footer": "Terima kasih atas kunjungan Anda",
+}
+
+
+def get_setting(key: str, default: str = "") -> str:
+    row = db.session.get(Setting, key)
+    return row.value if row else default
+
+
+def set_setting(key: str, value: str) -> None:
+    row = db.session.get(Setting, key) or Setting(key=key)
+    row.value = value
+    db.session.add(row)
+
+
+def shop_profile() -> dict[str, str]:
+    rows = {row.key: row.value for row in db.session.scalars(db.select(Setting).where(Setting.key.in_(SHOP_DEFAULTS)))}
+    return {key: rows.get(key, default) for key, default in SHOP_DEFAULTS.items()}

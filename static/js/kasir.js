@@ -1,0 +1,140 @@
+/* Kasir page behaviour. No inline scripts (CSP): everything hangs off data- attributes. */
+(function () {
+  "use strict";
+
+  const wibClock = new Intl.DateTimeFormat("id-ID", {
+    timeZone: "Asia/Jakarta", weekday: "short", day: "2-digit", month: "short",
+    hour: "2-digit", minute: "2-digit", second: "2-digit",
+  });
+
+  function tickClocks() {
+    const text = wibClock.format(new Date()) + " WIB";
+    document.querySelectorAll("[data-clock]").forEach((el) => { el.textContent = text; });
+  }
+
+  function modalOpen() {
+    return Boolean(document.querySelector("#modal [data-modal]"));
+  }
+
+  function scanInput() {
+    return document.querySelector("[data-scan-input]");
+  }
+
+  function focusScan() {
+    const input = scanInput();
+    if (input && !modalOpen()) input.focus();
+  }
+
+  function closeModal() {
+    const modal = document.getElementById("modal");
+    if (modal) modal.innerHTML = "";
+    focusScan();
+  }
+
+  function digits(text) {
+    const whole = String(text).split(",")[0];
+    const onlyDigits = whole.replace(/[^0-9]/g, "");
+    return onlyDigits ? parseInt(onlyDigits, 10) : null;
+  }
+
+  function rupiah(amount) {
+    return "Rp " + amount.toLocaleString("id-ID");
+  }
+
+  function updateChangePreview(form) {
+    const input = form.querySelector("[data-tendered-input]");
+    const preview = form.querySelector("[data-change-preview]");
+    if (!input || !preview) return;
+    const total = parseInt(form.dataset.total, 10);
+    const tendered = digits(input.value);
+    preview.classList.remove("short");
+    if (tendered === null) {
+      preview.textContent = "";
+    } else if (tendered < total) {
+      preview.textContent = "Kurang " + rupiah(total - tendered);
+      preview.classList.add("short");
+    } else {
+      preview.textContent = "Kembalian " + rupiah(tendered - total);
+    }
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && modalOpen()) {
+      event.preventDefault();
+      closeModal();
+      return;
+    }
+    if (!/^F\d+$/.test(event.key)) return;
+    const focusTarget = document.querySelector(`[data-shortcut-focus="${event.key}"]`);
+    if (focusTarget && !modalOpen()) {
+      event.preventDefault();
+      focusTarget.focus();
+      focusTarget.select();
+      return;
+    }
+    const button = document.querySelector(`[data-shortcut="${event.key}"]`);
+    if (button && !button.disabled && !modalOpen()) {
+      event.preventDefault();
+      button.click();
+    }
+  });
+
+  document.addEventListener("click", (event) => {
+    const target = event.target;
+    if (target.closest("[data-close-modal]") || target.matches("[data-modal]")) {
+      closeModal();
+      return;
+    }
+    const key = target.closest("[data-keypad-for] [data-key]");
+    if (key) {
+      const input = document.getElementById(key.closest("[data-keypad-for]").dataset.keypadFor);
+      if (key.dataset.key === "C") input.value = "";
+      else if (key.dataset.key === "⌫") input.value = input.value.slice(0, -1);
+      else if (input.value.length < (input.maxLength > 0 ? input.maxLength : 8)) input.value += key.dataset.key;
+      input.focus();
+      return;
+    }
+    // A keyboard-wedge scanner types into whatever has focus: give it back to the scan box.
+    if (!target.closest("input, select, textarea, summary, details, a, [data-modal]")) {
+      window.setTimeout(focusScan, 0);
+    }
+  });
+
+  document.addEventListener("input", (event) => {
+    const form = event.target.closest("[data-cash-form]");
+    if (form) updateChangePreview(form);
+  });
+
+  document.addEventListener("htmx:afterRequest", (event) => {
+    const source = event.detail.elt;
+    if (source.matches && source.matches("[data-scan-form]") && event.detail.successful) {
+      const input = scanInput();
+      input.value = "";
+      window.htmx.trigger(input, "kasir:reset");
+      focusScan();
+    }
+  });
+
+  document.addEventListener("htmx:afterSwap", (event) => {
+    if (event.detail.target.id === "modal") {
+      const auto = event.detail.target.querySelector("[autofocus]");
+      if (auto) auto.focus();
+    } else if (event.detail.target.id === "cart" || event.detail.target.id === "toast") {
+      focusScan();
+    }
+    scheduleToastHide();
+  });
+
+  function scheduleToastHide() {
+    document.querySelectorAll("[data-autohide]:not([data-hiding])").forEach((toast) => {
+      toast.setAttribute("data-hiding", "");
+      window.setTimeout(() => toast.remove(), 5000);
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    tickClocks();
+    window.setInterval(tickClocks, 1000);
+    scheduleToastHide();
+  });
+})();

@@ -1,0 +1,222 @@
+"""Shared fixtures: a migrated SQLite file per test, the test client, a live waitress server, Chromium."""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+
+from kasir import create_app
+from kasir.auth.service import create_user
+from kasir.demo import load_catalogue
+from kasir.extensions import db
+from kasir.models import ROLE_ADMIN, ROLE_CASHIER, Register
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+ADMIN = ("owner", "rahasia-toko-1")
+CASHIER = ("siti", "2468")
+CHROMIUM = os.environ.get("KASIR_CHROMIUM", "/usr/bin/chromium")
+
+BASE_CONFIG = {
+    "TESTING": True,
+    "SECRET_KEY": "test-secret",
+    "RATELIMIT_ENABLED": False,
+    "WTF_CSRF_ENABLED": False,
+    "JOBS_ENABLED": False,
+}
+
+
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory) -> Path:
+    """Run the real migrations once; each test gets a copy of the resulting SQLite file."""
+    folder = tmp_path_factory.mktemp("template-db")
+    path = folder / "kasir.db"
+    app = create_app({**BASE_CONFIG, "INSTANCE_PATH": str(folder), "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"})
+    with app.app_context():
+        upgrade(directory=app.extensions["migrate"].directory)
+        db.engine.dispose()
+    return path
+
+
+@pytest.fixture
+def app_config(tmp_path, migrated_db) -> dict:
+    database = tmp_path / "kasir.db"
+    shutil.copy(migrated_db, database)
+    return {**BASE_CONFIG, "INSTANCE_PATH": str(tmp_path), "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}"}
+
+
+@pytest.fixture
+def app(app_config):
+    app = create_app(app_config)
+    with app.app_context():
+        db.session.add(Register(code="1", name="Kasir 1"))
+        create_user(ADMIN[0], ROLE_ADMIN, display_name="Pemilik", password=ADMIN[1])
+        create_user(CASHIER[0], ROLE_CASHIER, display_name="Siti", pin=CASHIER[1])
+        load_catalogue()
+        db.session.commit()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class AuthActions:
+    def __init__(self, client):
+        self._client = client
+
+    def login_cashier(self, username=CASHIER[0], pin=CASHIER[1], register="1"):
+        self._client.set_cookie("kasir_register", register)
+        return self._client.post("/login", data={"mode": "pin", "username": username, "pin": pin})
+
+    def login_admin(self, username=ADMIN[0], password=ADMIN[1]):
+        return self._client.post("/login", data={"mode": "password", "username": username, "password": password})
+
+    def logout(self):
+        return self._client.post("/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+@pytest.fixture
+def htmx(client):
+    """Requests as htmx sends them (the HX-Request header)."""
+
+    class Htmx:
+        def get(self, url, **kwargs):
+            return client.get(url, headers={"HX-Request": "true"}, **kwargs)
+
+        def post(self, url, **kwargs):
+            return client.post(url, headers={"HX-Request": "true"}, **kwargs)
+
+    return Htmx()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listening on {port}")
+
+
+class LiveServer:
+    """`python -m kasir serve` in a subprocess with its own instance folder."""
+
+    def __init__(self, instance: Path, env_extra: dict | None = None):
+        self.instance = instance
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "KASIR_INSTANCE_PATH": str(instance), "PORT": str(self.port),
+                    "RATELIMIT_ENABLED": "false", **(env_extra or {})}
+        self.env.pop("DATABASE_URL", None)
+        self.process: subprocess.Popen | None = None
+        self.admin_password = ""
+
+    def kasir(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "kasir", *args], cwd=PROJECT_ROOT, env=self.env,
+                              capture_output=True, text=True, timeout=120, check=True)
+
+    def start(self) -> "LiveServer":
+        self.kasir("db", "upgrade")
+        output = self.kasir("demo-data").stdout
+        match = re.search(r"Login admin: admin / (\S+)", output)
+        self.admin_password = match.group(1) if match else ""
+        self.log = open(self.instance / "server.log", "w")
+        self.process = subprocess.Popen([sys.executable, "-m", "kasir", "serve", "--threads", "8"], cwd=PROJECT_ROOT,
+                                        env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for_port(self.port, self.process)
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process:
+            self.log.close()
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory):
+    server = LiveServer(tmp_path_factory.mktemp("live-instance")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium (.ci/run does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic"],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def screenshots() -> Path:
+    folder = ARTIFACTS / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def till(app):
+    """The register's cart in an app context, with helpers to fill it by SKU."""
+    from kasir import sales
+    from kasir.models import Register, User
+
+    with app.test_request_context():
+        register = db.session.scalar(db.select(Register).where(Register.code == "1"))
+        cashier = db.session.scalar(db.select(User).where(User.username == CASHIER[0]))
+
+        class Till:
+            def cart(self):
+                return sales.current_sale(register, cashier)
+
+            def add(self, *skus):
+                sale = self.cart()
+                for sku in skus:
+                    sales.add_by_code(sale, sku)
+                db.session.commit()
+                return sale
+
+        yield Till()

@@ -1,0 +1,126 @@
+from kasir import create_app
+from kasir.extensions import db
+from kasir.models import AuditLog, User
+
+from conftest import ADMIN, CASHIER
+
+
+def test_cashier_logs_in_with_pin_and_lands_on_the_till(client, auth):
+    response = auth.login_cashier()
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/pos"
+
+
+def test_wrong_pin_is_refused_in_indonesian_and_audited(client, app):
+    response = client.post("/login", data={"mode": "pin", "username": CASHIER[0], "pin": "0000"})
+    assert response.status_code == 401
+    assert "PIN salah" in response.get_data(as_text=True)
+    with app.app_context():
+        entry = db.session.scalar(db.select(AuditLog).where(AuditLog.action == "Login"))
+        assert entry.outcome == "failed"
+
+
+def test_cashier_cannot_log_in_with_a_password_form(client):
+    response = client.post("/login", data={"mode": "password", "username": CASHIER[0], "password": CASHIER[1]})
+    assert response.status_code == 401
+
+
+def test_admin_logs_in_with_password_and_lands_on_admin(client, auth):
+    response = auth.login_admin()
+    assert response.headers["Location"] == "/admin"
+
+
+def test_inactive_user_cannot_log_in(client, app, auth):
+    with app.app_context():
+        db.session.scalar(db.select(User).where(User.username == CASHIER[0])).active = False
+        db.session.commit()
+    assert auth.login_cashier().status_code == 401
+
+
+def test_first_login_with_temporary_password_forces_a_change(client, app):
+    with app.app_context():
+        db.session.scalar(db.select(User).where(User.username == ADMIN[0])).must_change_password = True
+        db.session.commit()
+    response = client.post("/login", data={"mode": "password", "username": ADMIN[0], "password": ADMIN[1]})
+    assert response.headers["Location"] == "/account/password"
+    assert client.get("/admin").headers["Location"] == "/account/password"
+    response = client.post("/account/password", data={"current_password": ADMIN[1], "new_password": "baru-sekali-9",
+                                                      "repeat_password": "baru-sekali-9"})
+    assert response.status_code == 302
+    assert client.get("/admin").status_code == 200
+
+
+def test_password_change_rejects_short_password(client, auth):
+    auth.login_admin()
+    response = client.post("/account/password", data={"current_password": ADMIN[1], "new_password": "pendek",
+                                                      "repeat_password": "pendek"})
+    assert response.status_code == 422
+    assert "minimal 8" in response.get_data(as_text=True)
+
+
+def test_cashier_gets_403_on_admin_pages(client, auth):
+    auth.login_cashier()
+    assert client.get("/admin/products").status_code == 403
+
+
+def test_anonymous_user_is_sent_to_login(client):
+    response = client.get("/pos")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+def test_htmx_request_without_session_redirects_the_whole_page(client):
+    response = client.post("/pos/cart/scan", data={"q": "SKU0001"}, headers={"HX-Request": "true"})
+    assert response.headers["HX-Redirect"].startswith("/login")
+
+
+def test_login_ignores_an_offsite_next_parameter(client):
+    response = client.post("/login?next=//evil.example/x", data={"mode": "pin", "username": CASHIER[0], "pin": CASHIER[1]})
+    assert response.headers["Location"] == "/pos"
+
+
+def test_logout_ends_the_session(client, auth):
+    auth.login_cashier()
+    auth.logout()
+    assert client.get("/pos").status_code == 302
+
+
+def test_login_is_rate_limited_per_ip(app_config):
+    app = create_app({**app_config, "RATELIMIT_ENABLED": True, "LOGIN_RATE_LIMIT": "3 per minute"})
+    client = app.test_client()
+    codes = [client.post("/login", data={"mode": "pin", "username": "x", "pin": "1"}).status_code for _ in range(4)]
+    assert codes == [401, 401, 401, 429]
+    assert "Terlalu banyak" in client.post("/login", data={}).get_data(as_text=True)
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_forms_without_csrf_token_are_refused(app_config):
+    app = create_app({**app_config, "WTF_CSRF_ENABLED": True})
+    client = app.test_client()
+    response = client.post("/login", data={"mode": "pin", "username": CASHIER[0], "pin": CASHIER[1]})
+    assert response.status_code == 400
+    assert "Muat ulang" in response.get_data(as_text=True)
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_pages_carry_a_strict_csp_and_security_headers(client):
+    response = client.get("/login")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_session_cookie_is_httponly_and_samesite_lax(client, auth):
+    response = auth.login_cashier()
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_pages_have_no_inline_scripts(client, auth):
+    auth.login_cashier()
+    for path in ("/login", "/pos"):
+        html = client.get(path).get_data(as_text=True)
+        assert "<script>" not in html and " on" + "click=" not in html

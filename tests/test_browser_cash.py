@@ -1,0 +1,54 @@
+"""The cashier screen in Debian's Chromium against a real server: scan, pay cash, see the change."""
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.live]
+
+
+@pytest.fixture
+def cashier_page(browser, live_server):
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="id-ID")
+    page = context.new_page()
+    page.goto(f"{live_server.url}/login")
+    page.fill("#pin", "1234")
+    page.click("form.pin-form button[type=submit]")
+    page.wait_for_url("**/pos/register")
+    page.click("button[value='1']")
+    page.wait_for_url("**/pos")
+    yield page
+    context.close()
+
+
+def scan(page, code):
+    page.fill("#scan", code)
+    page.press("#scan", "Enter")
+
+
+def test_cashier_scans_two_products_and_pays_cash(cashier_page, screenshots):
+    page = cashier_page
+    scan(page, "SKU0001")
+    page.wait_for_selector(".cart-line[data-item='SKU0001']")
+    scan(page, "SKU0006")
+    page.wait_for_selector(".cart-line[data-item='SKU0006']")
+    assert page.text_content("[data-cart-total]") == "Rp 7.500"
+    assert page.evaluate("document.activeElement.id") == "scan"
+    page.screenshot(path=screenshots / "pos-cart.png")
+
+    page.keyboard.press("F4")
+    page.wait_for_selector("[data-cash-form]")
+    page.fill("#tendered", "20.000")
+    page.screenshot(path=screenshots / "pos-cash-tender.png")
+    page.press("#tendered", "Enter")
+    page.wait_for_selector("[data-change]")
+    assert page.text_content("[data-change]") == "Rp 12.500"
+    page.screenshot(path=screenshots / "pos-change.png")
+
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#modal [data-modal]", state="detached")
+    assert page.text_content("[data-cart-total]") == "Rp 0"
+
+
+def test_product_grid_shows_everything_again_after_a_scan(cashier_page):
+    page = cashier_page
+    scan(page, "SKU0006")
+    page.wait_for_selector(".cart-line[data-item='SKU0006']")
+    page.wait_for_function("document.querySelectorAll('.product-tile').length > 30")
