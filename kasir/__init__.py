@@ -4,11 +4,13 @@ from pathlib import Path
 from flask import Flask
 
 from . import config as config_module
-from .clock import format_wib
+from .clock import format_remaining, format_wib
 from .database import configure_engine
 from .extensions import csrf, db, limiter, migrate
 from .models import METHOD_LABELS
 from .money import format_number, format_rupiah
+from .payments.health import availability
+from .payments.qr_svg import qr_svg
 
 __version__ = "0.1.0"
 
@@ -44,15 +46,23 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.filters["rupiah"] = format_rupiah
     app.jinja_env.filters["number"] = format_number
     app.jinja_env.filters["wib"] = format_wib
+    app.jinja_env.filters["remaining"] = format_remaining
+    app.jinja_env.filters["qr_svg"] = qr_svg
     app.jinja_env.globals["kasir_version"] = __version__
     app.jinja_env.globals["METHOD_LABELS"] = METHOD_LABELS
+    app.jinja_env.globals["qris_availability"] = availability
 
-    from . import auth, admin, pos, printing, web, cli
+    from . import auth, admin, cli, display, pos, printing, web, webhooks
+    from .payments import models as payment_models  # noqa: F401  (tables known to Alembic and queries)
+    from .payments import simulator
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(pos.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(printing.bp)
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(display.bp)
+    app.register_blueprint(simulator.bp)
     web.init_app(app)
     cli.init_app(app)
 

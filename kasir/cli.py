@@ -1,13 +1,15 @@
 """Commands of `python -m kasir` (DESIGN §9); `db …` comes from Flask-Migrate."""
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
 
 from .auth.service import AccountError, create_user, generate_password, validate_password
 from .demo import DEMO_CASHIER, load_demo
 from .extensions import db
+from .jobs import JobRunner
 from .models import ROLES, User
+from .printing.cli import print_queue_command, print_test_command
 
 user_cli = AppGroup("user", help="Manage admin and cashier accounts.")
 
@@ -24,6 +26,7 @@ def print_urls(host: str, port: int) -> None:
 @click.option("--host", default=None, help="Address to bind (default HOST or 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default PORT or 9000).")
 @click.option("--threads", type=int, default=8, show_default=True)
+@with_appcontext
 def serve_command(host, port, threads):
     """Upgrade the database, then serve with waitress."""
     from waitress import serve
@@ -33,10 +36,16 @@ def serve_command(host, port, threads):
     host = host or app.config["HOST"]
     port = port or app.config["PORT"]
     print_urls(host, port)
-    serve(app, host=host, port=port, threads=threads, ident="kasir")
+    runner = JobRunner(app).start() if app.config["JOBS_ENABLED"] else None
+    try:
+        serve(app, host=host, port=port, threads=threads, ident="kasir")
+    finally:
+        if runner:
+            runner.stop()
 
 
 @click.command("demo-data")
+@with_appcontext
 def demo_data_command():
     """Load the demo catalogue, a register and the first accounts (only what is missing)."""
     outcome = load_demo()
@@ -96,7 +105,32 @@ def user_reset_password_command(name, password):
     click.echo(f"Kata sandi {user.username} diganti." + (f" Kata sandi sementara: {password}" if generated else ""))
 
 
+@click.command("sync")
+@with_appcontext
+def sync_command():
+    """Ask the provider about every PENDING payment once and apply the answers."""
+    from .payments.service import sync_pending
+    from .webhooks.service import reprocess_unmatched
+
+    changed = sync_pending(limit=1000)
+    applied = reprocess_unmatched(limit=1000)
+    click.echo(f"Sinkronisasi selesai: {changed} pembayaran berubah, {applied} webhook tertunda diterapkan.")
+
+
+@click.command("expire")
+@with_appcontext
+def expire_command():
+    """Expire PENDING payments past their deadline (a payment the provider reports paid becomes PAID)."""
+    from .payments.service import expire_due
+
+    click.echo(f"{expire_due()} pembayaran kedaluwarsa.")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(serve_command)
     app.cli.add_command(demo_data_command)
     app.cli.add_command(user_cli)
+    app.cli.add_command(print_test_command)
+    app.cli.add_command(print_queue_command)
+    app.cli.add_command(sync_command)
+    app.cli.add_command(expire_command)

@@ -26,3 +26,11 @@ def business_date(moment: datetime | None = None) -> date:
 
 def format_wib(moment: datetime | None, pattern: str = "%d/%m/%Y %H:%M") -> str:
     return to_wib(moment).strftime(pattern) if moment else ""
+
+
+def format_remaining(deadline: datetime | None, now: datetime | None = None) -> str:
+    """"14:59" until `deadline`; "00:00" once it has passed."""
+    if deadline is None:
+        return ""
+    seconds = max(0, int((as_utc(deadline) - (now or utcnow())).total_seconds()))
+    return f"{seconds // 60:02d}:{seconds % 60:02d}"

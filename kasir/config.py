@@ -50,7 +50,12 @@ class Config:
         self.SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'kasir.db'}"
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.PROVIDER = os.environ.get("PROVIDER", "mock")
-        self.EXPIRE_MINUTES = env_int("EXPIRE_MINUTES", 15)
+        self.PROVIDER_WEBHOOK_SECRET = os.environ.get("PROVIDER_WEBHOOK_SECRET") or read_or_create_secret(
+            instance / "webhook_secret")
+        self.WEBHOOK_TOLERANCE_SECONDS = 300
+        self.MERCHANT_CITY = os.environ.get("MERCHANT_CITY", "JAKARTA")
+        # Fractions are allowed ("0.1" = 6 s) so expiry can be seen in a demo or a browser test.
+        self.EXPIRE_MINUTES = float(os.environ.get("EXPIRE_MINUTES", "").strip() or 15)
         self.QRIS_MAX_AMOUNT = env_int("QRIS_MAX_AMOUNT", 10_000_000)
         self.PRINTER_URL = os.environ.get("PRINTER_URL", "none")
         self.PRINTER_WIDTH = env_int("PRINTER_WIDTH", 58)
@@ -62,6 +67,9 @@ class Config:
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
         self.RATELIMIT_HEADERS_ENABLED = True
         self.LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
+        self.QR_RATE_LIMIT = os.environ.get("QR_RATE_LIMIT", "10 per minute")
+        self.CHECK_RATE_LIMIT = os.environ.get("CHECK_RATE_LIMIT", "30 per minute")
+        self.CANCEL_RATE_LIMIT = os.environ.get("CANCEL_RATE_LIMIT", "5 per minute")
 
         # A till stays open all day: the CSRF token lives as long as the session.
         self.WTF_CSRF_TIME_LIMIT = None

@@ -69,6 +69,10 @@ class Register(db.Model):
     code: Mapped[str] = mapped_column(String(10), unique=True)
     name: Mapped[str] = mapped_column(String(60))
     active: Mapped[bool] = mapped_column(default=True)
+    # The customer display polls cheaply: bumped on every change it shows, compared in one query.
+    display_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    display_thanks_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    display_token: Mapped[str | None] = mapped_column(String(64))
 
 
 class Product(db.Model):
@@ -190,3 +194,29 @@ class AuditLog(db.Model):
     outcome: Mapped[str] = mapped_column(String(20), default="ok")
     detail: Mapped[str] = mapped_column(db.Text, default="")
     ip: Mapped[str] = mapped_column(String(45), default="")
+
+
+PRINT_QUEUED = "QUEUED"
+PRINT_PRINTED = "PRINTED"
+PRINT_FAILED = "FAILED"
+
+PRINT_KIND_RECEIPT = "receipt"
+
+
+class PrintJob(db.Model):
+    """One receipt on its way to the printer: queued, retried with backoff, printed or failed for good."""
+
+    __tablename__ = "print_jobs"
+    __table_args__ = (Index("ix_print_jobs_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sale_id: Mapped[int] = mapped_column(ForeignKey("sales.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20), default=PRINT_KIND_RECEIPT)
+    status: Mapped[str] = mapped_column(String(10), default=PRINT_QUEUED)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    printed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    sale: Mapped[Sale] = relationship()

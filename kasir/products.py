@@ -129,13 +129,15 @@ def import_csv(raw: bytes, max_rows: int) -> ImportResult:
     rows: list[tuple[int, dict]] = []
     seen_sku: dict[str, int] = {}
     seen_barcode: dict[str, int] = {}
+    data_rows = 0
     for row in reader:
         line = reader.line_num
-        if len(rows) >= max_rows:
-            result.errors.append((line, f"Terlalu banyak baris (maks. {max_rows}). Pecah berkas menjadi beberapa bagian."))
-            return result
         if not any((value or "").strip() for key, value in row.items() if key):
             continue
+        data_rows += 1
+        if data_rows > max_rows:
+            result.errors.append((line, f"Terlalu banyak baris (maks. {max_rows}). Pecah berkas menjadi beberapa bagian."))
+            return result
         try:
             cleaned = clean_product(row)
         except ProductError as exc:
@@ -164,10 +166,13 @@ def import_csv(raw: bytes, max_rows: int) -> ImportResult:
     if result.errors:
         return result
     # Barcodes may move between products within one file: clear the moved ones before writing.
-    moving = [p for p in existing.values() if p.barcode and seen_barcode.get(p.barcode) and p.barcode != _barcode_for(rows, p.sku)]
+    new_barcode = {cleaned["sku"]: cleaned["barcode"] for _line, cleaned in rows}
+    moving = [p for p in existing.values() if p.barcode and seen_barcode.get(p.barcode) and p.barcode != new_barcode[p.sku]]
     for product in moving:
         product.barcode = None
     db.session.flush()
+    # A column the file does not have keeps its current value (a price list must not zero the stock).
+    absent = [column for column in CSV_COLUMNS if column not in headers]
     for _line, cleaned in rows:
         product = existing.get(cleaned["sku"])
         if product is None:
@@ -175,14 +180,11 @@ def import_csv(raw: bytes, max_rows: int) -> ImportResult:
             db.session.add(product)
             result.created += 1
         else:
+            cleaned = {key: value for key, value in cleaned.items() if key not in absent}
             result.updated += 1
         _apply(product, cleaned)
     audit.record("ImportProducts", f"{result.created} baru, {result.updated} diubah")
     return result
-
-
-def _barcode_for(rows: list[tuple[int, dict]], sku: str) -> str | None:
-    return next((cleaned["barcode"] for _line, cleaned in rows if cleaned["sku"] == sku), None)
 
 
 def export_csv() -> Iterator[str]:

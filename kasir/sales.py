@@ -1,5 +1,6 @@
 """Cart and sale rules: the OPEN sale of a register is its cart; paying numbers and closes it."""
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import func, update
 
@@ -10,8 +11,10 @@ from .extensions import db
 from .models import (METHOD_CASH, METHOD_DEBIT, SALE_OPEN, SALE_PAID, SALE_VOID, Product, Register, Sale,
                      SaleItem, User)
 from .money import MoneyError, parse_rupiah
+from .printing.queue import enqueue_receipt
 
 MAX_QUANTITY = 9999
+THANKS_SECONDS = timedelta(seconds=6)
 
 
 class SaleError(ValueError):
@@ -183,15 +186,26 @@ def complete_sale(sale_id: int, method: str, *, tendered: int | None = None, edc
         elif method == METHOD_DEBIT:
             sale.tendered, sale.change = sale.total, 0
             sale.edc_reference = edc_reference
-        now = utcnow()
-        day = business_date(now)
-        sale.number = _next_number(sale.register_id, day)
-        sale.business_date = day
-        sale.method = method
-        sale.status = SALE_PAID
-        sale.paid_at = now
-        _move_stock(sale, -1)
+        mark_paid(sale, method)
     return sale
+
+
+def reserve_number(sale: Sale) -> None:
+    """Give a sale its number before it is paid (a QRIS order id carries it); keeps an existing one."""
+    if sale.number is None:
+        sale.business_date = business_date()
+        sale.number = _next_number(sale.register_id, sale.business_date)
+
+
+def mark_paid(sale: Sale, method: str) -> None:
+    """Close an OPEN sale inside the caller's write transaction: number, stock, paid time, receipt."""
+    reserve_number(sale)
+    sale.method = method
+    sale.status = SALE_PAID
+    sale.paid_at = utcnow()
+    _move_stock(sale, -1)
+    show_thanks_on_display(sale.register_id)
+    enqueue_receipt(sale)
 
 
 def pay_cash(sale_id: int, tendered_text: str) -> Sale:
@@ -225,6 +239,16 @@ def void_sale(sale_id: int, admin: User, reason: str) -> Sale:
         _move_stock(sale, +1)
         audit.record("VoidSale", sale.display_number, detail=f"total={sale.total} reason={reason[:200]}")
     return sale
+
+
+def touch_display(register_id: int, **values) -> None:
+    """Tell the register's customer display that what it shows has changed."""
+    db.session.execute(update(Register).where(Register.id == register_id)
+                       .values(display_version=Register.display_version + 1, **values))
+
+
+def show_thanks_on_display(register_id: int) -> None:
+    touch_display(register_id, display_thanks_until=utcnow() + THANKS_SECONDS)
 
 
 def paid_sales_today(register: Register | None = None) -> list[Sale]:

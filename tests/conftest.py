@@ -150,7 +150,11 @@ class LiveServer:
         output = self.kasir("demo-data").stdout
         match = re.search(r"Login admin: admin / (\S+)", output)
         self.admin_password = match.group(1) if match else ""
-        self.log = open(self.instance / "server.log", "w")
+        return self.serve()
+
+    def serve(self) -> "LiveServer":
+        """Start (or restart, on the same port and data) the server process."""
+        self.log = open(self.instance / "server.log", "a")
         self.process = subprocess.Popen([sys.executable, "-m", "kasir", "serve", "--threads", "8"], cwd=PROJECT_ROOT,
                                         env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         wait_for_port(self.port, self.process)
@@ -166,6 +170,7 @@ class LiveServer:
                 self.process.wait()
         if self.process:
             self.log.close()
+            self.process = None
 
 
 @pytest.fixture(scope="module")
@@ -220,3 +225,38 @@ def till(app):
                 return sale
 
         yield Till()
+
+
+@pytest.fixture
+def pending_payment(app, till):
+    """A PENDING mock QRIS payment for a cart holding SKU0001 + SKU0006 (Rp 7.500)."""
+    from kasir.payments import service
+
+    sale = till.add("SKU0001", "SKU0006")
+    return service.create_for_sale(sale.id)
+
+
+@pytest.fixture
+def send_webhook(client, app):
+    """POST a generic signed webhook (DESIGN §7) through the test client."""
+    import json
+    import uuid
+
+    from kasir.webhooks.generic import signed_headers
+
+    def send(body: dict, *, event_id: str | None = None, secret: str | None = None, timestamp: int | None = None,
+             raw: bytes | None = None, headers: dict | None = None):
+        raw = raw if raw is not None else json.dumps(body).encode()
+        signed = signed_headers(secret or app.config["PROVIDER_WEBHOOK_SECRET"], raw, event_id or uuid.uuid4().hex,
+                                timestamp)
+        signed.update(headers or {})
+        return client.post("/webhooks/qris", data=raw, headers=signed)
+
+    return send
+
+
+def paid_body(payment, **overrides) -> dict:
+    body = {"trx_id": payment.provider_trx_id, "order_id": payment.order_id, "amount": payment.amount,
+            "status": "SUCCESS", "ref_no": "REF000123"}
+    body.update(overrides)
+    return body

@@ -51,4 +51,4 @@ def test_product_grid_shows_everything_again_after_a_scan(cashier_page):
     page = cashier_page
     scan(page, "SKU0006")
     page.wait_for_selector(".cart-line[data-item='SKU0006']")
-    page.wait_for_function("document.querySelectorAll('.product-tile').length > 30")
+    page.wait_for_selector(".product-tile >> nth=30")

@@ -9,6 +9,9 @@ from ..auth.service import AccountError, create_user, validate_password, validat
 from ..clock import business_date
 from ..extensions import db
 from ..models import ROLES, SALE_PAID, SALE_VOID, Product, Sale, User
+from ..printing import queue as print_queue
+from ..printing.backends import PrinterError
+from ..printing.settings import printer_settings, save_printer_settings
 from ..settings import SHOP_DEFAULTS, set_setting, shop_profile
 from . import bp
 
@@ -202,3 +205,40 @@ def shop_settings():
         flash("Pengaturan toko disimpan.", "success")
         return redirect(url_for("admin.shop_settings"))
     return render_template("admin/settings.html", shop=shop_profile())
+
+
+@bp.route("/printer", methods=["GET", "POST"])
+@admin_required
+def printer():
+    error = None
+    if request.method == "POST":
+        try:
+            saved = save_printer_settings(request.form)
+        except PrinterError as exc:
+            db.session.rollback()
+            error = str(exc)
+        else:
+            audit.record("SaveConfig", "printer", detail=f"url={saved.url} width={saved.width_mm} "
+                                                        f"auto={saved.auto_print} drawer={saved.open_drawer}")
+            db.session.commit()
+            flash("Pengaturan printer disimpan.", "success")
+            return redirect(url_for("admin.printer"))
+    return render_template("admin/printer.html", printer=printer_settings(), form=request.form if error else None,
+                           error=error, last_error=print_queue.last_error(),
+                           last_printed_at=print_queue.last_printed_at()), (422 if error else 200)
+
+
+@bp.route("/printer/test", methods=["POST"])
+@admin_required
+def printer_test():
+    settings = printer_settings()
+    try:
+        print_queue.print_test_page(settings)
+    except PrinterError as exc:
+        audit.record("TestPrinter", settings.url, outcome="error", detail=str(exc))
+        flash(f"Tes cetak gagal: {exc}", "error")
+    else:
+        audit.record("TestPrinter", settings.url)
+        flash("Halaman tes dikirim ke printer.", "success")
+    db.session.commit()
+    return redirect(url_for("admin.printer"))

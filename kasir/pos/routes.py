@@ -4,6 +4,8 @@ from flask import g, redirect, render_template, request, url_for
 
 from .. import sales
 from ..auth import login_required
+from ..database import begin_write
+from ..payments import service as payment_service
 from ..extensions import db
 from ..models import Product, Register, Sale
 from ..web import toast
@@ -36,12 +38,14 @@ def cart_response(sale: Sale):
 
 def cart_action(action):
     """Run a cart change on the register's cart; answer with the new cart or a toast that explains."""
+    begin_write()
     sale = sales.current_sale(g.register, g.user)
     try:
         action(sale)
     except sales.SaleError as exc:
         db.session.rollback()
         return toast(str(exc))
+    sales.touch_display(g.register.id)
     db.session.commit()
     return cart_response(sale)
 
@@ -176,6 +180,11 @@ def pay_panel(method):
     db.session.commit()
     if not sale.items:
         return toast("Keranjang masih kosong.")
+    try:
+        # Paying another way: the QR on screen must stop being payable first.
+        payment_service.cancel_open_for_sale(sale.id, source="pos")
+    except payment_service.PaymentError as exc:
+        return toast(str(exc))
     if method == "cash":
         tenders = [amount for amount in QUICK_TENDERS if amount > sale.total]
         return render_template("pos/_pay_cash.html", sale=sale, tenders=tenders)
@@ -185,9 +194,15 @@ def pay_panel(method):
 
 
 def checkout(pay):
+    sale_id = request.form.get("sale_id", type=int) or 0
+    target = db.session.get(Sale, sale_id)
+    if target is None or target.register_id != g.register.id:
+        # Only this register's cart: a stale or crafted id must not cancel or close another till's sale.
+        return toast("Transaksi tidak ditemukan.")
     try:
-        sale = pay(request.form.get("sale_id", type=int) or 0)
-    except sales.SaleError as exc:
+        payment_service.cancel_open_for_sale(sale_id, source="pos")
+        sale = pay(sale_id)
+    except (sales.SaleError, payment_service.PaymentError) as exc:
         return toast(str(exc))
     fresh_cart = sales.current_sale(g.register, g.user)
     db.session.commit()

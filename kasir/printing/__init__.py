@@ -1,4 +1,4 @@
-"""Receipts: one layout for paper and screen, the HTML preview, and (later) the printers."""
+"""Receipts: one layout for paper and screen, the HTML preview, printer backends and the print queue."""
 from flask import Blueprint
 
 bp = Blueprint("printing", __name__)

@@ -1,9 +1,11 @@
 """Receipt layout as lines of fixed-width text, shared by the thermal printer and the HTML preview."""
 import textwrap
 from dataclasses import dataclass
+from datetime import datetime
 
 from ..clock import format_wib
-from ..models import METHOD_CASH, METHOD_DEBIT, METHOD_LABELS, SALE_VOID, Sale
+from ..models import METHOD_CASH, METHOD_DEBIT, METHOD_LABELS, METHOD_QRIS, SALE_VOID, Sale
+from ..payments import states
 from ..money import format_number
 
 COLUMNS = {58: 32, 80: 48}
@@ -26,8 +28,15 @@ class Receipt:
 
 def two_columns(left: str, right: str, columns: int) -> str:
     """Left text and right-aligned figure on one line; the left side is cut, never the figure."""
-    room = columns - len(right) - 1
-    return f"{left[:room]:<{room}} {right}"
+    room = max(columns - len(right) - 1, 0)
+    return f"{left[:room]:<{room}} {right}"[-columns:]
+
+
+def labelled(label: str, value: str, columns: int, *, bold: bool = False) -> list[Line]:
+    """A label and its value on one line, or the value right-aligned under its label when both don't fit."""
+    if len(label) + len(value) + 1 <= columns:
+        return [Line(two_columns(label, value, columns), bold=bold)]
+    return [Line(label, bold=bold)] + [Line(part.rjust(columns), bold=bold) for part in textwrap.wrap(value, columns)]
 
 
 def _rule(columns: int) -> Line:
@@ -36,7 +45,7 @@ def _rule(columns: int) -> Line:
 
 def build_receipt(sale: Sale, shop: dict[str, str], width_mm: int = 58) -> Receipt:
     columns = COLUMNS.get(width_mm, COLUMNS[58])
-    lines: list[Line] = [Line(shop["shop_name"], bold=True, align="center", large=True)]
+    lines = [Line(part, bold=True, align="center", large=True) for part in textwrap.wrap(shop["shop_name"], columns)]
     for extra in (shop.get("shop_address"), shop.get("shop_phone")):
         lines += [Line(part, align="center") for part in textwrap.wrap(extra or "", columns)]
     lines.append(_rule(columns))
@@ -62,9 +71,33 @@ def build_receipt(sale: Sale, shop: dict[str, str], width_mm: int = 58) -> Recei
         lines.append(Line(two_columns("Tunai", format_number(sale.tendered or 0), columns)))
         lines.append(Line(two_columns("Kembali", format_number(sale.change or 0), columns), bold=True))
     elif sale.method == METHOD_DEBIT:
-        lines.append(Line(two_columns("Ref. EDC", sale.edc_reference or "-", columns)))
+        lines += labelled("Ref. EDC", sale.edc_reference or "-", columns)
+    elif sale.method == METHOD_QRIS:
+        payment = next((p for p in sale.payments if p.status in (states.PAID, states.REFUNDED)), None)
+        if payment is not None:
+            lines += labelled("Ref. QRIS", payment.provider_ref_no or payment.order_id, columns)
+        lines.append(Line("LUNAS", bold=True, align="center"))
     lines.append(_rule(columns))
     if sale.status == SALE_VOID:
         lines.append(Line("*** DIBATALKAN ***", bold=True, align="center"))
     lines += [Line(part, align="center") for part in textwrap.wrap(shop.get("receipt_footer", ""), columns)]
+    return Receipt(width_mm=width_mm, columns=columns, lines=lines)
+
+
+def build_test_page(printer_url: str, width_mm: int, printed_at: datetime) -> Receipt:
+    """What `print-test` and admin's "Tes Cetak" print: the settings, a column ruler and Indonesian text."""
+    columns = COLUMNS.get(width_mm, COLUMNS[58])
+    ruler = ("1234567890" * 5)[:columns]
+    lines = [
+        Line("TES CETAK", bold=True, align="center", large=True),
+        Line("Kasir", align="center"),
+        _rule(columns),
+        Line(two_columns("Waktu", format_wib(printed_at, "%d/%m/%Y %H:%M"), columns)),
+        Line(two_columns("Kertas", f"{width_mm} mm / {columns} kolom", columns)),
+        *[Line(part) for part in textwrap.wrap(f"Printer: {printer_url}", columns)],
+        _rule(columns),
+        Line(ruler),
+        Line(two_columns("Contoh harga", f"Rp {format_number(1_234_500)}", columns), bold=True),
+        Line("Printer siap dipakai.", align="center"),
+    ]
     return Receipt(width_mm=width_mm, columns=columns, lines=lines)

@@ -12,6 +12,22 @@
     document.querySelectorAll("[data-clock]").forEach((el) => { el.textContent = text; });
   }
 
+  function tickCountdowns() {
+    const now = Date.now();
+    document.querySelectorAll("[data-expires-at]").forEach((el) => {
+      const left = Math.max(0, Math.floor((Date.parse(el.dataset.expiresAt) - now) / 1000));
+      const text = el.querySelector("[data-countdown-text]");
+      const value = String(Math.floor(left / 60)).padStart(2, "0") + ":" + String(left % 60).padStart(2, "0");
+      if (text && text.textContent !== value) text.textContent = value;
+      el.classList.toggle("urgent", left < 60);
+    });
+  }
+
+  function connectionBanner(show) {
+    const banner = document.querySelector("[data-conn-banner]");
+    if (banner) banner.hidden = !show;
+  }
+
   function modalOpen() {
     return Boolean(document.querySelector("#modal [data-modal]"));
   }
@@ -64,17 +80,20 @@
       closeModal();
       return;
     }
-    if (!/^F\d+$/.test(event.key)) return;
-    const focusTarget = document.querySelector(`[data-shortcut-focus="${event.key}"]`);
+    // Only keys Chromium leaves alone (F2, F4, F8, F9, Ctrl+Delete): F6/F7 would move focus or turn on caret browsing.
+    const combo = (event.ctrlKey ? "Control+" : "") + event.key;
+    if (!/^(F\d+|Control\+Delete)$/.test(combo)) return;
+    const focusTarget = document.querySelector(`[data-shortcut-focus="${combo}"]`);
     if (focusTarget && !modalOpen()) {
       event.preventDefault();
       focusTarget.focus();
       focusTarget.select();
       return;
     }
-    const button = document.querySelector(`[data-shortcut="${event.key}"]`);
+    const button = document.querySelector(`[data-shortcut="${combo}"]`);
     if (button && !button.disabled && !modalOpen()) {
       event.preventDefault();
+      window.htmx.process(button); // a key can beat htmx's settle step on freshly swapped content
       button.click();
     }
   });
@@ -83,6 +102,11 @@
     const target = event.target;
     if (target.closest("[data-close-modal]") || target.matches("[data-modal]")) {
       closeModal();
+      return;
+    }
+    if (target.closest("[data-retry-poll]")) {
+      const poll = document.querySelector("[data-poll]");
+      if (poll) window.htmx.trigger(poll, "kasir:retry");
       return;
     }
     const key = target.closest("[data-keypad-for] [data-key]");
@@ -105,6 +129,18 @@
     if (form) updateChangePreview(form);
   });
 
+  // A status poll that cannot reach the server says so and keeps polling: it recovers by itself.
+  ["htmx:sendError", "htmx:responseError", "htmx:timeout"].forEach((name) => {
+    document.addEventListener(name, (event) => {
+      if (event.detail.elt.matches && event.detail.elt.matches("[data-poll]")) connectionBanner(true);
+    });
+  });
+
+  // A fresh status element means the server answered (afterRequest fires on the replaced, detached one).
+  document.addEventListener("htmx:load", (event) => {
+    if (event.detail.elt.id === "qris-status") connectionBanner(false);
+  });
+
   document.addEventListener("htmx:afterRequest", (event) => {
     const source = event.detail.elt;
     if (source.matches && source.matches("[data-scan-form]") && event.detail.successful) {
@@ -123,7 +159,15 @@
       focusScan();
     }
     scheduleToastHide();
+    scheduleAutoClose();
   });
+
+  function scheduleAutoClose() {
+    document.querySelectorAll("[data-auto-close]:not([data-closing])").forEach((el) => {
+      el.setAttribute("data-closing", "");
+      window.setTimeout(() => { if (document.body.contains(el)) closeModal(); }, parseInt(el.dataset.autoClose, 10));
+    });
+  }
 
   function scheduleToastHide() {
     document.querySelectorAll("[data-autohide]:not([data-hiding])").forEach((toast) => {
@@ -134,7 +178,9 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     tickClocks();
+    tickCountdowns();
     window.setInterval(tickClocks, 1000);
+    window.setInterval(tickCountdowns, 250);
     scheduleToastHide();
   });
 })();

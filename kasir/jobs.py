@@ -1,0 +1,77 @@
+"""The background job runner (DESIGN §11): one thread per server process, each job on its own schedule.
+
+Jobs are plain functions that also run on demand from the CLI (`python -m kasir sync`, `expire`).
+A failing job is logged and tried again on its next turn; it never stops the runner or the till.
+"""
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import Flask
+
+from .extensions import db
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Job:
+    name: str
+    every_seconds: float
+    run: Callable[[], object]
+    next_run: float = 0.0
+
+
+def default_jobs() -> list[Job]:
+    from .payments import health, service
+    from .printing import queue as print_queue
+    from .webhooks.service import reprocess_unmatched
+
+    return [
+        Job("sync_pending", 1, service.sync_pending),
+        Job("expire", 5, service.expire_due),
+        Job("reprocess_webhooks", 5, reprocess_unmatched),
+        Job("print_queue", 2, print_queue.drain),
+        Job("provider_health", 30, health.refresh),
+    ]
+
+
+class JobRunner:
+    def __init__(self, app: Flask, jobs: list[Job] | None = None, tick_seconds: float = 0.5):
+        self.app = app
+        self.jobs = jobs if jobs is not None else default_jobs()
+        self.tick_seconds = tick_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_due(self) -> None:
+        now = time.monotonic()
+        for job in self.jobs:
+            if now < job.next_run:
+                continue
+            job.next_run = now + job.every_seconds
+            with self.app.app_context():
+                try:
+                    job.run()
+                except Exception:  # a job's failure is logged, never fatal to the runner
+                    log.exception("job %s failed", job.name)
+                    db.session.rollback()
+                finally:
+                    db.session.remove()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.run_due()
+            self._stop.wait(self.tick_seconds)
+
+    def start(self) -> "JobRunner":
+        self._thread = threading.Thread(target=self._loop, name="kasir-jobs", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)

@@ -1,0 +1,1 @@
+"""Payments: the state machine, the one service that changes a payment's state, and the providers."""

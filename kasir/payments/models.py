@@ -1,0 +1,110 @@
+"""Payment tables (DESIGN §4): payments, their log, webhook deliveries and the mock gateway's ledger."""
+import uuid
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..clock import utcnow
+from ..extensions import db
+from ..models import Money, Sale, UTCDateTime
+from . import states
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+class Payment(db.Model):
+    __tablename__ = "payments"
+    __table_args__ = (Index("ix_payments_status_next_sync_at", "status", "next_sync_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    order_id: Mapped[str] = mapped_column(String(50), unique=True)
+    amount: Mapped[int] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3), default="IDR")
+    status: Mapped[str] = mapped_column(String(10), default=states.CREATED)
+    provider: Mapped[str] = mapped_column(String(20))
+    provider_trx_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    provider_ref_no: Mapped[str | None] = mapped_column(String(100))
+    qr_string: Mapped[str | None] = mapped_column(db.Text)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    late: Mapped[bool] = mapped_column(default=False)
+    # Set when a person should look at this payment: a late settlement or a second payment for one sale.
+    review_reason: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[str | None] = mapped_column(String(300))
+    sale_id: Mapped[int | None] = mapped_column(ForeignKey("sales.id"), index=True)
+    attempt: Mapped[int] = mapped_column(default=1)
+    api_key_id: Mapped[int | None] = mapped_column(index=True)
+    callback_url: Mapped[str | None] = mapped_column(String(500))
+    meta: Mapped[dict | None] = mapped_column("metadata", JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    next_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sync_count: Mapped[int] = mapped_column(default=0)
+
+    sale: Mapped[Sale | None] = relationship(backref="payments")
+    logs: Mapped[list["PaymentLog"]] = relationship(back_populates="payment", order_by="PaymentLog.id")
+
+    @property
+    def status_label(self) -> str:
+        return states.LABELS.get(self.status, self.status)
+
+
+class PaymentLog(db.Model):
+    __tablename__ = "payment_logs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    event: Mapped[str] = mapped_column(String(40))
+    from_status: Mapped[str | None] = mapped_column(String(10))
+    to_status: Mapped[str | None] = mapped_column(String(10))
+    source: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(db.Text, default="")
+
+    payment: Mapped[Payment] = relationship(back_populates="logs")
+
+
+WEBHOOK_PENDING = "PENDING"
+WEBHOOK_OK = "OK"
+WEBHOOK_ERROR = "ERROR"
+WEBHOOK_DUPLICATE = "DUPLICATE"
+
+
+class WebhookDelivery(db.Model):
+    """One received webhook, stored before it is processed (table `webhook_events`)."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (UniqueConstraint("provider", "event_id", name="uq_webhook_events_provider_event_id"),
+                      Index("ix_webhook_events_status_received_at", "status", "received_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    # NULL for deliveries that failed verification: a forged id must not block the genuine event.
+    event_id: Mapped[str | None] = mapped_column(String(100))
+    headers: Mapped[dict | None] = mapped_column(JSON)
+    payload: Mapped[str] = mapped_column(db.Text, default="")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(10), default=WEBHOOK_PENDING)
+    error: Mapped[str | None] = mapped_column(String(300))
+    attempts: Mapped[int] = mapped_column(default=0)
+    payment_id: Mapped[str | None] = mapped_column(String(36), index=True)
+
+
+class MockLedgerEntry(db.Model):
+    """The mock gateway's own books: what it would know about a QR it issued."""
+
+    __tablename__ = "mock_ledger"
+
+    provider_trx_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    reference: Mapped[str] = mapped_column(String(50), index=True)
+    amount: Mapped[int] = mapped_column(Money)
+    status: Mapped[str] = mapped_column(String(10), default=states.PENDING)
+    qr_string: Mapped[str] = mapped_column(db.Text)
+    ref_no: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,97 @@
+"""The interface every payment provider implements (DESIGN §6). Names are fixed; signatures may grow."""
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Charge:
+    qr_string: str
+    provider_trx_id: str
+    expires_at: datetime
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProviderStatus:
+    status: str  # one of kasir.payments.states
+    amount: int | None = None
+    paid_at: datetime | None = None
+    ref_no: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    event_id: str
+    reference: str | None  # our order_id
+    provider_trx_id: str | None
+    status: str  # one of kasir.payments.states
+    amount: int | None
+    ref_no: str | None
+
+
+@dataclass(frozen=True)
+class SettlementRow:
+    provider_trx_id: str | None
+    order_id: str | None
+    amount: int
+    fee: int
+    net_amount: int
+    settlement_date: date
+    status: str
+
+
+@dataclass(frozen=True)
+class ConnectionResult:
+    ok: bool
+    latency_ms: int | None
+    message: str
+
+
+class ProviderError(Exception):
+    """A provider call failed. `message` is safe to show and log: no keys, no raw bodies."""
+
+    def __init__(self, message: str, *, retryable: bool = False):
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+
+
+class ProviderUnavailable(ProviderError):
+    def __init__(self, message: str = "Penyedia pembayaran tidak dapat dihubungi."):
+        super().__init__(message, retryable=True)
+
+
+class ProviderAuthError(ProviderError):
+    def __init__(self, message: str = "Kunci API penyedia pembayaran ditolak."):
+        super().__init__(message, retryable=False)
+
+
+class WebhookRejected(Exception):
+    """Signature, token or timestamp of a webhook did not verify; nothing may be applied."""
+
+
+class Provider(ABC):
+    name: str = ""
+    # Whether the gateway tells us about payments by itself (webhook or pollable status).
+    confirms_payments: bool = True
+
+    @abstractmethod
+    def create_qr(self, reference: str, amount: int, expires_at: datetime) -> Charge: ...
+
+    @abstractmethod
+    def fetch_status(self, payment) -> ProviderStatus: ...
+
+    @abstractmethod
+    def cancel(self, payment) -> ProviderStatus: ...
+
+    @abstractmethod
+    def parse_webhook(self, headers, raw_body: bytes) -> WebhookEvent: ...
+
+    @abstractmethod
+    def fetch_settlement(self, day: date) -> list[SettlementRow]: ...
+
+    @abstractmethod
+    def test_connection(self) -> ConnectionResult: ...

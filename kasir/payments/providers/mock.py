@@ -1,0 +1,93 @@
+"""The mock gateway: real QRIS strings and its own ledger; the /simulator page plays the customer."""
+import secrets
+from datetime import date, datetime
+
+from flask import current_app
+
+from ... import qris
+from ...clock import utcnow
+from ...extensions import db
+from ...webhooks import generic
+from .. import states
+from ..merchant import merchant_identity
+from ..models import MockLedgerEntry
+from .base import Charge, ConnectionResult, Provider, ProviderStatus, SettlementRow, WebhookEvent, WebhookRejected
+
+def build_payload(amount: int, trx_id: str) -> str:
+    merchant = merchant_identity()
+    return qris.build([
+        ("00", "01"),
+        ("01", "12"),
+        ("26", [("00", "ID.CO.KASIR.MOCK"), ("01", "936000990000000001"), ("02", "KASIRMOCK001"), ("03", "UMI")]),
+        ("51", [("00", "ID.CO.QRIS.WWW"), ("02", merchant["nmid"]), ("03", "UMI")]),
+        ("52", "5411"),
+        ("53", "360"),
+        ("54", str(amount)),
+        ("58", "ID"),
+        ("59", merchant["name"]),
+        ("60", merchant["city"]),
+        ("62", [("01", trx_id[:25])]),
+    ])
+
+
+class MockProvider(Provider):
+    name = "mock"
+
+    def create_qr(self, reference: str, amount: int, expires_at: datetime) -> Charge:
+        trx_id = "MOCK-" + secrets.token_hex(8).upper()
+        payload = build_payload(amount, trx_id)
+        entry = MockLedgerEntry(provider_trx_id=trx_id, reference=reference, amount=amount, qr_string=payload,
+                                expires_at=expires_at, status=states.PENDING)
+        db.session.add(entry)
+        db.session.commit()
+        return Charge(qr_string=payload, provider_trx_id=trx_id, expires_at=expires_at,
+                      raw={"transaction_id": trx_id, "status": "PENDING"})
+
+    def _entry(self, payment) -> MockLedgerEntry | None:
+        return db.session.get(MockLedgerEntry, payment.provider_trx_id) if payment.provider_trx_id else None
+
+    def fetch_status(self, payment) -> ProviderStatus:
+        entry = self._entry(payment)
+        if entry is None:
+            return ProviderStatus(status=states.FAILED, raw={"error": "unknown transaction"})
+        if entry.status == states.PENDING and entry.expires_at <= utcnow():
+            entry.status = states.EXPIRED
+            db.session.commit()
+        return ProviderStatus(status=entry.status, amount=entry.amount, paid_at=entry.paid_at, ref_no=entry.ref_no,
+                              raw={"transaction_id": entry.provider_trx_id, "status": entry.status})
+
+    def cancel(self, payment) -> ProviderStatus:
+        entry = self._entry(payment)
+        if entry is not None and entry.status == states.PENDING:
+            entry.status = states.CANCELLED
+            db.session.commit()
+        return self.fetch_status(payment)
+
+    def parse_webhook(self, headers, raw_body: bytes) -> WebhookEvent:
+        try:
+            event_id = generic.verify(headers, raw_body, current_app.config["PROVIDER_WEBHOOK_SECRET"],
+                                      tolerance=current_app.config["WEBHOOK_TOLERANCE_SECONDS"])
+        except generic.SignatureError as exc:
+            raise WebhookRejected(str(exc)) from None
+        return generic.parse_body(event_id, raw_body)
+
+    def fetch_settlement(self, day: date) -> list[SettlementRow]:
+        rows = db.session.scalars(db.select(MockLedgerEntry).where(MockLedgerEntry.status == states.PAID))
+        return [SettlementRow(provider_trx_id=row.provider_trx_id, order_id=row.reference, amount=row.amount,
+                              fee=row.amount * 7 // 1000, net_amount=row.amount - row.amount * 7 // 1000,
+                              settlement_date=day, status="settlement")
+                for row in rows if row.paid_at and row.paid_at.date() == day]
+
+    def test_connection(self) -> ConnectionResult:
+        return ConnectionResult(ok=True, latency_ms=0, message="Mode simulasi aktif (tanpa gateway sungguhan).")
+
+    # The simulator's side: what the customer's banking app would cause at the gateway.
+    def settle(self, entry: MockLedgerEntry, outcome: str) -> dict:
+        if outcome == "SUCCESS":
+            entry.status, entry.paid_at = states.PAID, utcnow()
+            entry.ref_no = entry.ref_no or f"{secrets.randbelow(10**12):012d}"
+        else:
+            entry.status = generic.STATUSES[outcome]
+        db.session.commit()
+        return {"trx_id": entry.provider_trx_id, "order_id": entry.reference, "amount": entry.amount,
+                "status": outcome, "ref_no": entry.ref_no}

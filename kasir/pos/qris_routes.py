@@ -1,0 +1,117 @@
+"""QRIS at the till: the modal, its 1-second status poll, manual check, cancel and a fresh QR."""
+from flask import current_app, g, make_response, render_template
+
+from .. import audit, sales
+from ..extensions import db, limiter
+from ..payments import service, states
+from ..payments.models import Payment
+from ..payments.providers.base import ProviderError
+from ..payments.merchant import merchant_identity
+from ..web import toast
+from . import bp
+from .routes import with_register
+
+# htmx 2 stops polling on 286; the final partial also has no hx-trigger, so htmx 4 stops too (DESIGN §8).
+STOP_POLLING = 286
+
+
+def _payment(payment_id: str) -> Payment | None:
+    payment = db.session.get(Payment, payment_id)
+    if payment is None or payment.sale is None or payment.sale.register_id != g.register.id:
+        return None
+    return payment
+
+
+def status_response(payment: Payment):
+    if payment.status not in states.FINAL_FOR_SCREEN:
+        return render_template("pos/_qris_status.html", payment=payment)
+    fresh_cart = sales.current_sale(g.register, g.user) if payment.status == states.PAID else None
+    db.session.commit()
+    body = render_template("pos/_qris_final.html", payment=payment, fresh_cart=fresh_cart)
+    return make_response(body, STOP_POLLING)
+
+
+def render_modal(payment: Payment):
+    return render_template("pos/_qris.html", payment=payment, merchant_name=merchant_identity()["name"])
+
+
+def qris_limit(name):
+    return lambda: current_app.config[name]
+
+
+@bp.route("/checkout/qris", methods=["POST"])
+@limiter.limit(qris_limit("QR_RATE_LIMIT"))
+@with_register
+def checkout_qris():
+    sale = sales.current_sale(g.register, g.user)
+    db.session.commit()
+    open_payment = service.open_payment_for_sale(sale.id)
+    try:
+        payment = open_payment if open_payment and open_payment.amount == sale.total else None
+        if payment is None:
+            if open_payment is not None:  # the cart changed since that QR was made
+                service.cancel(open_payment, source="pos")
+            payment = service.create_for_sale(sale.id)
+    except service.PaymentError as exc:
+        db.session.rollback()
+        return toast(str(exc))
+    return render_modal(payment)
+
+
+@bp.route("/payments/<payment_id>/status")
+@limiter.exempt
+@with_register
+def payment_status(payment_id):
+    payment = _payment(payment_id)
+    if payment is None:
+        return toast("Pembayaran tidak ditemukan.", 404)
+    return status_response(payment)
+
+
+@bp.route("/payments/<payment_id>/check", methods=["POST"])
+@limiter.limit(qris_limit("CHECK_RATE_LIMIT"))
+@with_register
+def payment_check(payment_id):
+    payment = _payment(payment_id)
+    if payment is None:
+        return toast("Pembayaran tidak ditemukan.", 404)
+    try:
+        service.check_status(payment, source="manual")
+        outcome = "ok"
+    except ProviderError as exc:
+        db.session.rollback()
+        outcome = "failed"
+        audit.record("CheckStatus", payment.order_id, outcome=outcome, detail=exc.message)
+        db.session.commit()
+        return toast(f"Cek status gagal: {exc.message}")
+    audit.record("CheckStatus", payment.order_id, outcome=outcome, detail=f"status={payment.status}")
+    db.session.commit()
+    return status_response(db.session.get(Payment, payment_id))
+
+
+@bp.route("/payments/<payment_id>/cancel", methods=["POST"])
+@limiter.limit(qris_limit("CANCEL_RATE_LIMIT"))
+@with_register
+def payment_cancel(payment_id):
+    payment = _payment(payment_id)
+    if payment is None:
+        return toast("Pembayaran tidak ditemukan.", 404)
+    outcome = service.cancel(payment, source="pos")
+    audit.record("CancelPayment", payment.order_id, detail=f"status={outcome.payment.status}")
+    db.session.commit()
+    return status_response(db.session.get(Payment, payment_id))
+
+
+@bp.route("/payments/<payment_id>/regenerate", methods=["POST"])
+@limiter.limit(qris_limit("QR_RATE_LIMIT"))
+@with_register
+def payment_regenerate(payment_id):
+    payment = _payment(payment_id)
+    if payment is None:
+        return toast("Pembayaran tidak ditemukan.", 404)
+    try:
+        fresh = service.regenerate(payment)
+    except service.PaymentError as exc:
+        db.session.rollback()
+        return toast(str(exc))
+    return render_modal(fresh)

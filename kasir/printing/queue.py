@@ -1,0 +1,145 @@
+"""The print queue (DESIGN §13): receipts go through print_jobs, so a printer problem never blocks or loses a sale.
+
+A paid sale adds a QUEUED job in the same transaction that marks it PAID; `drain()` (called by the job runner,
+the print route and the CLI) prints the jobs that are due, retrying with backoff until the job is PRINTED or,
+after the last try, FAILED.
+Failed receipts show on the cashier screen with a reprint button.
+"""
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import aliased
+
+from ..clock import utcnow
+from ..database import write_transaction
+from ..extensions import db
+from ..models import METHOD_CASH, PRINT_FAILED, PRINT_KIND_RECEIPT, PRINT_PRINTED, PRINT_QUEUED, PrintJob, Sale
+from ..settings import shop_profile
+from .backends import PrinterError, send
+from .escpos_render import render_bytes
+from .layout import build_receipt, build_test_page
+from .settings import PrinterSettings, printer_settings
+
+log = logging.getLogger(__name__)
+
+PRINT_KIND_REPRINT = "reprint"  # a copy asked for by the cashier: it never opens the drawer
+RETRY_DELAYS = (timedelta(seconds=5), timedelta(seconds=15), timedelta(seconds=60), timedelta(minutes=5))
+MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+# A claimed job is due again after this, should its printer call never come back (a crash mid-print).
+CLAIM_LEASE = timedelta(minutes=2)
+FAILED_SHOWN_FOR = timedelta(hours=24)
+DRAIN_LIMIT = 20
+
+
+def enqueue_receipt(sale: Sale) -> PrintJob | None:
+    """Queue the receipt of a sale that was just paid, in the caller's transaction; nothing when auto-print is off."""
+    settings = printer_settings()
+    if not (settings.enabled and settings.auto_print):
+        return None
+    job = PrintJob(sale=sale, kind=PRINT_KIND_RECEIPT, status=PRINT_QUEUED, attempts=0, next_attempt_at=utcnow())
+    db.session.add(job)
+    return job
+
+
+def _claim_due(limit: int) -> list[int]:
+    """Take the due jobs for this process: count the attempt and push them out by the lease, in one transaction."""
+    now = utcnow()
+    with write_transaction():
+        jobs = db.session.scalars(
+            db.select(PrintJob)
+            .where(PrintJob.status == PRINT_QUEUED, PrintJob.next_attempt_at <= now)
+            .order_by(PrintJob.next_attempt_at, PrintJob.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for job in jobs:
+            job.attempts += 1
+            job.next_attempt_at = now + CLAIM_LEASE
+        return [job.id for job in jobs]
+
+
+def _record_outcome(job_id: int, error: str | None) -> None:
+    with write_transaction():
+        job = db.session.get(PrintJob, job_id, populate_existing=True)
+        if error is None:
+            job.status, job.printed_at, job.next_attempt_at, job.last_error = PRINT_PRINTED, utcnow(), None, None
+        elif job.attempts >= MAX_ATTEMPTS:
+            job.status, job.next_attempt_at, job.last_error = PRINT_FAILED, None, error[:200]
+        else:
+            job.next_attempt_at, job.last_error = utcnow() + RETRY_DELAYS[job.attempts - 1], error[:200]
+
+
+def _print_claimed(job_id: int, settings: PrinterSettings) -> bool:
+    job = db.session.get(PrintJob, job_id)
+    sale = job.sale
+    attempt = job.attempts
+    open_drawer = settings.open_drawer and job.kind == PRINT_KIND_RECEIPT and sale.method == METHOD_CASH
+    try:
+        data = render_bytes(build_receipt(sale, shop_profile(), settings.width_mm), open_drawer=open_drawer)
+        db.session.commit()  # end the read before waiting on the printer
+        send(settings.url, data)
+    except PrinterError as exc:
+        log.warning("print job %s attempt %s failed", job_id, attempt)
+        error = str(exc)
+    except Exception:  # a receipt that cannot be built must not stall the jobs behind it
+        db.session.rollback()
+        log.exception("print job %s could not be rendered", job_id)
+        error = "Struk gagal disusun karena kesalahan sistem; lihat log server."
+    else:
+        error = None
+    _record_outcome(job_id, error)
+    return error is None
+
+
+def drain(limit: int = DRAIN_LIMIT) -> int:
+    """Print the jobs that are due and return how many printed. Never raises: the caller has a till to keep running."""
+    try:
+        settings = printer_settings()
+        if not settings.enabled:
+            return 0
+        return sum(_print_claimed(job_id, settings) for job_id in _claim_due(limit))
+    except Exception:  # a broken queue must not take the job runner or a request down with it
+        db.session.rollback()
+        log.exception("print queue drain failed")
+        return 0
+
+
+def reprint(sale: Sale) -> PrintJob:
+    """Print a copy of the sale's receipt now; if the printer fails, the copy stays queued for the retries."""
+    if not printer_settings().enabled:
+        raise PrinterError("Printer struk belum diatur (PRINTER_URL=none). Atur di Admin › Printer.")
+    with write_transaction():
+        job = PrintJob(sale_id=sale.id, kind=PRINT_KIND_REPRINT, status=PRINT_QUEUED, attempts=0,
+                       next_attempt_at=utcnow())
+        db.session.add(job)
+    drain()
+    return db.session.get(PrintJob, job.id, populate_existing=True)
+
+
+def failed_jobs(limit: int = 10) -> list[PrintJob]:
+    """Receipts whose last print job gave up (within the last day), newest first: the cashier's banner."""
+    later = aliased(PrintJob)
+    newer_job = db.select(later.id).where(later.sale_id == PrintJob.sale_id, later.id > PrintJob.id).exists()
+    return list(db.session.scalars(
+        db.select(PrintJob)
+        .where(PrintJob.status == PRINT_FAILED, PrintJob.created_at >= utcnow() - FAILED_SHOWN_FOR, ~newer_job)
+        .order_by(PrintJob.id.desc())
+        .limit(limit)
+    ))
+
+
+def last_error() -> PrintJob | None:
+    """The most recent job still carrying an error (retrying or failed), for the admin printer page."""
+    return db.session.scalar(db.select(PrintJob).where(PrintJob.last_error.is_not(None)).order_by(PrintJob.id.desc()))
+
+
+def last_printed_at() -> datetime | None:
+    return db.session.scalar(db.select(db.func.max(PrintJob.printed_at)))
+
+
+def print_test_page(settings: PrinterSettings) -> None:
+    """Print the test page now, outside the queue; raises PrinterError with the reason."""
+    if not settings.enabled:
+        raise PrinterError("Printer struk dimatikan (none). Isi alamat printer terlebih dahulu.")
+    page = build_test_page(settings.url, settings.width_mm, utcnow())
+    send(settings.url, render_bytes(page))

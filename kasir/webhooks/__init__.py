@@ -1,0 +1,15 @@
+"""Gateways' webhooks (DESIGN §7). JSON in and out; CSRF-exempt, authenticated by signature."""
+from flask import Blueprint, jsonify, request
+
+from ..extensions import csrf, limiter
+from . import service
+
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+csrf.exempt(bp)
+limiter.exempt(bp)
+
+
+@bp.route("/qris", methods=["POST"])
+def qris():
+    reply = service.receive_generic(request.headers, request.get_data(cache=False))
+    return jsonify(reply.body), reply.status

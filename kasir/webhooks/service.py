@@ -1,0 +1,121 @@
+"""Webhook intake: store every delivery first, verify it, then converge through apply_status."""
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
+
+from .. import audit
+from ..clock import utcnow
+from ..extensions import db
+from ..payments import service, states
+from ..payments.models import WEBHOOK_DUPLICATE, WEBHOOK_ERROR, WEBHOOK_OK, WEBHOOK_PENDING, Payment, WebhookDelivery
+from ..payments.providers import get_provider
+from ..payments.providers.base import WebhookEvent, WebhookRejected
+from .generic import MalformedWebhook, parse_body
+
+log = logging.getLogger(__name__)
+
+KEPT_HEADERS = ("Content-Type", "User-Agent", "X-Event-Id", "X-Timestamp")
+MAX_STORED_BODY = 20_000
+RETRY_UNMATCHED_FOR = timedelta(hours=24)
+
+
+@dataclass
+class Reply:
+    status: int
+    body: dict = field(default_factory=dict)
+
+
+def _store(provider: str, headers, raw_body: bytes, *, event_id: str | None, status: str, error: str | None = None) -> WebhookDelivery:
+    delivery = WebhookDelivery(provider=provider, event_id=event_id, status=status, error=error,
+                               headers={k: headers.get(k) for k in KEPT_HEADERS if headers.get(k)},
+                               payload=raw_body[:MAX_STORED_BODY].decode("utf-8", "replace"))
+    db.session.add(delivery)
+    db.session.commit()
+    return delivery
+
+
+def find_payment(event: WebhookEvent) -> Payment | None:
+    if event.reference:
+        payment = db.session.scalar(db.select(Payment).where(Payment.order_id == event.reference))
+        if payment is not None:
+            return payment
+    if event.provider_trx_id:
+        return db.session.scalar(db.select(Payment).where(Payment.provider_trx_id == event.provider_trx_id))
+    return None
+
+
+def receive_generic(headers, raw_body: bytes) -> Reply:
+    """POST /webhooks/qris: the provider that speaks the generic format is the configured one."""
+    provider = get_provider()
+    try:
+        event = provider.parse_webhook(headers, raw_body)
+    except WebhookRejected as exc:
+        _store(provider.name, headers, raw_body, event_id=None, status=WEBHOOK_ERROR, error=f"rejected: {exc}")
+        return Reply(401, {"error": {"code": "invalid_signature", "message": "signature, timestamp or event id did not verify", "details": {}}})
+    except MalformedWebhook as exc:
+        _store(provider.name, headers, raw_body, event_id=None, status=WEBHOOK_ERROR, error=f"malformed: {exc}")
+        return Reply(400, {"error": {"code": "malformed_webhook", "message": str(exc), "details": {}}})
+    try:
+        delivery = _store(provider.name, headers, raw_body, event_id=event.event_id, status=WEBHOOK_PENDING)
+    except IntegrityError:
+        db.session.rollback()
+        # Kept too (the event id stays in its headers), but unique only once: replays change nothing.
+        _store(provider.name, headers, raw_body, event_id=None, status=WEBHOOK_DUPLICATE)
+        return Reply(200, {"result": "duplicate"})
+    return process(delivery, event)
+
+
+def process(delivery: WebhookDelivery, event: WebhookEvent) -> Reply:
+    """Apply a verified event; an unknown payment stays PENDING for the sync job to retry."""
+    delivery.attempts += 1
+    payment = find_payment(event)
+    if payment is None:
+        delivery.error = "no payment with this order_id/trx_id yet"
+        db.session.commit()
+        return Reply(202, {"result": "accepted", "detail": "payment not found yet; will retry"})
+    delivery.payment_id = payment.id
+    db.session.commit()
+    try:
+        outcome = service.apply_status(payment, event.status, source="webhook", amount=event.amount,
+                                       provider_ref=event.ref_no, raw={"event_id": event.event_id})
+    except service.AmountMismatch as exc:
+        db.session.rollback()
+        _finish(delivery, WEBHOOK_ERROR, f"amount mismatch: got {exc.received}, expected {exc.expected}")
+        audit.record("WebhookAmountMismatch", payment.order_id, outcome="rejected", actor="webhook",
+                     detail=f"expected={exc.expected} received={exc.received} event={event.event_id}")
+        db.session.commit()
+        return Reply(422, {"error": {"code": "amount_mismatch", "message": "amount does not match the payment",
+                                     "details": {"expected": exc.expected, "received": exc.received}}})
+    except states.InvalidTransition as exc:
+        db.session.rollback()
+        _finish(delivery, WEBHOOK_OK, f"ignored: {exc}")
+        return Reply(200, {"result": "ignored", "status": payment.status})
+    _finish(delivery, WEBHOOK_OK, None)
+    return Reply(200, {"result": "applied" if outcome.changed else "unchanged", "status": outcome.payment.status})
+
+
+def _finish(delivery: WebhookDelivery, status: str, error: str | None) -> None:
+    delivery = db.session.get(WebhookDelivery, delivery.id)
+    delivery.status, delivery.error, delivery.processed_at = status, error, utcnow()
+    db.session.commit()
+
+
+def reprocess_unmatched(limit: int = 50) -> int:
+    """Retry verified deliveries that arrived before their payment existed (kept for 24 h)."""
+    since = utcnow() - RETRY_UNMATCHED_FOR
+    pending = db.session.scalars(db.select(WebhookDelivery).where(
+        WebhookDelivery.status == WEBHOOK_PENDING, WebhookDelivery.event_id.is_not(None),
+        WebhookDelivery.received_at >= since).order_by(WebhookDelivery.id).limit(limit)).all()
+    applied = 0
+    for delivery in pending:
+        try:
+            event = parse_body(delivery.event_id, delivery.payload.encode())
+        except MalformedWebhook as exc:
+            _finish(delivery, WEBHOOK_ERROR, f"cannot re-read: {exc}")
+            continue
+        reply = process(delivery, event)
+        applied += reply.status == 200
+    return applied
+

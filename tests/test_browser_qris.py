@@ -1,0 +1,157 @@
+"""QRIS end to end in Debian's Chromium: cashier screen, customer display and simulator on a real server."""
+import sqlite3
+import time
+
+import pytest
+
+from conftest import LiveServer
+
+pytestmark = [pytest.mark.browser, pytest.mark.live]
+NEW_ADMIN_PASSWORD = "toko-aman-2026"
+
+
+def start_server(tmp_path_factory, **env) -> LiveServer:
+    instance = tmp_path_factory.mktemp("qris-live")
+    extra = {"PRINTER_URL": f"file://{instance / 'receipts.bin'}", **env}
+    return LiveServer(instance, extra).start()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    live = start_server(tmp_path_factory)
+    yield live
+    live.stop()
+
+
+def open_cashier(browser, server):
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="id-ID")
+    page = context.new_page()
+    page.goto(f"{server.url}/login")
+    page.fill("#pin", "1234")
+    page.click("form.pin-form button[type=submit]")
+    page.click("button[value='1']")
+    page.wait_for_url("**/pos")
+    return page
+
+
+def open_display(browser, server):
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    page.goto(f"{server.url}/display/1")
+    return page
+
+
+def open_simulator(browser, server):
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    page.goto(f"{server.url}/login")
+    page.fill("#username", "admin")
+    page.fill("#password", getattr(server, "current_admin_password", server.admin_password))
+    page.click("text=Masuk sebagai Admin")
+    if "/account/password" in page.url:
+        page.fill("#current_password", server.admin_password)
+        page.fill("#new_password", NEW_ADMIN_PASSWORD)
+        page.fill("#repeat_password", NEW_ADMIN_PASSWORD)
+        page.click("button[type=submit]")
+        server.current_admin_password = NEW_ADMIN_PASSWORD
+    page.goto(f"{server.url}/simulator")
+    return page
+
+
+def fill_cart_and_press_qris(page):
+    for code in ("SKU0001", "SKU0006"):
+        page.fill("#scan", code)
+        page.press("#scan", "Enter")
+        page.wait_for_selector(f".cart-line[data-item='{code}']")
+    page.keyboard.press("F8")
+    page.wait_for_selector("#qris-status[data-status='PENDING']")
+    return page.get_attribute("#qris-status", "data-payment")
+
+
+def order_id_of(server, payment_id):
+    with sqlite3.connect(server.instance / "kasir.db") as connection:
+        return connection.execute("SELECT order_id FROM payments WHERE id = ?", (payment_id,)).fetchone()[0]
+
+
+def qr_path(page, selector):
+    return page.eval_on_selector(f"{selector} svg path", "el => el.getAttribute('d')")
+
+
+def test_qris_paid_on_both_screens_within_one_and_a_half_seconds(browser, server, screenshots):
+    cashier, display = open_cashier(browser, server), open_display(browser, server)
+    payment_id = fill_cart_and_press_qris(cashier)
+    display.wait_for_selector("[data-mode='qris']")
+    assert qr_path(cashier, ".qris-code") == qr_path(display, ".display-qr")
+    assert "Rp 7.500" in display.text_content(".display-total")
+    cashier.screenshot(path=screenshots / "qris-cashier-pending.png")
+    display.screenshot(path=screenshots / "qris-display-pending.png")
+
+    simulator = open_simulator(browser, server)
+    row = f"tr[data-order='{order_id_of(server, payment_id)}']"
+    simulator.click(f"{row} button:has-text('Bayar')")
+    simulator.wait_for_load_state()
+    paid_at = time.monotonic()
+    cashier.wait_for_selector("#qris-status[data-status='PAID']", timeout=1500)
+    display.wait_for_selector("[data-mode='thanks']", timeout=1500)
+    assert time.monotonic() - paid_at < 1.5
+    cashier.screenshot(path=screenshots / "qris-cashier-paid.png")
+    display.screenshot(path=screenshots / "qris-display-thanks.png")
+
+    cashier.wait_for_selector("#modal [data-modal]", state="detached", timeout=4000)
+    assert cashier.text_content("[data-cart-total]") == "Rp 0"
+    with sqlite3.connect(server.instance / "kasir.db") as connection:
+        sale_id, method = connection.execute(
+            "SELECT s.id, s.method FROM sales s JOIN payments p ON p.sale_id = s.id WHERE p.id = ?", (payment_id,)).fetchone()
+        jobs = connection.execute("SELECT count(*) FROM print_jobs WHERE sale_id = ?", (sale_id,)).fetchone()[0]
+    assert method == "QRIS" and jobs == 1
+    display.wait_for_selector("[data-mode='idle']", timeout=10_000)
+
+
+def test_cancel_stops_the_qr_and_frees_the_till(browser, server, screenshots):
+    cashier = open_cashier(browser, server)
+    fill_cart_and_press_qris(cashier)
+    cashier.click("#qris-status button:has-text('Batal')")
+    cashier.wait_for_selector("#qris-status[data-status='CANCELLED']")
+    cashier.screenshot(path=screenshots / "qris-cashier-cancelled.png")
+    cashier.click("#qris-status button:has-text('Tutup')")
+    cashier.keyboard.press("F4")
+    cashier.wait_for_selector("[data-cash-form]")
+
+
+def test_regenerate_shows_a_fresh_qr(browser, server, screenshots):
+    cashier = open_cashier(browser, server)
+    first = fill_cart_and_press_qris(cashier)
+    cashier.click("#qris-status button:has-text('Perbarui QR')")
+    cashier.wait_for_selector(f"#qris-status[data-payment]:not([data-payment='{first}'])")
+    assert cashier.get_attribute("#qris-status", "data-status") == "PENDING"
+    cashier.screenshot(path=screenshots / "qris-cashier-regenerated.png")
+
+
+def test_expired_qr_turns_orange_and_can_be_renewed(browser, tmp_path_factory, screenshots):
+    short = start_server(tmp_path_factory, EXPIRE_MINUTES="0.1")
+    try:
+        cashier, display = open_cashier(browser, short), open_display(browser, short)
+        first = fill_cart_and_press_qris(cashier)
+        cashier.wait_for_selector(".countdown.urgent")
+        cashier.wait_for_selector("#qris-status[data-status='EXPIRED']", timeout=15_000)
+        cashier.screenshot(path=screenshots / "qris-cashier-expired.png")
+        display.wait_for_selector("[data-mode='cart']")
+        cashier.click("#qris-status button:has-text('Perbarui QR')")
+        cashier.wait_for_selector(f"#qris-status[data-payment]:not([data-payment='{first}'])")
+        display.wait_for_selector("[data-mode='qris']")
+    finally:
+        short.stop()
+
+
+def test_lost_connection_shows_koneksi_bermasalah_and_recovers(browser, tmp_path_factory, screenshots):
+    live = start_server(tmp_path_factory)
+    try:
+        cashier = open_cashier(browser, live)
+        fill_cart_and_press_qris(cashier)
+        live.stop()
+        cashier.wait_for_selector("[data-conn-banner]:not([hidden])", timeout=5000)
+        assert "Koneksi Bermasalah" in cashier.text_content("[data-conn-banner]")
+        cashier.screenshot(path=screenshots / "qris-cashier-offline.png")
+        live.serve()
+        cashier.wait_for_selector("[data-conn-banner][hidden]", state="attached", timeout=10_000)
+        assert cashier.get_attribute("#qris-status", "data-status") == "PENDING"
+    finally:
+        live.stop()

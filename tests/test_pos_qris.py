@@ -1,0 +1,154 @@
+"""QRIS on the cashier screen and the customer display, through the test client."""
+import re
+
+import pytest
+
+from conftest import paid_body
+from kasir.extensions import db
+from kasir.models import Register, Sale
+from kasir.payments import states
+from kasir.payments.models import Payment
+
+
+@pytest.fixture(autouse=True)
+def app_context(app):
+    # Reads below see the database as the requests left it: each request has its own context and session.
+    with app.app_context():
+        yield
+
+
+def fresh(model, key):
+    db.session.expire_all()
+    return db.session.get(model, key)
+
+
+def start_qris(auth, htmx, *skus):
+    auth.login_cashier()
+    for sku in skus or ("SKU0001", "SKU0006"):
+        htmx.post("/pos/cart/scan", data={"q": sku})
+    response = htmx.post("/pos/checkout/qris")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    payment_id = re.search(r'data-payment="([0-9a-f-]+)"', response.get_data(as_text=True)).group(1)
+    return response, fresh(Payment, payment_id)
+
+
+def test_qris_modal_shows_qr_amount_countdown_and_polls_every_second(client, auth, htmx):
+    response, payment = start_qris(auth, htmx)
+    html = response.get_data(as_text=True)
+    assert "<svg" in html and "Rp 7.500" in html and "Scan dengan aplikasi e-wallet atau m-banking" in html
+    assert 'hx-trigger="every 1s, kasir:retry"' in html
+    assert "15:00" in html or "14:59" in html
+    assert payment.status == states.PENDING
+
+
+def test_status_poll_is_200_while_pending(client, auth, htmx):
+    _, payment = start_qris(auth, htmx)
+    response = htmx.get(f"/pos/payments/{payment.id}/status")
+    assert response.status_code == 200 and "every 1s" in response.get_data(as_text=True)
+
+
+def test_status_poll_answers_286_with_a_final_partial_once_paid(client, auth, htmx, send_webhook):
+    _, payment = start_qris(auth, htmx)
+    send_webhook(paid_body(payment))
+    response = htmx.get(f"/pos/payments/{payment.id}/status")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 286
+    assert "hx-trigger" not in html.split('id="cart"')[0]
+    assert "Pembayaran Berhasil" in html and 'data-auto-close="2000"' in html
+    assert 'id="cart"' in html and "Keranjang kosong" in html
+    sale = fresh(Sale, payment.sale_id)
+    assert sale.status == "PAID" and sale.method == "QRIS"
+
+
+def test_cancel_button_cancels_and_stops_polling(client, auth, htmx):
+    _, payment = start_qris(auth, htmx)
+    response = htmx.post(f"/pos/payments/{payment.id}/cancel")
+    assert response.status_code == 286 and "dibatalkan" in response.get_data(as_text=True)
+
+
+def test_check_status_button_applies_a_payment_the_webhook_never_delivered(client, auth, htmx):
+    from kasir.payments.models import MockLedgerEntry
+    from kasir.payments.providers import get_provider
+
+    _, payment = start_qris(auth, htmx)
+    get_provider("mock").settle(db.session.get(MockLedgerEntry, payment.provider_trx_id), "SUCCESS")
+    response = htmx.post(f"/pos/payments/{payment.id}/check")
+    assert response.status_code == 286
+
+
+def test_regenerate_returns_a_new_modal_for_a_new_payment(client, auth, htmx):
+    _, payment = start_qris(auth, htmx)
+    response = htmx.post(f"/pos/payments/{payment.id}/regenerate")
+    new_id = re.search(r'data-payment="([0-9a-f-]+)"', response.get_data(as_text=True)).group(1)
+    assert new_id != payment.id
+    assert fresh(Payment, payment.id).status == states.CANCELLED
+
+
+def test_choosing_cash_while_a_qr_is_open_cancels_the_qr(client, auth, htmx):
+    _, payment = start_qris(auth, htmx)
+    assert htmx.get("/pos/pay/cash").status_code == 200
+    assert fresh(Payment, payment.id).status == states.CANCELLED
+
+
+def test_pressing_qris_twice_reuses_the_open_qr(client, auth, htmx):
+    _, payment = start_qris(auth, htmx)
+    again = htmx.post("/pos/checkout/qris")
+    assert f'data-payment="{payment.id}"' in again.get_data(as_text=True)
+
+
+def test_qris_with_an_empty_cart_is_refused(client, auth, htmx):
+    auth.login_cashier()
+    response = htmx.post("/pos/checkout/qris")
+    assert response.status_code == 422 and "kosong" in response.get_data(as_text=True)
+
+
+def test_another_registers_payment_is_not_visible(client, auth, htmx, app):
+    _, payment = start_qris(auth, htmx)
+    db.session.add(Register(code="2", name="Kasir 2"))
+    db.session.commit()
+    client.set_cookie("kasir_register", "2")
+    assert htmx.get(f"/pos/payments/{payment.id}/status").status_code == 404
+
+
+def test_qr_generation_is_rate_limited(app_config):
+    from conftest import AuthActions
+    from kasir import create_app
+
+    limited = create_app({**app_config, "RATELIMIT_ENABLED": True, "QR_RATE_LIMIT": "2 per minute"})
+    client = limited.test_client()
+    AuthActions(client).login_cashier()
+    codes = [client.post("/pos/checkout/qris", headers={"HX-Request": "true"}).status_code for _ in range(3)]
+    assert codes[-1] == 429
+    with limited.app_context():
+        db.engine.dispose()
+
+
+def test_display_follows_cart_qr_and_thanks(client, auth, htmx, send_webhook):
+    auth.login_cashier()
+    idle = client.get("/display/1").get_data(as_text=True)
+    assert 'data-mode="idle"' in idle
+    htmx.post("/pos/cart/scan", data={"q": "SKU0001"})
+    cart = htmx.get("/display/1/state?v=0.0").get_data(as_text=True)
+    assert 'data-mode="cart"' in cart and "Indomie" in cart
+    response = htmx.post("/pos/checkout/qris")
+    payment_id = re.search(r'data-payment="([0-9a-f-]+)"', response.get_data(as_text=True)).group(1)
+    qr = htmx.get("/display/1/state?v=0.0").get_data(as_text=True)
+    assert 'data-mode="qris"' in qr and "<svg" in qr and "Rp 3.500" in qr
+    send_webhook(paid_body(fresh(Payment, payment_id)))
+    thanks = htmx.get("/display/1/state?v=0.0").get_data(as_text=True)
+    assert 'data-mode="thanks"' in thanks and "Terima kasih" in thanks
+
+
+def test_display_state_is_204_when_nothing_changed(client):
+    page = client.get("/display/1").get_data(as_text=True)
+    version = re.search(r'data-version="([^"]+)"', page).group(1)
+    assert client.get(f"/display/1/state?v={version}").status_code == 204
+
+
+def test_display_from_another_device_needs_the_token(client, app):
+    db.session.scalar(db.select(Register)).display_token = "rahasia"
+    db.session.commit()
+    remote = {"REMOTE_ADDR": "192.0.2.10"}
+    assert client.get("/display/1", environ_base=remote).status_code == 403
+    assert client.get("/display/1?token=salah", environ_base=remote).status_code == 403
+    assert client.get("/display/1?token=rahasia", environ_base=remote).status_code == 200

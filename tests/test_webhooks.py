@@ -1,0 +1,126 @@
+"""POST /webhooks/qris: stored first, verified, deduplicated, amount-checked, converging via apply_status."""
+import time
+
+from conftest import paid_body
+from kasir.clock import business_date
+from kasir.extensions import db
+from kasir.models import AuditLog
+from kasir.payments import states
+from kasir.payments.models import Payment, PaymentLog, WebhookDelivery
+from kasir.webhooks import generic
+
+
+def status_of(payment):
+    db.session.commit()
+    return db.session.get(Payment, payment.id).status
+
+
+def test_signed_success_marks_the_payment_paid(send_webhook, pending_payment):
+    response = send_webhook(paid_body(pending_payment))
+    assert response.status_code == 200 and response.json["result"] == "applied"
+    assert status_of(pending_payment) == states.PAID
+
+
+def test_every_delivery_is_stored(send_webhook, pending_payment):
+    send_webhook(paid_body(pending_payment), event_id="evt-1")
+    delivery = db.session.scalar(db.select(WebhookDelivery).where(WebhookDelivery.event_id == "evt-1"))
+    assert delivery.status == "OK" and delivery.payment_id == pending_payment.id
+    assert "X-Signature" not in delivery.headers
+
+
+def test_bad_signature_is_401_and_applies_nothing(send_webhook, pending_payment):
+    response = send_webhook(paid_body(pending_payment), secret="not-the-secret")
+    assert response.status_code == 401
+    assert status_of(pending_payment) == states.PENDING
+    assert db.session.scalar(db.select(WebhookDelivery.status)) == "ERROR"
+
+
+def test_missing_signature_is_401(send_webhook, pending_payment):
+    response = send_webhook(paid_body(pending_payment), headers={"X-Signature": ""})
+    assert response.status_code == 401
+
+
+def test_stale_timestamp_is_401(send_webhook, pending_payment):
+    response = send_webhook(paid_body(pending_payment), timestamp=int(time.time()) - 301)
+    assert response.status_code == 401
+    assert status_of(pending_payment) == states.PENDING
+
+
+def test_body_changed_by_one_byte_is_401(client, app, pending_payment):
+    import json
+
+    raw = json.dumps(paid_body(pending_payment)).encode()
+    headers = generic.signed_headers(app.config["PROVIDER_WEBHOOK_SECRET"], raw, "evt-x")
+    tampered = raw.replace(b"7500", b"7501")
+    assert client.post("/webhooks/qris", data=tampered, headers=headers).status_code == 401
+
+
+def test_signature_helpers_agree_on_good_and_refuse_bad():
+    raw = b'{"a": 1}'
+    headers = generic.signed_headers("s3cret", raw, "evt-1")
+    assert generic.verify(headers, raw, "s3cret") == "evt-1"
+    for broken in ({**headers, "X-Signature": "00" * 32}, {**headers, "X-Timestamp": "soon"},
+                   {**headers, "X-Event-Id": ""}):
+        try:
+            generic.verify(broken, raw, "s3cret")
+        except generic.SignatureError:
+            continue
+        raise AssertionError(f"accepted {broken}")
+
+
+def test_same_event_id_twice_is_a_duplicate_with_no_effect(send_webhook, pending_payment):
+    send_webhook(paid_body(pending_payment), event_id="evt-dup")
+    again = send_webhook(paid_body(pending_payment), event_id="evt-dup")
+    assert again.status_code == 200 and again.json == {"result": "duplicate"}
+    assert db.session.scalar(db.select(db.func.count(PaymentLog.id)).where(PaymentLog.to_status == states.PAID)) == 1
+
+
+def test_many_replays_make_one_transition(send_webhook, pending_payment):
+    codes = {send_webhook(paid_body(pending_payment), event_id=f"evt-{n % 3}").status_code for n in range(30)}
+    assert codes == {200}
+    assert db.session.scalar(db.select(db.func.count(PaymentLog.id)).where(PaymentLog.to_status == states.PAID)) == 1
+
+
+def test_amount_mismatch_is_422_unchanged_and_audited(send_webhook, pending_payment):
+    response = send_webhook(paid_body(pending_payment, amount=7000))
+    assert response.status_code == 422 and response.json["error"]["code"] == "amount_mismatch"
+    assert status_of(pending_payment) == states.PENDING
+    assert db.session.scalar(db.select(AuditLog.action).where(AuditLog.action == "WebhookAmountMismatch"))
+
+
+def test_malformed_body_is_400(send_webhook):
+    assert send_webhook({}, raw=b"not json").status_code == 400
+    assert send_webhook({"status": "SUCCESS", "amount": "7500", "order_id": "X"}).status_code == 400
+
+
+def test_unknown_payment_is_202_and_applied_later_by_the_job(app, send_webhook, till):
+    from kasir.payments import service
+    from kasir.webhooks.service import reprocess_unmatched
+
+    sale = till.add("SKU0001", "SKU0006")
+    order_id = f"POS-1-{business_date():%y%m%d}-0001-1"
+    response = send_webhook({"order_id": order_id, "amount": 7500, "status": "SUCCESS", "ref_no": "R1"})
+    assert response.status_code == 202
+    payment = service.create_for_sale(sale.id)
+    assert payment.order_id == order_id
+    assert reprocess_unmatched() == 1
+    assert status_of(payment) == states.PAID
+
+
+def test_failed_status_fails_the_payment(send_webhook, pending_payment):
+    send_webhook(paid_body(pending_payment, status="FAILED"))
+    assert status_of(pending_payment) == states.FAILED
+
+
+def test_webhook_needs_no_csrf_token(app_config, pending_payment):
+    # Enabled CSRF must not block gateways: the signature is their authentication.
+    from kasir import create_app
+
+    app = create_app({**app_config, "WTF_CSRF_ENABLED": True})
+    import json
+
+    raw = json.dumps(paid_body(pending_payment)).encode()
+    headers = generic.signed_headers(app.config["PROVIDER_WEBHOOK_SECRET"], raw, "evt-csrf")
+    assert app.test_client().post("/webhooks/qris", data=raw, headers=headers).status_code == 200
+    with app.app_context():
+        db.engine.dispose()
