@@ -1,4 +1,12 @@
-"""Engine behaviour that SQLite needs for a till: WAL, a busy timeout, foreign keys and explicit BEGINs."""
+"""How Kasir uses SQLite so that a busy till never sees "database is locked".
+
+Reads run in autocommit: each SELECT sees the latest data and holds no snapshot, so a later write
+can never fail on a stale snapshot (SQLITE_BUSY_SNAPSHOT, which no busy timeout waits out). Writes
+run inside BEGIN IMMEDIATE, which takes the write lock up front and waits its turn (busy_timeout):
+either a whole block opened with `write_transaction()` / `begin_write()`, for read-check-write rules,
+or, for any other flush, a transaction opened just before the flush so its statements commit together.
+On PostgreSQL none of this applies: callers lock rows with SELECT … FOR UPDATE.
+"""
 from contextlib import contextmanager
 
 from sqlalchemy import event
@@ -15,7 +23,7 @@ def configure_engine(engine: Engine) -> None:
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
-        # Let SQLAlchemy emit BEGIN itself (pysqlite's own handling defers it and breaks locking).
+        # Autocommit at the driver: SQLAlchemy's BEGIN below decides when a transaction exists.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -27,16 +35,22 @@ def configure_engine(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        immediate = connection.get_execution_options().get(_IMMEDIATE, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if connection.get_execution_options().get(_IMMEDIATE, False):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@event.listens_for(db.session, "before_flush")
+def _writes_in_one_transaction(session, _flush_context, _instances):
+    connection = session.connection()
+    if connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def begin_write() -> None:
-    """Open the session's next transaction holding the database write lock.
+    """Open the session's next transaction holding the database write lock (SQLite BEGIN IMMEDIATE).
 
-    On SQLite this is BEGIN IMMEDIATE, so read-then-write sequences cannot interleave with another
-    writer; on PostgreSQL callers lock the rows they change with SELECT … FOR UPDATE.
-    Any transaction already open in the session is committed first.
+    Read-then-write rules (pay a sale, change a payment's state) call this first so no other writer
+    can slip in between their check and their change. Any transaction already open is committed.
     """
     session = db.session()
     if session.in_transaction():

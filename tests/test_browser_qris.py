@@ -61,6 +61,7 @@ def fill_cart_and_press_qris(page):
         page.fill("#scan", code)
         page.press("#scan", "Enter")
         page.wait_for_selector(f".cart-line[data-item='{code}']")
+    page.wait_for_selector(".product-tile >> nth=30")  # the grid reset after the scan has landed too
     page.keyboard.press("F8")
     page.wait_for_selector("#qris-status[data-status='PENDING']")
     return page.get_attribute("#qris-status", "data-payment")

@@ -129,10 +129,30 @@
     if (form) updateChangePreview(form);
   });
 
+  function showToast(message) {
+    const area = document.getElementById("toast");
+    if (!area) return;
+    const toast = document.createElement("div");
+    toast.className = "toast toast-error";
+    toast.setAttribute("role", "alert");
+    toast.setAttribute("data-autohide", "");
+    toast.textContent = message;
+    area.replaceChildren(toast);
+    scheduleToastHide();
+  }
+
   // A status poll that cannot reach the server says so and keeps polling: it recovers by itself.
+  // Any other request that fails tells the cashier instead of silently doing nothing.
   ["htmx:sendError", "htmx:responseError", "htmx:timeout"].forEach((name) => {
     document.addEventListener(name, (event) => {
-      if (event.detail.elt.matches && event.detail.elt.matches("[data-poll]")) connectionBanner(true);
+      const elt = event.detail.elt;
+      if (elt.matches && elt.matches("[data-poll], [data-display-poll]")) {
+        connectionBanner(true);
+      } else if (name === "htmx:responseError") {
+        showToast("Terjadi kesalahan pada sistem. Coba lagi.");
+      } else {
+        showToast("Koneksi ke server terputus. Periksa lalu coba lagi.");
+      }
     });
   });
 
