@@ -152,3 +152,22 @@ def test_display_from_another_device_needs_the_token(client, app):
     assert client.get("/display/1", environ_base=remote).status_code == 403
     assert client.get("/display/1?token=salah", environ_base=remote).status_code == 403
     assert client.get("/display/1?token=rahasia", environ_base=remote).status_code == 200
+
+
+def test_qris_button_is_disabled_with_the_reason_when_the_provider_is_down(client, auth, htmx, monkeypatch):
+    from kasir.payments import health
+    from kasir.payments.providers.base import ConnectionResult, ProviderUnavailable
+    from kasir.payments.providers.mock import MockProvider
+
+    def unreachable(self):
+        raise ProviderUnavailable("Gateway tidak menjawab (timeout).")
+
+    monkeypatch.setattr(health, "_latest", {})  # this process's measurements, restored after the test
+    monkeypatch.setattr(MockProvider, "test_connection", unreachable)
+    assert health.refresh("mock") == ConnectionResult(ok=False, latency_ms=None, message="Gateway tidak menjawab (timeout).")
+    auth.login_cashier()
+    cart = htmx.post("/pos/cart/scan", data={"q": "SKU0001"}).get_data(as_text=True)
+    qris_button = cart.split('class="btn btn-pay btn-qris"', 1)[1].split(">", 1)[0]
+    assert "disabled" in qris_button
+    assert "QRIS tidak tersedia: Gateway tidak menjawab (timeout)." in cart
+    assert 'class="btn btn-pay btn-cash"' in cart and "Tunai" in cart
