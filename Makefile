@@ -21,6 +21,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 venv: $(VENV)/.runtime
 
 run: $(VENV)/.runtime
+	$(PY) -m kasir backup --before-upgrade
 	$(PY) -m kasir db upgrade
 	$(PY) -m kasir demo-data
 	$(PY) -m kasir serve

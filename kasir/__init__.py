@@ -52,8 +52,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.globals["METHOD_LABELS"] = METHOD_LABELS
     app.jinja_env.globals["qris_availability"] = availability
 
-    from . import auth, admin, cli, display, pos, printing, web, webhooks
+    from . import auth, admin, cli, display, healthz, pos, printing, redaction, web, webhooks
     from .payments import models as payment_models  # noqa: F401  (tables known to Alembic and queries)
+    from .api import models as api_models  # noqa: F401  (tables known to Alembic and queries)
+    from .api import cli as api_cli, cors as api_cors, routes as api_routes
+    from . import logging_setup
     from .payments import simulator
 
     app.register_blueprint(auth.bp)
@@ -63,8 +66,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(display.bp)
     app.register_blueprint(simulator.bp)
+    app.register_blueprint(healthz.bp)
+    redaction.install()  # gateway keys never reach a log line, whatever the handler
+    app.register_blueprint(api_routes.bp)
     web.init_app(app)
     cli.init_app(app)
+    api_cli.init_app(app)
+    api_cors.init_app(app)
+    logging_setup.init_app(app)
 
     @app.after_request
     def security_headers(response):

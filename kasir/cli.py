@@ -1,15 +1,21 @@
 """Commands of `python -m kasir` (DESIGN §9); `db …` comes from Flask-Migrate."""
+from pathlib import Path
+
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
 
+from . import backup
 from .auth.service import AccountError, create_user, generate_password, validate_password
+from .autostart import install_autostart_command
 from .demo import DEMO_CASHIER, load_demo
 from .extensions import db
 from .jobs import JobRunner
+from .kiosk import kiosk_command
 from .models import ROLES, User
 from .printing.cli import print_queue_command, print_test_command
+from .runtime import run_as_server
 
 user_cli = AppGroup("user", help="Manage admin and cashier accounts.")
 
@@ -32,6 +38,11 @@ def serve_command(host, port, threads):
     from waitress import serve
 
     app = current_app._get_current_object()
+    run_as_server(Path(app.instance_path))
+    try:
+        backup.backup_before_upgrade()
+    except backup.BackupError as exc:
+        raise click.ClickException(f"Cadangan sebelum pembaruan gagal, database tidak diperbarui: {exc}") from None
     upgrade(directory=app.extensions["migrate"].directory)
     host = host or app.config["HOST"]
     port = port or app.config["PORT"]
@@ -134,3 +145,6 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(print_queue_command)
     app.cli.add_command(sync_command)
     app.cli.add_command(expire_command)
+    app.cli.add_command(kiosk_command)
+    app.cli.add_command(install_autostart_command)
+    backup.register_cli(app)

@@ -34,3 +34,9 @@ def format_remaining(deadline: datetime | None, now: datetime | None = None) -> 
         return ""
     seconds = max(0, int((as_utc(deadline) - (now or utcnow())).total_seconds()))
     return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+
+def wib_day_bounds(day: date) -> tuple[datetime, datetime]:
+    """[start, end) in UTC of the shop's calendar day `day` (WIB)."""
+    start = datetime(day.year, day.month, day.day, tzinfo=WIB)
+    return as_utc(start), as_utc(start + timedelta(days=1))

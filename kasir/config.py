@@ -53,6 +53,16 @@ class Config:
         self.PROVIDER_WEBHOOK_SECRET = os.environ.get("PROVIDER_WEBHOOK_SECRET") or read_or_create_secret(
             instance / "webhook_secret")
         self.WEBHOOK_TOLERANCE_SECONDS = 300
+        # Gateway keys kept in the settings table are sealed with this (kasir.crypto); env or instance file.
+        self.KASIR_ENCRYPTION_KEY = os.environ.get("KASIR_ENCRYPTION_KEY") or read_or_create_secret(
+            instance / "encryption.key")
+        # Real gateways (DESIGN §6, §10): the environment wins over admin's settings, which then show locked.
+        self.MIDTRANS_BASE_URL = os.environ.get("MIDTRANS_BASE_URL", "")
+        self.XENDIT_BASE_URL = os.environ.get("XENDIT_BASE_URL", "")
+        self.GATEWAY_CONNECT_TIMEOUT = float(os.environ.get("GATEWAY_CONNECT_TIMEOUT", "").strip() or 3)
+        self.GATEWAY_READ_TIMEOUT = float(os.environ.get("GATEWAY_READ_TIMEOUT", "").strip() or 10)
+        self.CALLBACK_SIGNING_KEY = os.environ.get("CALLBACK_SIGNING_KEY") or read_or_create_secret(
+            instance / "callback_signing_key")
         self.MERCHANT_CITY = os.environ.get("MERCHANT_CITY", "JAKARTA")
         # Fractions are allowed ("0.1" = 6 s) so expiry can be seen in a demo or a browser test.
         self.EXPIRE_MINUTES = float(os.environ.get("EXPIRE_MINUTES", "").strip() or 15)
@@ -62,6 +72,8 @@ class Config:
         self.CORS_ORIGINS = os.environ.get("CORS_ORIGINS", "")
         self.LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
         self.JOBS_ENABLED = env_flag("JOBS_ENABLED", True)
+        # Daily backups in instance/backups/ older than this are deleted by the job runner.
+        self.BACKUP_KEEP_DAYS = env_int("KASIR_BACKUP_KEEP_DAYS", 14)
 
         self.RATELIMIT_ENABLED = env_flag("RATELIMIT_ENABLED", True)
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
@@ -70,6 +82,11 @@ class Config:
         self.QR_RATE_LIMIT = os.environ.get("QR_RATE_LIMIT", "10 per minute")
         self.CHECK_RATE_LIMIT = os.environ.get("CHECK_RATE_LIMIT", "30 per minute")
         self.CANCEL_RATE_LIMIT = os.environ.get("CANCEL_RATE_LIMIT", "5 per minute")
+        self.CONFIRM_RATE_LIMIT = os.environ.get("CONFIRM_RATE_LIMIT", "5 per minute")
+        self.TEST_CONNECTION_RATE_LIMIT = os.environ.get("TEST_CONNECTION_RATE_LIMIT", "3 per minute")
+        self.API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "10 per minute")
+        # A payment request is a few hundred bytes (metadata at most 4 KB): anything bigger is refused early.
+        self.API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 16 * 1024)
 
         # A till stays open all day: the CSRF token lives as long as the session.
         self.WTF_CSRF_TIME_LIMIT = None

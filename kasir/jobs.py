@@ -25,7 +25,10 @@ class Job:
 
 
 def default_jobs() -> list[Job]:
+    from . import backup
+    from .api import callbacks, idempotency
     from .payments import health, service
+    from .reports import reconcile
     from .printing import queue as print_queue
     from .webhooks.service import reprocess_unmatched
 
@@ -35,6 +38,10 @@ def default_jobs() -> list[Job]:
         Job("reprocess_webhooks", 5, reprocess_unmatched),
         Job("print_queue", 2, print_queue.drain),
         Job("provider_health", 30, health.refresh),
+        Job("deliver_callbacks", 2, callbacks.deliver_due),
+        Job("purge_idempotency_keys", 3600, idempotency.purge_expired),
+        Job("reconcile_yesterday", 3600, reconcile.reconcile_yesterday),
+        Job("daily_backup", 600, backup.daily_backup),
     ]
 
 

@@ -8,6 +8,7 @@ ERROR_MESSAGES = {
     404: "Halaman tidak ditemukan.",
     405: "Metode tidak diizinkan.",
     413: "Berkas atau data terlalu besar.",
+    415: "Jenis data tidak didukung.",
     429: "Terlalu banyak percobaan. Tunggu sebentar lalu coba lagi.",
     500: "Terjadi kesalahan pada sistem. Coba lagi.",
 }
@@ -15,6 +16,22 @@ ERROR_MESSAGES = {
 
 def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
+
+
+# The API answers in English with DESIGN §7's error body; codes are part of the contract.
+JSON_ERRORS = {
+    400: ("bad_request", "The request is malformed."),
+    401: ("unauthorized", "Authentication is required."),
+    403: ("forbidden", "Not allowed."),
+    404: ("not_found", "No such resource."),
+    405: ("method_not_allowed", "This method is not allowed here."),
+    409: ("conflict", "The request conflicts with the current state."),
+    413: ("payload_too_large", "The request body is too large."),
+    415: ("unsupported_media_type", "Send the body as application/json."),
+    422: ("validation_error", "The request did not pass validation."),
+    429: ("rate_limited", "Too many requests; slow down and retry later."),
+    500: ("internal_error", "Something went wrong on our side."),
+}
 
 
 def wants_json() -> bool:
@@ -32,8 +49,8 @@ def toast(message: str, status: int = 422, kind: str = "error"):
 def error_response(status: int, message: str | None = None):
     message = message or ERROR_MESSAGES.get(status, ERROR_MESSAGES[500])
     if wants_json():
-        code = {400: "bad_request", 404: "not_found", 413: "payload_too_large", 429: "rate_limited"}.get(status, "error")
-        return jsonify(error={"code": code, "message": message, "details": {}}), status
+        code, english = JSON_ERRORS.get(status, JSON_ERRORS[500])
+        return jsonify(error={"code": code, "message": english, "details": {}}), status
     if is_htmx():
         return toast(message, status)
     return render_template("error.html", status=status, message=message), status

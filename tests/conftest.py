@@ -260,3 +260,64 @@ def paid_body(payment, **overrides) -> dict:
             "status": "SUCCESS", "ref_no": "REF000123"}
     body.update(overrides)
     return body
+
+
+@pytest.fixture
+def api_token(app):
+    """A fresh API key's bearer token."""
+    from kasir.api.keys import create_key
+
+    with app.app_context():
+        return create_key("Toko Online")[1]
+
+
+@pytest.fixture
+def api(client, api_token):
+    """JSON requests to /payments with the API key, as another app of the shop would send them."""
+
+    class Api:
+        token = api_token
+
+        def headers(self, extra=None, token=None):
+            return {"Authorization": f"Bearer {token or self.token}", **(extra or {})}
+
+        def post(self, url, json=None, *, headers=None, token=None, **kwargs):
+            return client.post(url, json=json, headers=self.headers(headers, token), **kwargs)
+
+        def get(self, url, *, headers=None, token=None, **kwargs):
+            return client.get(url, headers=self.headers(headers, token), **kwargs)
+
+        def create(self, order_id="WEB-1001", amount=25000, *, headers=None, token=None, **fields):
+            return self.post("/payments", {"order_id": order_id, "amount": amount, **fields}, headers=headers,
+                             token=token)
+
+    return Api()
+
+
+@pytest.fixture
+def fake_midtrans():
+    """A loopback Midtrans Core API (tests/fake_gateways.py)."""
+    from fake_gateways import FakeMidtrans
+
+    fake = FakeMidtrans().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_xendit():
+    """A loopback Xendit QR Codes API (tests/fake_gateways.py)."""
+    from fake_gateways import FakeXendit
+
+    fake = FakeXendit().start()
+    yield fake
+    fake.stop()
+
+
+def use_gateway(app, **form) -> None:
+    """Save payment settings as admin would (keys sealed in the settings table)."""
+    from kasir.payments import gateway_settings
+
+    with app.app_context():
+        gateway_settings.save(form)
+        db.session.commit()

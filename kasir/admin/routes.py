@@ -6,9 +6,10 @@ from sqlalchemy import func
 from .. import audit, products, sales
 from ..auth import admin_required
 from ..auth.service import AccountError, create_user, validate_password, validate_pin
-from ..clock import business_date
+from ..clock import business_date, wib_day_bounds
 from ..extensions import db
 from ..models import ROLES, SALE_PAID, SALE_VOID, Product, Sale, User
+from ..payments import service as payment_service
 from ..printing import queue as print_queue
 from ..printing.backends import PrinterError
 from ..printing.settings import printer_settings, save_printer_settings
@@ -27,8 +28,10 @@ def index():
         .where(Sale.business_date == today, Sale.status == SALE_PAID)
         .group_by(Sale.method)
     ).all()
+    refund_count, refund_total = payment_service.refunds_between(*wib_day_bounds(today))
     return render_template("admin/index.html", totals=totals, grand_total=sum(t[2] for t in totals),
-                           sale_count=sum(t[1] for t in totals), today=today)
+                           sale_count=sum(t[1] for t in totals), today=today, refund_count=refund_count,
+                           refund_total=refund_total)
 
 
 @bp.route("/products")

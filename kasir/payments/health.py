@@ -21,6 +21,12 @@ def refresh(provider_name: str | None = None) -> ConnectionResult:
     return result
 
 
+def forget() -> None:
+    """Drop all measurements: after keys or the provider change, the old answer says nothing."""
+    with _lock:
+        _latest.clear()
+
+
 def latest(provider_name: str) -> ConnectionResult | None:
     """The last measurement, or None when there is none recent (then QRIS stays available: we don't know)."""
     with _lock:
@@ -32,7 +38,7 @@ def latest(provider_name: str) -> ConnectionResult | None:
 
 def availability() -> ConnectionResult:
     """Whether the till should offer QRIS now; unknown counts as available."""
-    from flask import current_app
+    from .gateway_settings import active_provider_name
 
-    result = latest(current_app.config["PROVIDER"])
+    result = latest(active_provider_name())
     return result or ConnectionResult(ok=True, latency_ms=None, message="")

@@ -6,20 +6,24 @@ the state change, its payment_logs row and any sale completion in one transactio
 """
 import json
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 
 from .. import audit, sales
+from ..api import callbacks
 from ..clock import utcnow
 from ..database import write_transaction
 from ..extensions import db
 from ..models import METHOD_QRIS, SALE_OPEN, SALE_PAID, Sale
 from . import states
+from .gateway_settings import active_provider_name
 from .models import Payment, PaymentLog
-from .providers import get_provider
+from .providers import get_provider, provider_class
 from .providers.base import ProviderError, ProviderStatus
 
 log = logging.getLogger(__name__)
@@ -27,10 +31,21 @@ log = logging.getLogger(__name__)
 SYNC_FAST = timedelta(seconds=3)
 SYNC_SLOW = timedelta(seconds=30)
 FAST_SYNC_WINDOW = timedelta(minutes=2)
+MAX_DUPLICATE_ORDER_IDS = 20
 
 
 class PaymentError(ValueError):
     """A payment request the rules refuse; the message is for the cashier (Bahasa Indonesia)."""
+
+
+class OrderConflict(Exception):
+    """An API order_id that already names a payment that cannot be returned (DESIGN §7)."""
+
+    def __init__(self, code: str, message: str, payment: Payment):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.payment = payment
 
 
 class AmountMismatch(Exception):
@@ -110,6 +125,7 @@ def apply_status(payment: Payment, status: str, *, source: str, amount: int | No
         elif payment.sale is not None:
             sales.touch_display(payment.sale.register_id)
         _log(payment, f"status:{status.lower()}", previous, source, detail)
+        callbacks.enqueue(payment)  # an outbox row in this transaction; a job sends it later
         if status == states.PAID and payment.late:
             audit.record("LatePayment", payment.order_id, outcome="review", actor="system",
                          detail=f"amount={payment.amount} source={source}")
@@ -136,7 +152,22 @@ def open_payment_for_sale(sale_id: int) -> Payment | None:
 
 
 def create_for_sale(sale_id: int) -> Payment:
-    """Make a new dynamic QR for the exact total of an OPEN sale (each QR is its own payment)."""
+    """Make a new dynamic QR for the exact total of an OPEN sale (each QR is its own payment).
+
+    Gateways remember order ids forever, ours restart after a reinstall or a restore: when the gateway
+    says an order id is taken, the next attempt number (a new order id of the same format) is tried.
+    """
+    for _ in range(MAX_DUPLICATE_ORDER_IDS):
+        payment = _new_sale_payment(sale_id)
+        try:
+            return request_charge(payment)
+        except PaymentError as exc:
+            if getattr(exc.__cause__, "code", None) != "duplicate_order_id":
+                raise
+    raise PaymentError("Gateway menolak semua nomor order. Hubungi admin.")
+
+
+def _new_sale_payment(sale_id: int) -> Payment:
     max_amount = current_app.config["QRIS_MAX_AMOUNT"]
     expires_at = utcnow() + timedelta(minutes=current_app.config["EXPIRE_MINUTES"])
     with write_transaction():
@@ -150,13 +181,55 @@ def create_for_sale(sale_id: int) -> Payment:
         sales.reserve_number(sale)
         attempt = 1 + (db.session.scalar(db.select(func.count(Payment.id)).where(Payment.sale_id == sale.id)) or 0)
         payment = Payment(order_id=_order_id(sale, attempt), amount=sale.total, currency="IDR", status=states.CREATED,
-                          provider=current_app.config["PROVIDER"], sale_id=sale.id, attempt=attempt,
+                          provider=active_provider_name(), sale_id=sale.id, attempt=attempt,
                           expires_at=expires_at, next_sync_at=utcnow() + SYNC_FAST)
         db.session.add(payment)
         db.session.flush()
         _log(payment, "created", None, "pos", {"amount": payment.amount})
         audit.record("GenerateQR", payment.order_id, detail=f"amount={payment.amount}")
-    return request_charge(payment)
+    return payment
+
+
+def _reuse_order(existing: Payment, api_key_id: int, amount: int) -> Payment:
+    """The same order_id again: the open payment if nothing differs, otherwise an OrderConflict."""
+    if existing.api_key_id != api_key_id:
+        raise OrderConflict("order_conflict", "order_id is already used by another payment", existing)
+    if existing.status == states.CREATED:
+        raise OrderConflict("order_in_progress", "a payment for this order_id is being created", existing)
+    if existing.status != states.PENDING:
+        raise OrderConflict("order_closed", f"the payment for this order_id is {existing.status}", existing)
+    if existing.amount != amount:
+        raise OrderConflict("order_conflict", "order_id already has a pending payment with another amount", existing)
+    return existing
+
+
+def create_api_payment(*, api_key_id: int, order_id: str, amount: int, callback_url: str | None = None,
+                       metadata: dict | None = None) -> tuple[Payment, bool]:
+    """A QR for another app's order: (payment, True) once charged, or (open payment, False) for a repeat.
+
+    Raises OrderConflict, or the ProviderError of a refused charge (the payment is then FAILED).
+    """
+    expires_at = utcnow() + timedelta(minutes=current_app.config["EXPIRE_MINUTES"])
+    try:
+        with write_transaction():
+            existing = db.session.scalar(db.select(Payment).where(Payment.order_id == order_id).with_for_update())
+            if existing is not None:
+                return _reuse_order(existing, api_key_id, amount), False
+            payment = Payment(order_id=order_id, amount=amount, currency="IDR", status=states.CREATED,
+                              provider=active_provider_name(), api_key_id=api_key_id,
+                              callback_url=callback_url, meta=metadata, expires_at=expires_at,
+                              next_sync_at=utcnow() + SYNC_FAST)
+            db.session.add(payment)
+            db.session.flush()
+            _log(payment, "created", None, "api", {"amount": amount})
+    except IntegrityError:  # PostgreSQL: a concurrent request inserted the same order_id first
+        existing = db.session.scalar(db.select(Payment).where(Payment.order_id == order_id))
+        return _reuse_order(existing, api_key_id, amount), False
+    try:
+        request_charge(payment)
+    except PaymentError as exc:
+        raise exc.__cause__ from None  # request_charge keeps the cashier's wording; the API reports the provider's
+    return payment, True
 
 
 def request_charge(payment: Payment) -> Payment:
@@ -228,7 +301,7 @@ def expire_due(now: datetime | None = None) -> int:
             provider = get_provider(payment.provider)
             reported = provider.fetch_status(payment)
             if reported.status == states.PENDING:
-                reported = provider.cancel(payment)
+                reported = provider.expire(payment)
             db.session.commit()
         except ProviderError as exc:
             db.session.rollback()
@@ -266,3 +339,73 @@ def paid_payment_for_sale(sale: Sale) -> Payment | None:
         return None
     return db.session.scalar(db.select(Payment).where(Payment.sale_id == sale.id, Payment.status.in_(
         [states.PAID, states.REFUNDED])).order_by(Payment.paid_at))
+
+
+def confirm_by_cashier(payment: Payment, *, cashier, pin: str) -> Outcome:
+    """A static QRIS has no gateway to tell us: the cashier saw the money arrive and confirms with their PIN.
+
+    Raises PaymentError (wrong provider, wrong PIN, nothing to confirm); every attempt is audited.
+    """
+    if provider_class(payment.provider).confirms_payments:
+        raise PaymentError("Pembayaran ini dikonfirmasi otomatis oleh gateway.")
+    if not (cashier.check_pin(pin) if cashier.pin_hash else cashier.check_password(pin)):
+        audit.record("ConfirmStaticPayment", payment.order_id, outcome="denied", detail="wrong PIN")
+        db.session.commit()
+        raise PaymentError("PIN salah. Pembayaran belum dikonfirmasi.")
+    try:
+        outcome = apply_status(payment, states.PAID, source="cashier", amount=payment.amount,
+                               raw={"confirmed_by": cashier.username})
+    except states.InvalidTransition:
+        db.session.rollback()
+        raise PaymentError(f"Pembayaran ini sudah {payment.status_label.lower()}.") from None
+    audit.record("ConfirmStaticPayment", payment.order_id, detail=f"amount={payment.amount} late={payment.late}")
+    db.session.commit()
+    return outcome
+
+
+def refund(payment: Payment, amount: int, reason: str, actor: str) -> Outcome:
+    """PAID → REFUNDED once the provider accepts the refund (full or partial); audited either way.
+
+    The refunded amount and reason are kept in the payment's metadata and its log; raises PaymentError for
+    a request the rules refuse and ProviderError (sanitized) when the gateway refuses.
+    """
+    reason = " ".join(reason.split())[:200]
+    if payment.status != states.PAID:
+        raise PaymentError("Hanya pembayaran yang lunas yang bisa direfund.")
+    if not 0 < amount <= payment.amount:
+        raise PaymentError(f"Nominal refund harus antara Rp 1 dan {payment.amount:,} rupiah.".replace(",", "."))
+    if not reason:
+        raise PaymentError("Isi alasan refund.")
+    refund_key = f"RF-{payment.order_id[-30:]}-{secrets.token_hex(4)}"
+    try:
+        reported = get_provider(payment.provider).refund(payment, amount, reason, refund_key)
+        db.session.commit()
+    except ProviderError as exc:
+        db.session.rollback()
+        audit.record("Refund", payment.order_id, outcome="refused", actor=actor,
+                     detail=f"amount={amount} code={exc.code} error={exc.message}")
+        db.session.commit()
+        raise
+    detail = {"amount": amount, "partial": amount < payment.amount, "reason": reason, "refund_key": refund_key,
+              "by": actor, "at": utcnow().isoformat()}
+    outcome = apply_status(payment, states.REFUNDED, source="admin", raw={"refund": detail, "provider": reported.raw})
+    with write_transaction():
+        locked = _lock(payment.id)
+        locked.meta = {**(locked.meta or {}), "refund": detail}
+        audit.record("Refund", payment.order_id, actor=actor, detail=f"amount={amount} of {payment.amount}")
+    return outcome
+
+
+def refunded_amount(payment: Payment) -> int:
+    """Rupiah given back for a payment (partial refunds keep their amount), 0 if none."""
+    if payment.status != states.REFUNDED:
+        return 0
+    return int(((payment.meta or {}).get("refund") or {}).get("amount") or payment.amount)
+
+
+def refunds_between(start: datetime, end: datetime) -> tuple[int, int]:
+    """(count, rupiah) of refunds made in [start, end), for the day's report."""
+    refunded = db.session.scalars(db.select(Payment).where(Payment.status == states.REFUNDED,
+                                                           Payment.updated_at >= start, Payment.updated_at < end))
+    amounts = [refunded_amount(payment) for payment in refunded]
+    return len(amounts), sum(amounts)

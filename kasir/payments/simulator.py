@@ -4,12 +4,13 @@ import logging
 import secrets
 
 import requests
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 
 from ..auth import admin_required
 from ..extensions import db
 from ..webhooks import generic
-from . import states
+from . import gateway_settings, states
+from .gateway_settings import active_provider_name
 from .models import MockLedgerEntry
 from .providers import get_provider
 
@@ -21,14 +22,14 @@ OUTCOMES = {"bayar": "SUCCESS", "gagal": "FAILED", "kedaluwarsa": "EXPIRED"}
 
 @bp.before_request
 def mock_only():
-    if current_app.config["PROVIDER"] != "mock":
+    if active_provider_name() != "mock":
         abort(404)
 
 
 def send_webhook(body: dict, url: str) -> requests.Response:
     """Deliver a generic signed webhook the way a gateway would: over HTTP, to our own endpoint."""
     raw = json.dumps(body).encode()
-    headers = generic.signed_headers(current_app.config["PROVIDER_WEBHOOK_SECRET"], raw, f"sim-{secrets.token_hex(8)}")
+    headers = generic.signed_headers(gateway_settings.load().webhook_secret, raw, f"sim-{secrets.token_hex(8)}")
     return requests.post(url, data=raw, headers=headers, timeout=(3, 10))
 
 

@@ -1,10 +1,11 @@
 """QRIS at the till: the modal, its 1-second status poll, manual check, cancel and a fresh QR."""
-from flask import current_app, g, make_response, render_template
+from flask import current_app, g, make_response, render_template, request
 
 from .. import audit, sales
 from ..extensions import db, limiter
 from ..payments import service, states
 from ..payments.models import Payment
+from ..payments.providers import provider_class
 from ..payments.providers.base import ProviderError
 from ..payments.merchant import merchant_identity
 from ..web import toast
@@ -22,17 +23,24 @@ def _payment(payment_id: str) -> Payment | None:
     return payment
 
 
+def cashier_confirms(payment: Payment) -> bool:
+    """A static QRIS: no gateway reports the payment, the cashier confirms it ("Sudah Dibayar")."""
+    return not provider_class(payment.provider).confirms_payments
+
+
 def status_response(payment: Payment):
     if payment.status not in states.FINAL_FOR_SCREEN:
-        return render_template("pos/_qris_status.html", payment=payment)
+        return render_template("pos/_qris_status.html", payment=payment, cashier_confirms=cashier_confirms(payment))
     fresh_cart = sales.current_sale(g.register, g.user) if payment.status == states.PAID else None
     db.session.commit()
-    body = render_template("pos/_qris_final.html", payment=payment, fresh_cart=fresh_cart)
+    body = render_template("pos/_qris_final.html", payment=payment, fresh_cart=fresh_cart,
+                           cashier_confirms=cashier_confirms(payment))
     return make_response(body, STOP_POLLING)
 
 
 def render_modal(payment: Payment):
-    return render_template("pos/_qris.html", payment=payment, merchant_name=merchant_identity()["name"])
+    return render_template("pos/_qris.html", payment=payment, merchant_name=merchant_identity()["name"],
+                           cashier_confirms=cashier_confirms(payment))
 
 
 def qris_limit(name):
@@ -115,3 +123,19 @@ def payment_regenerate(payment_id):
         db.session.rollback()
         return toast(str(exc))
     return render_modal(fresh)
+
+
+@bp.route("/payments/<payment_id>/confirm", methods=["POST"])
+@limiter.limit(qris_limit("CONFIRM_RATE_LIMIT"))
+@with_register
+def payment_confirm(payment_id):
+    """"Sudah Dibayar" for a static QRIS, after the cashier saw the money arrive; their PIN is required."""
+    payment = _payment(payment_id)
+    if payment is None:
+        return toast("Pembayaran tidak ditemukan.", 404)
+    try:
+        service.confirm_by_cashier(payment, cashier=g.user, pin=request.form.get("pin", ""))
+    except service.PaymentError as exc:
+        db.session.rollback()
+        return toast(str(exc))
+    return status_response(db.session.get(Payment, payment_id))

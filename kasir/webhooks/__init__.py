@@ -13,3 +13,15 @@ limiter.exempt(bp)
 def qris():
     reply = service.receive_generic(request.headers, request.get_data(cache=False))
     return jsonify(reply.body), reply.status
+
+
+@bp.route("/midtrans", methods=["POST"])
+def midtrans():
+    reply = service.receive_from("midtrans", request.headers, request.get_data(cache=False))
+    return jsonify(reply.body), reply.status
+
+
+@bp.route("/xendit", methods=["POST"])
+def xendit():
+    reply = service.receive_from("xendit", request.headers, request.get_data(cache=False))
+    return jsonify(reply.body), reply.status

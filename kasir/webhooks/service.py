@@ -11,8 +11,8 @@ from ..extensions import db
 from ..payments import service, states
 from ..payments.models import WEBHOOK_DUPLICATE, WEBHOOK_ERROR, WEBHOOK_OK, WEBHOOK_PENDING, Payment, WebhookDelivery
 from ..payments.providers import get_provider
-from ..payments.providers.base import WebhookEvent, WebhookRejected
-from .generic import MalformedWebhook, parse_body
+from ..payments.providers.base import ProviderError, WebhookEvent, WebhookIgnored, WebhookRejected
+from .generic import MalformedWebhook
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,16 @@ def find_payment(event: WebhookEvent) -> Payment | None:
 
 def receive_generic(headers, raw_body: bytes) -> Reply:
     """POST /webhooks/qris: the provider that speaks the generic format is the configured one."""
-    provider = get_provider()
+    return receive(get_provider(), headers, raw_body)
+
+
+def receive_from(provider_name: str, headers, raw_body: bytes) -> Reply:
+    """POST /webhooks/midtrans, /webhooks/xendit: the gateway's own format, whatever provider is active now."""
+    return receive(get_provider(provider_name), headers, raw_body)
+
+
+def receive(provider, headers, raw_body: bytes) -> Reply:
+    """Verify with the provider, store, then process; a delivery that fails verification changes nothing."""
     try:
         event = provider.parse_webhook(headers, raw_body)
     except WebhookRejected as exc:
@@ -57,6 +66,10 @@ def receive_generic(headers, raw_body: bytes) -> Reply:
     except MalformedWebhook as exc:
         _store(provider.name, headers, raw_body, event_id=None, status=WEBHOOK_ERROR, error=f"malformed: {exc}")
         return Reply(400, {"error": {"code": "malformed_webhook", "message": str(exc), "details": {}}})
+    except WebhookIgnored as exc:
+        log.info("%s webhook ignored: %s", provider.name, exc)
+        _store(provider.name, headers, raw_body, event_id=None, status=WEBHOOK_OK, error=f"ignored: {exc}")
+        return Reply(200, {"result": "ignored"})
     try:
         delivery = _store(provider.name, headers, raw_body, event_id=event.event_id, status=WEBHOOK_PENDING)
     except IntegrityError:
@@ -77,6 +90,18 @@ def process(delivery: WebhookDelivery, event: WebhookEvent) -> Reply:
         return Reply(202, {"result": "accepted", "detail": "payment not found yet; will retry"})
     delivery.payment_id = payment.id
     db.session.commit()
+    try:
+        event = get_provider(delivery.provider).confirm_event(payment, event)
+    except ProviderError as exc:
+        db.session.rollback()
+        delivery = db.session.get(WebhookDelivery, delivery.id)
+        delivery.error = f"status check failed: {exc.message}"[:300]
+        db.session.commit()  # stays PENDING: the gateway's retry or our job tries again
+        return Reply(503, {"error": {"code": exc.code, "message": "could not confirm the status with the gateway",
+                                     "details": {}}})
+    if event.status == states.PENDING:  # nothing new: the charge's own answer makes a payment PENDING
+        _finish(delivery, WEBHOOK_OK, None)
+        return Reply(200, {"result": "unchanged", "status": payment.status})
     try:
         outcome = service.apply_status(payment, event.status, source="webhook", amount=event.amount,
                                        provider_ref=event.ref_no, raw={"event_id": event.event_id})
@@ -111,8 +136,8 @@ def reprocess_unmatched(limit: int = 50) -> int:
     applied = 0
     for delivery in pending:
         try:
-            event = parse_body(delivery.event_id, delivery.payload.encode())
-        except MalformedWebhook as exc:
+            event = get_provider(delivery.provider).read_event(delivery.event_id, delivery.payload.encode())
+        except (MalformedWebhook, WebhookRejected, WebhookIgnored) as exc:
             _finish(delivery, WEBHOOK_ERROR, f"cannot re-read: {exc}")
             continue
         reply = process(delivery, event)

@@ -51,26 +51,35 @@ class ConnectionResult:
 
 
 class ProviderError(Exception):
-    """A provider call failed. `message` is safe to show and log: no keys, no raw bodies."""
+    """A provider call failed. `message` is safe to show and log: no keys, no raw bodies.
 
-    def __init__(self, message: str, *, retryable: bool = False):
+    `message` is for people (Bahasa Indonesia); `code` is the snake_case error code the API reports.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = False, code: str = "provider_error"):
         super().__init__(message)
         self.message = message
         self.retryable = retryable
+        self.code = code
 
 
 class ProviderUnavailable(ProviderError):
-    def __init__(self, message: str = "Penyedia pembayaran tidak dapat dihubungi."):
-        super().__init__(message, retryable=True)
+    def __init__(self, message: str = "Penyedia pembayaran tidak dapat dihubungi.", *,
+                 code: str = "provider_unavailable"):
+        super().__init__(message, retryable=True, code=code)
 
 
 class ProviderAuthError(ProviderError):
     def __init__(self, message: str = "Kunci API penyedia pembayaran ditolak."):
-        super().__init__(message, retryable=False)
+        super().__init__(message, retryable=False, code="provider_auth_failed")
 
 
 class WebhookRejected(Exception):
     """Signature, token or timestamp of a webhook did not verify; nothing may be applied."""
+
+
+class WebhookIgnored(Exception):
+    """A genuine delivery that is not about our payments (another API version, another product): log, answer 200."""
 
 
 class Provider(ABC):
@@ -95,3 +104,24 @@ class Provider(ABC):
 
     @abstractmethod
     def test_connection(self) -> ConnectionResult: ...
+
+    @classmethod
+    def from_settings(cls, settings) -> "Provider":
+        """Build the provider from kasir.payments.gateway_settings (keys, URLs); most need none."""
+        return cls()
+
+    def expire(self, payment) -> ProviderStatus:
+        """Stop a PENDING QR whose time is up; gateways without their own expiry call just cancel."""
+        return self.cancel(payment)
+
+    def refund(self, payment, amount: int, reason: str, refund_key: str) -> ProviderStatus:
+        """Return `amount` of a PAID payment to the payer; REFUNDED once the gateway accepts it."""
+        raise ProviderError("Penyedia pembayaran ini tidak mendukung refund.", code="refund_not_supported")
+
+    def read_event(self, event_id: str, raw_body: bytes) -> WebhookEvent:
+        """Re-read a stored delivery that was verified when it arrived (the job retrying unmatched ones)."""
+        raise NotImplementedError
+
+    def confirm_event(self, payment, event: WebhookEvent) -> WebhookEvent:
+        """What to apply for a verified event; gateways whose notification is only a hint re-fetch the status."""
+        return event

@@ -5,13 +5,14 @@ from datetime import date, datetime
 from flask import current_app
 
 from ... import qris
-from ...clock import utcnow
+from ...clock import business_date, utcnow
 from ...extensions import db
 from ...webhooks import generic
-from .. import states
+from .. import gateway_settings, states
 from ..merchant import merchant_identity
 from ..models import MockLedgerEntry
-from .base import Charge, ConnectionResult, Provider, ProviderStatus, SettlementRow, WebhookEvent, WebhookRejected
+from .base import (Charge, ConnectionResult, Provider, ProviderError, ProviderStatus, SettlementRow, WebhookEvent,
+                   WebhookRejected)
 
 def build_payload(amount: int, trx_id: str) -> str:
     merchant = merchant_identity()
@@ -63,12 +64,23 @@ class MockProvider(Provider):
             db.session.commit()
         return self.fetch_status(payment)
 
+    def refund(self, payment, amount: int, reason: str, refund_key: str) -> ProviderStatus:
+        entry = self._entry(payment)
+        if entry is None or entry.status != states.PAID:
+            raise ProviderError("Simulator: transaksi ini belum lunas di gateway.", code="refund_refused")
+        entry.status = states.REFUNDED
+        db.session.commit()
+        return ProviderStatus(status=states.REFUNDED, amount=amount, raw={"transaction_id": entry.provider_trx_id})
+
     def parse_webhook(self, headers, raw_body: bytes) -> WebhookEvent:
         try:
-            event_id = generic.verify(headers, raw_body, current_app.config["PROVIDER_WEBHOOK_SECRET"],
+            event_id = generic.verify(headers, raw_body, gateway_settings.load().webhook_secret,
                                       tolerance=current_app.config["WEBHOOK_TOLERANCE_SECONDS"])
         except generic.SignatureError as exc:
             raise WebhookRejected(str(exc)) from None
+        return generic.parse_body(event_id, raw_body)
+
+    def read_event(self, event_id: str, raw_body: bytes) -> WebhookEvent:
         return generic.parse_body(event_id, raw_body)
 
     def fetch_settlement(self, day: date) -> list[SettlementRow]:
@@ -76,7 +88,7 @@ class MockProvider(Provider):
         return [SettlementRow(provider_trx_id=row.provider_trx_id, order_id=row.reference, amount=row.amount,
                               fee=row.amount * 7 // 1000, net_amount=row.amount - row.amount * 7 // 1000,
                               settlement_date=day, status="settlement")
-                for row in rows if row.paid_at and row.paid_at.date() == day]
+                for row in rows if row.paid_at and business_date(row.paid_at) == day]
 
     def test_connection(self) -> ConnectionResult:
         return ConnectionResult(ok=True, latency_ms=0, message="Mode simulasi aktif (tanpa gateway sungguhan).")

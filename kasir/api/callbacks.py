@@ -1,0 +1,115 @@
+"""Outbound callbacks (DESIGN §7): an outbox row written with the state change, delivered later by a job.
+
+A callback is never sent inside the request that changed the payment: `enqueue` only adds a row to the
+caller's transaction, and `deliver_due` (a background job) posts it, signed, with exponential backoff.
+"""
+import hashlib
+import hmac
+import json
+import logging
+import time
+from datetime import timedelta
+
+import requests
+from flask import current_app
+
+from ..clock import utcnow
+from ..database import write_transaction
+from ..extensions import db
+from ..payments import states
+from .models import Callback
+from .serialization import payment_json
+
+log = logging.getLogger(__name__)
+
+NOTIFIED_STATES = frozenset({states.PAID, states.EXPIRED, states.CANCELLED, states.FAILED, states.REFUNDED})
+SIGNATURE_HEADER = "X-Callback-Signature"
+ID_HEADER = "X-Callback-Id"
+TIMESTAMP_HEADER = "X-Timestamp"
+# Seconds to wait after each failed attempt; the last attempt lands about 24 h after the first.
+BACKOFF_SECONDS = (10, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800)
+# A claimed row is hidden from other workers this long, so a crash mid-delivery only delays it.
+CLAIM_LEASE = timedelta(minutes=2)
+TIMEOUT = (3, 10)
+
+
+def sign(key: str, body: bytes) -> str:
+    return hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify(key: str, body: bytes, signature: str) -> bool:
+    return hmac.compare_digest(sign(key, body), signature or "")
+
+
+def enqueue(payment) -> Callback | None:
+    """Add the callback for the payment's new state to the current transaction (if it has a callback_url)."""
+    if not payment.callback_url or payment.status not in NOTIFIED_STATES:
+        return None
+    event = f"payment.{payment.status.lower()}"
+    body = json.dumps({"event": event, "payment": payment_json(payment)}, separators=(",", ":"))
+    callback = Callback(payment=payment, url=payment.callback_url, event=event, body=body, next_attempt_at=utcnow())
+    db.session.add(callback)
+    return callback
+
+
+def next_delay(attempts: int) -> timedelta | None:
+    """The wait after `attempts` failed tries, or None when the schedule is used up."""
+    if attempts > len(BACKOFF_SECONDS):
+        return None
+    return timedelta(seconds=BACKOFF_SECONDS[attempts - 1])
+
+
+def _claim(limit: int) -> list[int]:
+    now = utcnow()
+    with write_transaction():
+        due = db.session.scalars(db.select(Callback).where(
+            Callback.delivered_at.is_(None), Callback.next_attempt_at <= now)
+            .order_by(Callback.next_attempt_at).limit(limit).with_for_update(skip_locked=True)).all()
+        for callback in due:
+            callback.next_attempt_at = now + CLAIM_LEASE
+        return [callback.id for callback in due]
+
+
+def send(callback: Callback) -> tuple[int | None, str | None]:
+    """POST one callback; returns (HTTP status, error text) of the attempt."""
+    body = callback.body.encode()
+    headers = {"Content-Type": "application/json", "User-Agent": "Kasir-Callback/1",
+               SIGNATURE_HEADER: sign(current_app.config["CALLBACK_SIGNING_KEY"], body),
+               ID_HEADER: str(callback.id), TIMESTAMP_HEADER: str(int(time.time()))}
+    try:
+        response = requests.post(callback.url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False)
+    except requests.RequestException as exc:
+        return None, type(exc).__name__
+    if 200 <= response.status_code < 300:
+        return response.status_code, None
+    return response.status_code, f"HTTP {response.status_code}"
+
+
+def deliver(callback_id: int) -> bool:
+    callback = db.session.get(Callback, callback_id)
+    status, error = send(callback)
+    with write_transaction():
+        callback = db.session.get(Callback, callback_id, populate_existing=True)
+        now = utcnow()
+        callback.attempts += 1
+        callback.last_attempt_at = now
+        callback.last_status, callback.last_error = status, error
+        if error is None:
+            callback.delivered_at, callback.next_attempt_at = now, None
+        else:
+            delay = next_delay(callback.attempts)
+            callback.next_attempt_at = now + delay if delay else None
+            log.info("callback %s to %s failed (attempt %s): %s", callback.id, callback.url, callback.attempts, error)
+    return error is None
+
+
+def deliver_due(limit: int = 20) -> int:
+    """The job: post every callback whose time has come; returns how many were accepted."""
+    return sum(deliver(callback_id) for callback_id in _claim(limit))
+
+
+def retry_now(callback: Callback) -> None:
+    """Admin "Kirim Ulang": an undelivered callback is tried at the next job run, even after the schedule gave up."""
+    with write_transaction():
+        db.session.execute(db.update(Callback).where(Callback.id == callback.id, Callback.delivered_at.is_(None))
+                           .values(next_attempt_at=utcnow()))

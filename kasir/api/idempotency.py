@@ -1,0 +1,82 @@
+"""Idempotency-Key (DESIGN §7): a key is claimed by a committed row before any work starts.
+
+Concurrent requests with the same key therefore find the claim: while the first one runs they get 409
+`idempotency_in_progress`; afterwards they get its stored response again. Keys live 24 h.
+"""
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+
+from ..clock import utcnow
+from ..database import write_transaction
+from ..extensions import db
+from .errors import ApiError
+from .models import IDEMPOTENCY_DONE, IDEMPOTENCY_IN_PROGRESS, IdempotencyKey
+
+KEEP_FOR = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Claim:
+    record_id: int | None = None  # set when this request owns the key and must do the work
+    status: int | None = None  # set (with body) when an earlier request already answered
+    body: str | None = None
+
+
+def fingerprint(method: str, path: str, body) -> str:
+    """Equal for the same request whatever its JSON spacing or key order."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
+
+
+def _in_progress() -> ApiError:
+    return ApiError(409, "idempotency_in_progress", "a request with this Idempotency-Key is still being processed",
+                    headers={"Retry-After": "1"})
+
+
+def claim(api_key_id: int, key: str, request_hash: str) -> Claim:
+    try:
+        with write_transaction():
+            record = db.session.scalar(db.select(IdempotencyKey).where(
+                IdempotencyKey.api_key_id == api_key_id, IdempotencyKey.key == key).with_for_update())
+            if record is not None and record.created_at <= utcnow() - KEEP_FOR:
+                db.session.delete(record)  # expired but not purged yet: the key is free again
+                db.session.flush()
+                record = None
+            if record is None:
+                record = IdempotencyKey(api_key_id=api_key_id, key=key, request_hash=request_hash,
+                                        state=IDEMPOTENCY_IN_PROGRESS)
+                db.session.add(record)
+                db.session.flush()
+                return Claim(record_id=record.id)
+            if record.request_hash != request_hash:
+                raise ApiError(422, "idempotency_key_reuse",
+                               "this Idempotency-Key was used with a different request body")
+            if record.state == IDEMPOTENCY_IN_PROGRESS:
+                raise _in_progress()
+            return Claim(status=record.response_status, body=record.response_body)
+    except IntegrityError:  # PostgreSQL: another request inserted the same key a moment earlier
+        raise _in_progress() from None
+
+
+def finish(record_id: int, status: int, body: str) -> None:
+    with write_transaction():
+        db.session.execute(db.update(IdempotencyKey).where(IdempotencyKey.id == record_id).values(
+            state=IDEMPOTENCY_DONE, response_status=status, response_body=body))
+
+
+def release(record_id: int) -> None:
+    """The request failed unexpectedly: free the key so that the client's retry can do the work."""
+    with write_transaction():
+        db.session.execute(db.delete(IdempotencyKey).where(IdempotencyKey.id == record_id))
+
+
+def purge_expired(now: datetime | None = None) -> int:
+    """The job: forget keys older than 24 h."""
+    with write_transaction():
+        result = db.session.execute(db.delete(IdempotencyKey).where(
+            IdempotencyKey.created_at <= (now or utcnow()) - KEEP_FOR))
+    return result.rowcount

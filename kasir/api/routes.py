@@ -1,0 +1,164 @@
+"""`/payments`: the JSON API other apps of the shop use to take QRIS payments (DESIGN §7).
+
+Routes parse, authenticate and answer; the rules live in kasir.payments.service and the helpers here.
+"""
+import base64
+import binascii
+import json
+from datetime import datetime
+
+from flask import Blueprint, current_app, g, jsonify, make_response, request
+
+from .. import audit
+from ..extensions import csrf, db, limiter
+from ..payments import service, states
+from ..payments.models import Payment
+from ..payments.providers.base import ProviderError, ProviderUnavailable
+from . import idempotency, keys, validation
+from .errors import ApiError
+from .serialization import payment_json
+
+bp = Blueprint("api", __name__, url_prefix="/payments")
+csrf.exempt(bp)  # bearer tokens, not cookies: there is no cross-site form to forge
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+@bp.errorhandler(ApiError)
+def api_error(error: ApiError):
+    return error.response()
+
+
+@bp.before_request
+def authenticate():
+    if request.method == "OPTIONS":  # a CORS preflight carries no credentials
+        return None
+    limit = current_app.config["API_MAX_BODY_BYTES"]
+    if (request.content_length or 0) > limit:
+        raise ApiError(413, "payload_too_large", f"the body must be at most {limit} bytes")
+    request.max_content_length = limit  # also bounds a chunked body without Content-Length
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    key = keys.authenticate(token.strip()) if scheme.lower() == "bearer" else None
+    if key is None:
+        raise ApiError(401, "unauthorized", "send a valid API key as 'Authorization: Bearer <token>'",
+                       headers={"WWW-Authenticate": 'Bearer realm="kasir"'})
+    g.api_key_id, g.api_key_prefix = key.id, key.prefix
+
+
+def json_body(*, required: bool):
+    """The request's JSON; 415 unless it is sent as application/json, 400 when it does not parse."""
+    raw = request.get_data(cache=True)
+    if not raw and not required:
+        return None
+    if request.mimetype != "application/json":
+        raise ApiError(415, "unsupported_media_type", "send the body as Content-Type: application/json")
+    return validation.parse_json(raw)
+
+
+def own_payment(payment_id: str) -> Payment:
+    payment = db.session.get(Payment, payment_id) if len(payment_id) <= 36 else None
+    if payment is None or payment.api_key_id != g.api_key_id:
+        raise ApiError(404, "not_found", "no payment with this id")
+    return payment
+
+
+def _create(body) -> tuple[int, dict]:
+    wanted = validation.payment_request(body, current_app.config["QRIS_MAX_AMOUNT"])
+    try:
+        payment, created = service.create_api_payment(
+            api_key_id=g.api_key_id, order_id=wanted.order_id, amount=wanted.amount,
+            callback_url=wanted.callback_url, metadata=wanted.metadata)
+    except service.OrderConflict as exc:
+        details = {"payment_id": exc.payment.id, "status": exc.payment.status} \
+            if exc.payment.api_key_id == g.api_key_id else {}
+        raise ApiError(409, exc.code, exc.message, details) from None
+    except ProviderUnavailable as exc:
+        raise ApiError(503, "provider_unavailable", "the payment provider cannot be reached; the payment FAILED",
+                       {"provider_message": exc.message}) from None
+    except ProviderError as exc:
+        raise ApiError(502, "provider_error", "the payment provider refused the charge; the payment FAILED",
+                       {"provider_message": exc.message}) from None
+    return (201 if created else 200), payment_json(payment)
+
+
+@bp.route("", methods=["POST"])
+@limiter.limit(lambda: current_app.config["API_RATE_LIMIT"], methods=["POST"])
+def create_payment():
+    body = json_body(required=True)
+    key = validation.idempotency_key(request.headers.get("Idempotency-Key"))
+    if key is None:
+        status, payload = _create(body)
+        return jsonify(payload), status
+    claim = idempotency.claim(g.api_key_id, key, idempotency.fingerprint(request.method, request.path, body))
+    if claim.record_id is None:
+        response = make_response(claim.body, claim.status)
+        response.mimetype = "application/json"
+        response.headers[REPLAYED_HEADER] = "true"
+        return response
+    try:
+        status, payload = _create(body)
+    except ApiError as exc:  # a refusal is an answer too: the same request gets it again
+        status, payload = exc.status, exc.body()
+    except BaseException:
+        idempotency.release(claim.record_id)
+        raise
+    text = json.dumps(payload, separators=(",", ":"))
+    idempotency.finish(claim.record_id, status, text)
+    response = make_response(text, status)
+    response.mimetype = "application/json"
+    return response
+
+
+@bp.route("/<payment_id>", methods=["GET"])
+def get_payment(payment_id):
+    return jsonify(payment_json(own_payment(payment_id)))
+
+
+def _encode_cursor(payment: Payment) -> str:
+    raw = json.dumps([payment.created_at.isoformat(), payment.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        created_at, payment_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return datetime.fromisoformat(created_at), str(payment_id)
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise validation.invalid({"cursor": "not a cursor from an earlier next_cursor"}) from None
+
+
+@bp.route("", methods=["GET"])
+def list_payments():
+    args = request.args
+    limit = validation.list_limit(args.get("limit"))
+    status = validation.status_filter(args.get("status"))
+    query = db.select(Payment).where(Payment.api_key_id == g.api_key_id)
+    if args.get("order_id"):
+        query = query.where(Payment.order_id == args["order_id"])
+    if status:
+        query = query.where(Payment.status == status)
+    if args.get("cursor"):
+        created_at, payment_id = _decode_cursor(args["cursor"])
+        query = query.where((Payment.created_at < created_at)
+                            | ((Payment.created_at == created_at) & (Payment.id < payment_id)))
+    rows = db.session.scalars(query.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit + 1)).all()
+    page = rows[:limit]
+    next_cursor = _encode_cursor(page[-1]) if len(rows) > limit else None
+    return jsonify(items=[payment_json(payment) for payment in page], next_cursor=next_cursor)
+
+
+@bp.route("/<payment_id>/cancel", methods=["POST"])
+def cancel_payment(payment_id):
+    json_body(required=False)  # no fields yet, but a body must still be JSON
+    payment = own_payment(payment_id)
+    if payment.status == states.PENDING:
+        payment = service.cancel(payment, source="api").payment
+        audit.record("CancelPayment", payment.order_id, actor=f"api:{g.api_key_prefix}",
+                     outcome=payment.status.lower())
+        db.session.commit()
+    if payment.status == states.PAID:
+        raise ApiError(409, "already_paid", "the payment is already paid", {"payment": payment_json(payment)})
+    if payment.status != states.CANCELLED:
+        raise ApiError(409, "not_cancellable", f"a {payment.status} payment cannot be cancelled",
+                       {"status": payment.status})
+    return jsonify(payment_json(payment))

@@ -1,0 +1,29 @@
+"""Payments as the API shows them (DESIGN §7): times in ISO 8601 with +07:00."""
+from datetime import datetime
+
+from ..clock import to_wib
+
+
+def iso_wib(moment: datetime | None) -> str | None:
+    return to_wib(moment).isoformat(timespec="seconds") if moment else None
+
+
+def payment_json(payment) -> dict:
+    return {
+        "payment_id": payment.id,
+        "order_id": payment.order_id,
+        "amount": payment.amount,
+        "currency": payment.currency,
+        "status": payment.status,
+        "qr_string": payment.qr_string,
+        "expires_at": iso_wib(payment.expires_at),
+        "provider": payment.provider,
+        "provider_trx_id": payment.provider_trx_id,
+        "provider_ref_no": payment.provider_ref_no,
+        "paid_at": iso_wib(payment.paid_at),
+        "late": payment.late,
+        "callback_url": payment.callback_url,
+        "metadata": payment.meta,
+        "created_at": iso_wib(payment.created_at),
+        "updated_at": iso_wib(payment.updated_at),
+    }

@@ -1,0 +1,98 @@
+"""Logs (DESIGN §10, §12): one JSON object per line with LOG_FORMAT=json, a request id on every request,
+and no secrets in either format: bearer tokens, API keys, signatures and passwords are redacted.
+"""
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+
+from flask import Flask, g, has_request_context, request
+
+from . import redaction
+from .clock import utcnow
+
+log = logging.getLogger("kasir.request")
+
+REQUEST_ID_HEADER = "X-Request-Id"
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+# On top of kasir.redaction (gateway keys, Authorization, signature headers): the API's own secrets.
+EXTRA_SECRET_PATTERNS = (
+    re.compile(r"(?i)(bearer\s+)[^\s\"',]+"),
+    re.compile(r"kasir_[A-Za-z0-9_-]{8,}"),  # an API token anywhere in a message
+    re.compile(r"(?i)((?:token|signature|secret|password|api[_-]?key|server[_-]?key)"
+               r"[\"']?\s*[:=]\s*[\"']?)[^\s\"',&]+"),
+)
+HANDLER_NAME = "kasir-log"
+
+
+def redact(text: str) -> str:
+    text = redaction.redact(text)
+    for pattern in EXTRA_SECRET_PATTERNS:
+        text = pattern.sub(lambda match: (match.group(1) if match.groups() else "") + redaction.REDACTED, text)
+    return text
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    # Fields a log call may add with extra={...}; anything else stays out of the line.
+    EXTRA_FIELDS = ("method", "path", "status", "duration_ms", "remote_addr")
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"ts": utcnow().isoformat(timespec="milliseconds"), "level": record.levelname,
+                 "logger": record.name, "message": redact(record.getMessage()),
+                 "request_id": getattr(record, "request_id", "-")}
+        entry.update({name: getattr(record, name) for name in self.EXTRA_FIELDS if hasattr(record, name)})
+        if record.exc_info:
+            entry["exception"] = redact(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def configure_logging(log_format: str) -> None:
+    """Install one handler on the root logger (again on each call, so the last app's format wins)."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.set_name(HANDLER_NAME)
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(JsonFormatter() if log_format == "json" else
+                         RedactingFormatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
+    root.addHandler(handler)
+    if root.level == logging.WARNING:  # the untouched default: let INFO through
+        root.setLevel(logging.INFO)
+
+
+def init_app(app: Flask) -> None:
+    redaction.register_secret(app.config["CALLBACK_SIGNING_KEY"])
+    if not app.testing:  # pytest captures logs its own way
+        configure_logging(app.config["LOG_FORMAT"])
+
+    @app.before_request
+    def assign_request_id():
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        g.request_id = incoming if REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def log_request(response):
+        request_id = g.get("request_id")
+        if request_id is None:
+            return response
+        response.headers[REQUEST_ID_HEADER] = request_id
+        log.info("%s %s %s", request.method, request.path, response.status_code,
+                 extra={"method": request.method, "path": request.path, "status": response.status_code,
+                        "remote_addr": request.remote_addr,
+                        "duration_ms": round((time.perf_counter() - g.request_started) * 1000, 1)})
+        return response

@@ -1,0 +1,232 @@
+"""The shop's payment settings: provider, gateway keys and merchant details (DESIGN §6, §10, §12).
+
+Each value comes from the environment when set there (then admin shows it locked), else from the
+`settings` table (secrets sealed with AES-256-GCM, see kasir.crypto), else from the app's defaults.
+Secrets leave this module only to the providers: admin gets masked hints, logs get nothing.
+"""
+import logging
+import os
+from dataclasses import dataclass
+
+from flask import current_app
+
+from .. import qris, redaction
+from ..crypto import DecryptionError, app_box, mask
+from ..extensions import db
+from ..models import Setting
+
+log = logging.getLogger(__name__)
+
+PROVIDERS = ("mock", "midtrans", "xendit", "static")
+PROVIDER_LABELS = {"mock": "Simulasi (tanpa gateway)", "midtrans": "Midtrans", "xendit": "Xendit",
+                   "static": "QRIS statis toko (konfirmasi manual)"}
+MIDTRANS_ENVIRONMENTS = ("sandbox", "production")
+MIDTRANS_URLS = {"sandbox": "https://api.sandbox.midtrans.com", "production": "https://api.midtrans.com"}
+XENDIT_URL = "https://api.xendit.co"
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    setting_key: str
+    env: str
+    label: str
+    secret: bool = False
+    config_default: str | None = None  # app config key holding the default (generated or from .env)
+
+
+FIELDS = {field.name: field for field in (
+    Field("provider", "payment_provider", "PROVIDER", "Penyedia pembayaran", config_default="PROVIDER"),
+    Field("midtrans_env", "midtrans_env", "MIDTRANS_ENV", "Lingkungan Midtrans"),
+    Field("midtrans_server_key", "midtrans_server_key", "MIDTRANS_SERVER_KEY", "Server key Midtrans", secret=True),
+    Field("xendit_secret_key", "xendit_secret_key", "XENDIT_SECRET_KEY", "Secret key Xendit", secret=True),
+    Field("xendit_callback_token", "xendit_callback_token", "XENDIT_CALLBACK_TOKEN", "Callback token Xendit",
+          secret=True),
+    Field("webhook_secret", "provider_webhook_secret", "PROVIDER_WEBHOOK_SECRET", "Webhook secret (/webhooks/qris)",
+          secret=True, config_default="PROVIDER_WEBHOOK_SECRET"),
+    Field("static_qris_payload", "static_qris_payload", "STATIC_QRIS_PAYLOAD", "QRIS statis toko"),
+    Field("merchant_name", "merchant_name", "MERCHANT_NAME", "Nama merchant"),
+    Field("merchant_city", "merchant_city", "MERCHANT_CITY", "Kota merchant", config_default="MERCHANT_CITY"),
+    Field("merchant_nmid", "merchant_nmid", "MERCHANT_NMID", "NMID"),
+)}
+
+
+class SettingsError(ValueError):
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class PaymentSettings:
+    values: dict[str, str]
+    locked: frozenset[str]
+    unreadable: frozenset[str]  # sealed with another encryption key: must be entered again
+
+    def __getattr__(self, name: str) -> str:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def midtrans_base_url(self) -> str:
+        configured = current_app.config.get("MIDTRANS_BASE_URL", "")
+        return (configured or MIDTRANS_URLS[self.midtrans_environment]).rstrip("/")
+
+    @property
+    def midtrans_environment(self) -> str:
+        return self.values["midtrans_env"] if self.values["midtrans_env"] in MIDTRANS_ENVIRONMENTS else "sandbox"
+
+    @property
+    def xendit_base_url(self) -> str:
+        return (current_app.config.get("XENDIT_BASE_URL", "") or XENDIT_URL).rstrip("/")
+
+    @property
+    def timeouts(self) -> tuple[float, float]:
+        return current_app.config["GATEWAY_CONNECT_TIMEOUT"], current_app.config["GATEWAY_READ_TIMEOUT"]
+
+    def hint(self, name: str) -> str:
+        return mask(self.values[name]) if FIELDS[name].secret else self.values[name]
+
+
+def _environment_value(field: Field) -> str | None:
+    value = os.environ.get(field.env, "").strip()
+    return value or None
+
+
+def _stored_rows() -> dict[str, Setting]:
+    keys = [field.setting_key for field in FIELDS.values()]
+    return {row.key: row for row in db.session.scalars(db.select(Setting).where(Setting.key.in_(keys)))}
+
+
+def load() -> PaymentSettings:
+    rows = _stored_rows()
+    values, locked, unreadable = {}, set(), set()
+    box = None
+    for field in FIELDS.values():
+        value = _environment_value(field)
+        if value is not None:
+            locked.add(field.name)
+        elif (row := rows.get(field.setting_key)) is not None and row.value:
+            if row.encrypted:
+                box = box or app_box()
+                try:
+                    value = box.decrypt(row.value, context=field.setting_key)
+                except DecryptionError:
+                    log.warning("setting %s cannot be decrypted (encryption key changed?)", field.setting_key)
+                    unreadable.add(field.name)
+            else:
+                value = row.value
+        if value is None and field.config_default:
+            value = str(current_app.config.get(field.config_default) or "")
+        values[field.name] = value or ""
+        if field.secret:
+            redaction.register_secret(values[field.name])
+    return PaymentSettings(values=values, locked=frozenset(locked), unreadable=frozenset(unreadable))
+
+
+def active_provider_name() -> str:
+    """The provider new payments use: PROVIDER from the environment, else admin's choice, else mock."""
+    field = FIELDS["provider"]
+    value = _environment_value(field)
+    if value is None:
+        row = db.session.get(Setting, field.setting_key)
+        value = row.value if row is not None and row.value else current_app.config.get("PROVIDER") or "mock"
+    return value
+
+
+def _store(field: Field, value: str) -> None:
+    row = db.session.get(Setting, field.setting_key) or Setting(key=field.setting_key)
+    if field.secret and value:
+        row.value, row.encrypted = app_box().encrypt(value, context=field.setting_key), True
+    else:
+        row.value, row.encrypted = value, False
+    db.session.add(row)
+
+
+def _clean_secret(name: str, value: str, errors: dict[str, str]) -> str:
+    value = value.strip()
+    if any(char.isspace() for char in value) or len(value) > 200:
+        errors[name] = f"{FIELDS[name].label} tidak valid (tanpa spasi, maksimal 200 karakter)."
+    elif name == "midtrans_server_key" and value.startswith(("SB-Mid-client-", "Mid-client-")):
+        errors[name] = "Itu client key. Tempel server key Midtrans (SB-Mid-server-… atau Mid-server-…)."
+    elif name == "xendit_secret_key" and value.startswith("xnd_public_"):
+        errors[name] = "Itu public key. Tempel secret key Xendit (xnd_development_… atau xnd_production_…)."
+    return value
+
+
+def _check_static_payload(text: str) -> str:
+    # Line breaks from pasting go; inner spaces stay (a merchant name like "TOKO CONTOH" has them).
+    payload = "".join(line.strip() for line in text.splitlines())
+    parsed = qris.parse(payload)  # QrisError carries the precise reason
+    if parsed.is_dynamic:
+        raise qris.QrisError("ini QRIS dinamis (sekali pakai); tempel QRIS statis yang tercetak di toko")
+    return payload
+
+
+def save(form) -> list[str]:
+    """Store admin's form: blank secret = keep the old one, `clear_<name>` removes it. Returns changed names."""
+    current = load()
+    errors: dict[str, str] = {}
+    updates: dict[str, str] = {}
+
+    for name, field in FIELDS.items():
+        if name in current.locked or name not in form and f"clear_{name}" not in form:
+            continue
+        raw = form.get(name, "")
+        if field.secret:
+            if form.get(f"clear_{name}") == "1":
+                updates[name] = ""
+            elif raw.strip():
+                updates[name] = _clean_secret(name, raw, errors)
+        elif name == "provider":
+            if raw not in PROVIDERS:
+                errors[name] = "Pilih penyedia pembayaran yang tersedia."
+            updates[name] = raw
+        elif name == "midtrans_env":
+            if raw not in MIDTRANS_ENVIRONMENTS:
+                errors[name] = "Pilih Sandbox atau Production."
+            updates[name] = raw
+        elif name == "static_qris_payload":
+            if raw.strip():
+                try:
+                    updates[name] = _check_static_payload(raw)
+                except qris.QrisError as exc:
+                    errors[name] = f"QRIS statis tidak valid: {exc}"
+            else:
+                updates[name] = ""
+        else:
+            limit = {"merchant_name": 25, "merchant_city": 15, "merchant_nmid": 30}[name]
+            updates[name] = " ".join(raw.split())[:limit]
+
+    merged = {**current.values, **updates}
+    _check_provider_ready(merged, errors)
+    if errors:
+        raise SettingsError(errors)
+    changed = [name for name, value in updates.items() if value != current.values.get(name)]
+    for name in changed:
+        _store(FIELDS[name], updates[name])
+        if FIELDS[name].secret:
+            redaction.register_secret(updates[name])
+    return changed
+
+
+def _check_provider_ready(values: dict[str, str], errors: dict[str, str]) -> None:
+    """Refuse a provider that cannot work with what is saved: the till would fail at the first QR."""
+    provider = values.get("provider")
+    server_key = values.get("midtrans_server_key", "")
+    if provider == "midtrans" and not server_key:
+        errors.setdefault("midtrans_server_key", "Isi server key Midtrans untuk memakai Midtrans.")
+    if provider == "midtrans" and server_key:
+        if values.get("midtrans_env") == "production" and server_key.startswith("SB-"):
+            errors.setdefault("midtrans_env", "Server key sandbox (SB-…) tidak bisa dipakai di Production.")
+        if values.get("midtrans_env") != "production" and server_key.startswith("Mid-server-"):
+            errors.setdefault("midtrans_env", "Server key production tidak bisa dipakai di Sandbox.")
+    if provider == "xendit":
+        if not values.get("xendit_secret_key"):
+            errors.setdefault("xendit_secret_key", "Isi secret key Xendit untuk memakai Xendit.")
+        if not values.get("xendit_callback_token"):
+            errors.setdefault("xendit_callback_token", "Isi callback token Xendit agar pembayaran terkonfirmasi.")
+    if provider == "static" and not values.get("static_qris_payload"):
+        errors.setdefault("static_qris_payload", "Tempel isi QRIS statis toko untuk memakai QRIS statis.")

@@ -1,0 +1,91 @@
+"""A small JSON-over-HTTPS client for the gateways: one session per thread and key, timeouts, safe errors.
+
+Errors raised from here never carry the key, the Authorization header, a URL with query data or the
+gateway's raw body: only the gateway's name and what went wrong, in words a cashier can act on.
+"""
+import hashlib
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from .base import ProviderUnavailable
+
+log = logging.getLogger(__name__)
+_local = threading.local()
+RETRY_PAUSE_SECONDS = 0.3
+RETRY_ON_STATUS = frozenset({502, 503, 504})
+
+
+class NetworkError(ProviderUnavailable):
+    """No answer at all (connection refused, reset or timed out): the request may or may not have landed."""
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    http_status: int
+    body: dict[str, Any] | None  # None when the answer was not a JSON object
+    latency_ms: int
+
+
+class GatewayClient:
+    def __init__(self, label: str, base_url: str, secret: str, *, timeouts: tuple[float, float],
+                 headers: dict[str, str] | None = None):
+        self.label = label
+        self.base_url = base_url.rstrip("/")
+        self.timeouts = timeouts
+        self._secret = secret
+        self._headers = {"Accept": "application/json", "Content-Type": "application/json", **(headers or {})}
+
+    def _session(self) -> requests.Session:
+        # Pooled connections per thread (requests.Session is not documented as thread-safe), per key.
+        sessions = getattr(_local, "sessions", None)
+        if sessions is None:
+            sessions = _local.sessions = {}
+        cache_key = (self.base_url, hashlib.sha256(self._secret.encode()).hexdigest())
+        session = sessions.get(cache_key)
+        if session is None:
+            session = requests.Session()
+            session.auth = (self._secret, "")  # Basic base64(key + ":"), as both gateways expect
+            session.trust_env = False  # a proxy from the environment must not see the key by accident
+            sessions[cache_key] = session
+        return session
+
+    def request(self, method: str, path: str, *, json: dict | None = None, headers: dict | None = None,
+                retry: bool = False) -> GatewayResponse:
+        """One call; `retry` (only for idempotent reads) tries once more after a dropped connection or 502-504."""
+        attempts = 2 if retry else 1
+        for attempt in range(1, attempts + 1):
+            started = time.monotonic()
+            try:
+                response = self._session().request(method, self.base_url + path, json=json,
+                                                   headers={**self._headers, **(headers or {})},
+                                                   timeout=self.timeouts, allow_redirects=False)
+            except requests.Timeout:
+                if attempt < attempts:
+                    continue
+                raise NetworkError(f"{self.label} tidak menjawab dalam {self.timeouts[1]:g} detik.",
+                                   code="provider_timeout") from None
+            except requests.RequestException as exc:
+                log.info("%s %s %s failed: %s", self.label, method, path, type(exc).__name__)
+                if attempt < attempts:
+                    time.sleep(RETRY_PAUSE_SECONDS)
+                    continue
+                raise NetworkError(f"{self.label} tidak dapat dihubungi (koneksi gagal).") from None
+            latency_ms = int((time.monotonic() - started) * 1000)
+            if response.status_code in RETRY_ON_STATUS and attempt < attempts:
+                time.sleep(RETRY_PAUSE_SECONDS)
+                continue
+            log.info("%s %s %s -> HTTP %s in %d ms", self.label, method, path, response.status_code, latency_ms)
+            return GatewayResponse(response.status_code, _json_object(response), latency_ms)
+
+
+def _json_object(response: requests.Response) -> dict[str, Any] | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else {"items": body} if isinstance(body, list) else None

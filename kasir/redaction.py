@@ -1,0 +1,71 @@
+"""Keep gateway keys, tokens and signatures out of every log line (DESIGN §12).
+
+Known secret values are registered when they are loaded; patterns catch the shapes of keys and headers
+we never registered (a key pasted into a form, an Authorization header in a library's debug output).
+`install()` redacts each log record once, when it is created, so every handler sees the cleaned text.
+"""
+import base64
+import logging
+import re
+import threading
+
+REDACTED = "[redacted]"
+_MIN_SECRET_LENGTH = 8
+_MAX_REGISTERED = 200
+
+_PATTERNS = (
+    re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?(?:basic|bearer)\s+)[A-Za-z0-9+/=._~-]+"),
+    re.compile(r"\b(?:SB-)?Mid-(?:server|client)-[A-Za-z0-9_-]+"),
+    re.compile(r"\bxnd_(?:development|production|public_development|public_production)_[A-Za-z0-9_-]+"),
+    re.compile(r"(?i)((?:signature_key|x-callback-token|x-signature|x-callback-signature)['\"]?\s*[:=]\s*['\"]?)"
+               r"[A-Za-z0-9+/=_-]{8,}"),
+)
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+_installed = False
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret (and its Basic-auth form) so that no log line can carry it."""
+    if not value or len(value) < _MIN_SECRET_LENGTH:
+        return
+    with _lock:
+        if value in _secrets or len(_secrets) >= _MAX_REGISTERED:
+            return
+        _secrets.add(value)
+        _secrets.add(base64.b64encode(f"{value}:".encode()).decode())
+
+
+def redact(text: str) -> str:
+    with _lock:
+        known = sorted(_secrets, key=len, reverse=True)
+    for secret in known:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    for pattern in _PATTERNS:
+        text = pattern.sub(lambda match: (match.group(1) if match.groups() else "") + REDACTED, text)
+    return text
+
+
+def install() -> None:
+    """Redact every log record at creation, whatever logger or handler it goes to (idempotent)."""
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        _installed = True
+    make_record = logging.getLogRecordFactory()
+
+    def redacting_factory(*args, **kwargs):
+        record = make_record(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed log call is logging's own business, not ours
+            return record
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return record
+
+    logging.setLogRecordFactory(redacting_factory)

@@ -1,0 +1,1 @@
+"""Reports: reconciliation of gateway settlements against payments."""

@@ -1,0 +1,90 @@
+"""Admin: payments table with filters, detail with timeline/webhooks/callbacks, CSV export, API keys."""
+from conftest import paid_body
+from kasir.api.models import ApiKey, Callback
+from kasir.extensions import db
+
+
+def test_payments_table_lists_api_and_till_payments(client, auth, api, pending_payment):
+    api.create("WEB-1", 5000)
+    auth.login_admin()
+    page = client.get("/admin/payments").get_data(as_text=True)
+    assert "WEB-1" in page and pending_payment.order_id in page and "Rp 5.000" in page
+
+
+def test_payments_table_filters_by_status_and_order_id(client, auth, api):
+    api.create("WEB-1", 5000)
+    cancelled = api.create("WEB-2", 6000).json["payment_id"]
+    api.post(f"/payments/{cancelled}/cancel")
+    auth.login_admin()
+    page = client.get("/admin/payments?status=CANCELLED").get_data(as_text=True)
+    assert "WEB-2" in page and "WEB-1" not in page
+    page = client.get("/admin/payments?order_id=WEB-1").get_data(as_text=True)
+    assert "WEB-1" in page and "WEB-2" not in page
+
+
+def test_payments_table_filters_by_date_and_provider(client, auth, api):
+    api.create("WEB-1", 5000)
+    auth.login_admin()
+    assert "WEB-1" not in client.get("/admin/payments?from=2000-01-01&to=2000-01-02").get_data(as_text=True)
+    assert "WEB-1" not in client.get("/admin/payments?provider=xendit").get_data(as_text=True)
+    assert "WEB-1" in client.get("/admin/payments?provider=mock").get_data(as_text=True)
+
+
+def test_detail_shows_timeline_webhooks_and_callbacks(client, auth, api, send_webhook, app):
+    created = api.create("WEB-1", 5000, callback_url="http://127.0.0.1:9/cb").json
+
+    class Paid:
+        provider_trx_id, order_id, amount = created["provider_trx_id"], "WEB-1", 5000
+
+    send_webhook(paid_body(Paid), event_id="evt-42")
+    auth.login_admin()
+    page = client.get(f"/admin/payments/{created['payment_id']}").get_data(as_text=True)
+    assert "status:pending" in page and "status:paid" in page and "evt-42" in page
+    assert "payment.paid" in page and "Kirim Ulang" in page
+
+
+def test_retry_makes_a_callback_due_now(client, auth, api, app):
+    payment_id = api.create("WEB-1", 5000, callback_url="https://toko.example/cb").json["payment_id"]
+    api.post(f"/payments/{payment_id}/cancel")
+    with app.app_context():
+        callback = db.session.scalar(db.select(Callback))
+        callback.next_attempt_at = None  # the schedule gave up
+        db.session.commit()
+        callback_id = callback.id
+    auth.login_admin()
+    assert client.post(f"/admin/callbacks/{callback_id}/retry").status_code == 302
+    with app.app_context():
+        assert db.session.get(Callback, callback_id).next_attempt_at is not None
+
+
+def test_csv_export_streams_the_filtered_rows(client, auth, api):
+    api.create("WEB-1", 5000)
+    api.create("WEB-2", 6000)
+    auth.login_admin()
+    response = client.get("/admin/payments/export.csv?order_id=WEB-2")
+    assert response.mimetype == "text/csv" and "Content-Length" not in response.headers  # streamed
+    lines = response.get_data(as_text=True).strip().splitlines()
+    assert lines[0].startswith("dibuat,order_id,jumlah") and len(lines) == 2 and ",WEB-2,6000,PENDING," in lines[1]
+
+
+def test_admin_creates_a_key_and_sees_its_token_once(client, auth, app):
+    auth.login_admin()
+    page = client.post("/admin/api-keys", data={"name": "Tablet Pesanan"}).get_data(as_text=True)
+    assert "Tablet Pesanan" in page and "hanya ditampilkan sekali" in page
+    token = page.split('<code class="token">')[1].split("</code>")[0]
+    assert token.startswith("kasir_")
+    assert token not in client.get("/admin/api-keys").get_data(as_text=True)
+    assert client.get("/payments", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_admin_revokes_a_key(client, auth, api, app):
+    auth.login_admin()
+    client.post(f"/admin/api-keys/{api.token[:14]}/revoke")
+    with app.app_context():
+        assert db.session.scalar(db.select(ApiKey.revoked_at)) is not None
+    assert api.get("/payments").status_code == 401
+
+
+def test_cashier_cannot_open_admin_payments(client, auth):
+    auth.login_cashier()
+    assert client.get("/admin/payments").status_code == 403
