@@ -62,6 +62,29 @@ def one_payment(base_url: str, database: Path, register: str, secret: str, inter
     return max(0.0, seen_at[0] - accepted_at) * 1000
 
 
+def measure(base_url: str, database: Path, secret: str, interval: float, payments: int, registers: int,
+            deadline: float) -> list[float]:
+    """`payments` payments spread over one worker per register; their latencies in ms."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    counter = iter(range(payments))
+
+    def worker(register: str):
+        for _ in counter:
+            if time.monotonic() > deadline:
+                return
+            latency = one_payment(base_url, database, register, secret, interval)
+            with lock:
+                latencies.append(latency)
+
+    threads = [threading.Thread(target=worker, args=(str(code),)) for code in range(1, registers + 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies
+
+
 def run(payments: int, registers: int) -> None:
     with hello_world_server() as hello:
         session = requests.Session()
@@ -75,23 +98,7 @@ def run(payments: int, registers: int) -> None:
         secret = (instance / "webhook_secret").read_text().strip()
         results = {}
         for label, interval in (("till poll every 1 s", 1.0), ("poll every 20 ms", 0.02)):
-            latencies: list[float] = []
-            lock = threading.Lock()
-            counter = iter(range(payments))
-
-            def worker(register: str):
-                for _ in counter:
-                    if time.monotonic() > deadline:
-                        return
-                    latency = one_payment(base_url, instance / "kasir.db", register, secret, interval)
-                    with lock:
-                        latencies.append(latency)
-
-            threads = [threading.Thread(target=worker, args=(str(code),)) for code in range(1, registers + 1)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+            latencies = measure(base_url, instance / "kasir.db", secret, interval, payments, registers, deadline)
             results[label] = summary(latencies)
     rows = [[label, stats["n"], f"{stats['p50']:.0f}", f"{stats['p95']:.0f}", f"{stats['mean']:.0f}"]
             for label, stats in results.items()]

@@ -1,5 +1,4 @@
 """/payments (DESIGN §7): auth, validation, order_id rules, reading, listing and cancelling."""
-import json
 
 import pytest
 

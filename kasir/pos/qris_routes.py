@@ -1,4 +1,6 @@
 """QRIS at the till: the modal, its 1-second status poll, manual check, cancel and a fresh QR."""
+import functools
+
 from flask import current_app, g, make_response, render_template, request
 
 from .. import audit, sales
@@ -16,11 +18,17 @@ from .routes import with_register
 STOP_POLLING = 286
 
 
-def _payment(payment_id: str) -> Payment | None:
-    payment = db.session.get(Payment, payment_id)
-    if payment is None or payment.sale is None or payment.sale.register_id != g.register.id:
-        return None
-    return payment
+def with_payment(view):
+    """Resolve <payment_id> to a payment of this register's sales; 404 for anything else."""
+
+    @functools.wraps(view)
+    def wrapped(payment_id):
+        payment = db.session.get(Payment, payment_id)
+        if payment is None or payment.sale is None or payment.sale.register_id != g.register.id:
+            return toast("Pembayaran tidak ditemukan.", 404)
+        return view(payment)
+
+    return wrapped
 
 
 def cashier_confirms(payment: Payment) -> bool:
@@ -69,54 +77,44 @@ def checkout_qris():
 @bp.route("/payments/<payment_id>/status")
 @limiter.exempt
 @with_register
-def payment_status(payment_id):
-    payment = _payment(payment_id)
-    if payment is None:
-        return toast("Pembayaran tidak ditemukan.", 404)
+@with_payment
+def payment_status(payment):
     return status_response(payment)
 
 
 @bp.route("/payments/<payment_id>/check", methods=["POST"])
 @limiter.limit(qris_limit("CHECK_RATE_LIMIT"))
 @with_register
-def payment_check(payment_id):
-    payment = _payment(payment_id)
-    if payment is None:
-        return toast("Pembayaran tidak ditemukan.", 404)
+@with_payment
+def payment_check(payment):
     try:
         service.check_status(payment, source="manual")
-        outcome = "ok"
     except ProviderError as exc:
         db.session.rollback()
-        outcome = "failed"
-        audit.record("CheckStatus", payment.order_id, outcome=outcome, detail=exc.message)
+        audit.record("CheckStatus", payment.order_id, outcome="failed", detail=exc.message)
         db.session.commit()
         return toast(f"Cek status gagal: {exc.message}")
-    audit.record("CheckStatus", payment.order_id, outcome=outcome, detail=f"status={payment.status}")
+    audit.record("CheckStatus", payment.order_id, detail=f"status={payment.status}")
     db.session.commit()
-    return status_response(db.session.get(Payment, payment_id))
+    return status_response(payment)
 
 
 @bp.route("/payments/<payment_id>/cancel", methods=["POST"])
 @limiter.limit(qris_limit("CANCEL_RATE_LIMIT"))
 @with_register
-def payment_cancel(payment_id):
-    payment = _payment(payment_id)
-    if payment is None:
-        return toast("Pembayaran tidak ditemukan.", 404)
+@with_payment
+def payment_cancel(payment):
     outcome = service.cancel(payment, source="pos")
     audit.record("CancelPayment", payment.order_id, detail=f"status={outcome.payment.status}")
     db.session.commit()
-    return status_response(db.session.get(Payment, payment_id))
+    return status_response(payment)
 
 
 @bp.route("/payments/<payment_id>/regenerate", methods=["POST"])
 @limiter.limit(qris_limit("QR_RATE_LIMIT"))
 @with_register
-def payment_regenerate(payment_id):
-    payment = _payment(payment_id)
-    if payment is None:
-        return toast("Pembayaran tidak ditemukan.", 404)
+@with_payment
+def payment_regenerate(payment):
     try:
         fresh = service.regenerate(payment)
     except service.PaymentError as exc:
@@ -128,14 +126,12 @@ def payment_regenerate(payment_id):
 @bp.route("/payments/<payment_id>/confirm", methods=["POST"])
 @limiter.limit(qris_limit("CONFIRM_RATE_LIMIT"))
 @with_register
-def payment_confirm(payment_id):
+@with_payment
+def payment_confirm(payment):
     """"Sudah Dibayar" for a static QRIS, after the cashier saw the money arrive; their PIN is required."""
-    payment = _payment(payment_id)
-    if payment is None:
-        return toast("Pembayaran tidak ditemukan.", 404)
     try:
         service.confirm_by_cashier(payment, cashier=g.user, pin=request.form.get("pin", ""))
     except service.PaymentError as exc:
         db.session.rollback()
         return toast(str(exc))
-    return status_response(db.session.get(Payment, payment_id))
+    return status_response(payment)

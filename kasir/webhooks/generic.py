@@ -56,13 +56,19 @@ class MalformedWebhook(ValueError):
     """A verified delivery whose body does not have the documented shape."""
 
 
-def parse_body(event_id: str, raw_body: bytes) -> WebhookEvent:
+def read_json_object(raw_body: bytes) -> dict:
+    """The body of a webhook as a JSON object, or MalformedWebhook."""
     try:
         body = json.loads(raw_body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise MalformedWebhook("body is not JSON") from None
     if not isinstance(body, dict):
         raise MalformedWebhook("body must be a JSON object")
+    return body
+
+
+def parse_body(event_id: str, raw_body: bytes) -> WebhookEvent:
+    body = read_json_object(raw_body)
     status = STATUSES.get(body.get("status"))
     amount = body.get("amount")
     if status is None:

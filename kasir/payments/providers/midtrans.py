@@ -6,7 +6,6 @@ Notifications are hints: after the signature check the status call decides what 
 """
 import hashlib
 import hmac
-import json
 import math
 import secrets
 from dataclasses import replace
@@ -215,15 +214,9 @@ class MidtransProvider(Provider):
                             f"Midtrans dan ada batas waktunya.", code="refund_refused")
 
     def _read(self, raw_body: bytes) -> dict:
-        from ...webhooks.generic import MalformedWebhook
+        from ...webhooks.generic import read_json_object  # late: webhooks build on the providers
 
-        try:
-            body = json.loads(raw_body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise MalformedWebhook("body is not JSON") from None
-        if not isinstance(body, dict):
-            raise MalformedWebhook("body must be a JSON object")
-        return body
+        return read_json_object(raw_body)
 
     def parse_webhook(self, headers, raw_body: bytes) -> WebhookEvent:
         body = self._read(raw_body)
