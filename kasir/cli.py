@@ -49,7 +49,9 @@ def serve_command(host, port, threads):
     print_urls(host, port)
     runner = JobRunner(app).start() if app.config["JOBS_ENABLED"] else None
     try:
-        serve(app, host=host, port=port, threads=threads, ident="kasir")
+        # connection_limit: waitress stops accepting at 100 open connections, which a burst of
+        # gateway retries or API clients each opening their own connection can reach.
+        serve(app, host=host, port=port, threads=threads, ident="kasir", connection_limit=1000)
     finally:
         if runner:
             runner.stop()

@@ -5,8 +5,11 @@ can never fail on a stale snapshot (SQLITE_BUSY_SNAPSHOT, which no busy timeout 
 run inside BEGIN IMMEDIATE, which takes the write lock up front and waits its turn (busy_timeout):
 either a whole block opened with `write_transaction()` / `begin_write()`, for read-check-write rules,
 or, for any other flush, a transaction opened just before the flush so its statements commit together.
+Within one process, writers queue on a lock before BEGIN IMMEDIATE: SQLite's own busy handler
+sleeps in growing steps and turns contention into a convoy; the lock hands over at once.
 On PostgreSQL none of this applies: callers lock rows with SELECT … FOR UPDATE.
 """
+import threading
 from contextlib import contextmanager
 
 from sqlalchemy import event
@@ -15,6 +18,24 @@ from sqlalchemy.engine import Engine
 from .extensions import db
 
 _IMMEDIATE = "kasir_begin_immediate"
+_HOLDS_WRITE_LOCK = "kasir_holds_write_lock"
+_write_lock = threading.Lock()
+
+
+def _begin_immediate(connection) -> None:
+    """BEGIN IMMEDIATE after this process's other writers are done."""
+    _write_lock.acquire()
+    try:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        _write_lock.release()
+        raise
+    connection.info[_HOLDS_WRITE_LOCK] = True
+
+
+def _release(info) -> None:
+    if info.pop(_HOLDS_WRITE_LOCK, False):
+        _write_lock.release()
 
 
 def configure_engine(engine: Engine) -> None:
@@ -36,14 +57,23 @@ def configure_engine(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         if connection.get_execution_options().get(_IMMEDIATE, False):
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            _begin_immediate(connection)
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(connection):
+        _release(connection.info)
+
+    @event.listens_for(engine.pool, "checkin")
+    def _on_checkin(_dbapi_connection, record):
+        _release(record.info)  # a connection returned without commit or rollback must not keep the lock
 
 
 @event.listens_for(db.session, "before_flush")
 def _writes_in_one_transaction(session, _flush_context, _instances):
     connection = session.connection()
     if connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        _begin_immediate(connection)
 
 
 def begin_write() -> None:
