@@ -134,6 +134,9 @@ def apply_status(payment: Payment, status: str, *, source: str, amount: int | No
 
 def apply_provider_status(payment: Payment, reported: ProviderStatus, *, source: str) -> Outcome:
     """Apply what the provider says, ignoring reports the state machine cannot take (a stale PENDING…)."""
+    if reported.status == payment.status:
+        # Nothing to change (a newer state would refuse this report anyway): no write lock needed.
+        return Outcome(payment, False, payment.status)
     try:
         return apply_status(payment, reported.status, source=source, amount=reported.amount if reported.status == states.PAID else None,
                             provider_ref=reported.ref_no, raw=reported.raw)
@@ -316,16 +319,20 @@ def expire_due(now: datetime | None = None) -> int:
 
 
 def sync_pending(now: datetime | None = None, limit: int = 50) -> int:
-    """Poll the provider for PENDING payments whose next sync is due; back off from 3 s to 30 s."""
+    """Poll the provider for PENDING payments whose next sync is due; back off from 3 s to 30 s.
+
+    The batch is claimed (next sync moved on) in one write, so many open QRs cost one commit per run,
+    and a second process running the job skips what this one claimed.
+    """
     now = now or utcnow()
-    due = db.session.scalars(db.select(Payment).where(Payment.status == states.PENDING, Payment.next_sync_at <= now)
-                             .order_by(Payment.next_sync_at).limit(limit)).all()
+    with write_transaction():
+        due = db.session.scalars(db.select(Payment).where(Payment.status == states.PENDING, Payment.next_sync_at <= now)
+                                 .order_by(Payment.next_sync_at).limit(limit).with_for_update(skip_locked=True)).all()
+        for payment in due:
+            payment.next_sync_at = now + (SYNC_FAST if now - payment.created_at < FAST_SYNC_WINDOW else SYNC_SLOW)
+            payment.sync_count += 1
     changed = 0
     for payment in due:
-        interval = SYNC_FAST if now - payment.created_at < FAST_SYNC_WINDOW else SYNC_SLOW
-        payment.next_sync_at = now + interval
-        payment.sync_count += 1
-        db.session.commit()
         try:
             changed += check_status(payment, source="sync").changed
         except ProviderError as exc:
