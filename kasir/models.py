@@ -220,3 +220,34 @@ class PrintJob(db.Model):
     printed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     sale: Mapped[Sale] = relationship()
+
+
+class Shift(db.Model):
+    """One cashier's turn at one register: the cash it started with, and the cash counted at the close."""
+
+    __tablename__ = "shifts"
+    __table_args__ = (Index("ix_shifts_register_id_closed_at", "register_id", "closed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    register_id: Mapped[int] = mapped_column(ForeignKey("registers.id"))
+    cashier_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    opening_cash: Mapped[int] = mapped_column(Money)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    counted_cash: Mapped[int | None] = mapped_column(Money)
+    expected_cash: Mapped[int | None] = mapped_column(Money)
+    note: Mapped[str | None] = mapped_column(String(200))
+
+    register: Mapped[Register] = relationship()
+    cashier: Mapped[User] = relationship()
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+    @property
+    def difference(self) -> int | None:
+        """Counted minus expected: negative is cash missing from the drawer."""
+        if self.counted_cash is None or self.expected_cash is None:
+            return None
+        return self.counted_cash - self.expected_cash

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from . import audit
+from .csv_export import csv_lines
 from .extensions import db
 from .money import MoneyError, format_number, parse_rupiah
 from .models import Product
@@ -189,18 +190,6 @@ def import_csv(raw: bytes, max_rows: int) -> ImportResult:
 
 def export_csv() -> Iterator[str]:
     """CSV lines for every product, streamed; the same columns import reads back."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def flush() -> str:
-        value = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return value
-
-    writer.writerow(CSV_COLUMNS)
-    yield "\ufeff" + flush()  # BOM: spreadsheet apps then read UTF-8 names correctly
-    for product in db.session.scalars(db.select(Product).order_by(Product.category, Product.name).execution_options(yield_per=500)):
-        writer.writerow([product.sku, product.barcode or "", product.name, product.category, product.price,
-                         product.stock, "1" if product.active else "0"])
-        yield flush()
+    products = db.session.scalars(db.select(Product).order_by(Product.category, Product.name).execution_options(yield_per=500))
+    yield from csv_lines(CSV_COLUMNS, ([product.sku, product.barcode or "", product.name, product.category, product.price,
+                                    product.stock, "1" if product.active else "0"] for product in products))

@@ -64,7 +64,8 @@ def test_csv_export_streams_the_filtered_rows(client, auth, api):
     response = client.get("/admin/payments/export.csv?order_id=WEB-2")
     assert response.mimetype == "text/csv" and "Content-Length" not in response.headers  # streamed
     lines = response.get_data(as_text=True).strip().splitlines()
-    assert lines[0].startswith("dibuat,order_id,jumlah") and len(lines) == 2 and ",WEB-2,6000,PENDING," in lines[1]
+    # The BOM lets spreadsheet apps read the file as UTF-8.
+    assert lines[0].startswith("\ufeffdibuat,order_id,jumlah") and len(lines) == 2 and ",WEB-2,6000,PENDING," in lines[1]
 
 
 def test_admin_creates_a_key_and_sees_its_token_once(client, auth, app):

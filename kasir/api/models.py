@@ -92,6 +92,8 @@ class Settlement(db.Model):
     file: Mapped[str] = mapped_column(String(200), default="")
     reconciled: Mapped[bool] = mapped_column(default=False)
     outcome: Mapped[str | None] = mapped_column(String(30))
+    # Set when a person has looked at a difference and written down what was done about it.
+    resolution_note: Mapped[str | None] = mapped_column(String(300))
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     raw: Mapped[dict | None] = mapped_column(JSON)
 

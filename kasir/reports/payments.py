@@ -1,11 +1,10 @@
 """The admin payments table: filters and the streamed CSV export."""
-import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from ..clock import WIB, format_wib
+from ..csv_export import csv_lines
 from ..extensions import db
 from ..payments import states
 from ..payments.models import Payment
@@ -57,21 +56,10 @@ def providers_in_use() -> list[str]:
 
 def export_csv(payment_filter: PaymentFilter) -> Iterator[str]:
     """CSV lines, read from the database in batches so a long history never sits in memory."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def flush() -> str:
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return text
-
-    writer.writerow(CSV_COLUMNS)
-    yield flush()
-    result = db.session.execute(payment_filter.query().execution_options(yield_per=EXPORT_BATCH)).scalars()
-    for payment in result:
-        writer.writerow([format_wib(payment.created_at, "%Y-%m-%d %H:%M:%S"), payment.order_id, payment.amount,
-                         payment.status, payment.provider, payment.provider_trx_id or "", payment.provider_ref_no or "",
-                         format_wib(payment.paid_at, "%Y-%m-%d %H:%M:%S"), "ya" if payment.late else "",
-                         "kasir" if payment.sale_id else "api", payment.id])
-        yield flush()
+    payments = db.session.execute(payment_filter.query().execution_options(yield_per=EXPORT_BATCH)).scalars()
+    yield from csv_lines(CSV_COLUMNS, (
+        [format_wib(payment.created_at, "%Y-%m-%d %H:%M:%S"), payment.order_id, payment.amount, payment.status,
+         payment.provider, payment.provider_trx_id or "", payment.provider_ref_no or "",
+         format_wib(payment.paid_at, "%Y-%m-%d %H:%M:%S"), "ya" if payment.late else "",
+         "kasir" if payment.sale_id else "api", payment.id]
+        for payment in payments))

@@ -1,0 +1,152 @@
+"""Shifts: open with the drawer's opening cash, X report mid-shift, close with the counted cash (Z report).
+
+Expected cash = opening cash + the cash sales the cashier took at that register during the shift
+(a cash sale's total is what stays in the drawer: tendered minus change). Voided sales gave their money back.
+"""
+import logging
+import textwrap
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func
+
+from .. import audit
+from ..backup import BackupError, create_backup
+from ..clock import format_wib, utcnow
+from ..extensions import db
+from ..models import METHOD_CASH, METHOD_DEBIT, METHOD_LABELS, METHOD_QRIS, SALE_PAID, SALE_VOID, Register, Sale, Shift, User
+from ..money import MoneyError, format_number, parse_rupiah
+from ..printing.backends import PrinterError, send
+from ..printing.escpos_render import render_bytes
+from ..printing.layout import COLUMNS, Line, Receipt, two_columns
+from ..printing.settings import printer_settings
+
+log = logging.getLogger(__name__)
+
+METHODS = (METHOD_CASH, METHOD_DEBIT, METHOD_QRIS)
+
+
+class ShiftError(ValueError):
+    """A shift action the rules refuse; the message is for the user."""
+
+
+@dataclass(frozen=True)
+class ShiftSummary:
+    """The figures of an X report (shift still open) or a Z report (closed)."""
+    shift: Shift
+    as_of: datetime
+    totals: dict[str, tuple[int, int]]  # method -> (count, rupiah)
+    void_count: int
+    void_total: int
+
+    @property
+    def kind(self) -> str:
+        return "X" if self.shift.is_open else "Z"
+
+    @property
+    def cash_sales(self) -> int:
+        return self.totals[METHOD_CASH][1]
+
+    @property
+    def expected_cash(self) -> int:
+        return self.shift.opening_cash + self.cash_sales
+
+    @property
+    def sale_count(self) -> int:
+        return sum(count for count, _ in self.totals.values())
+
+    @property
+    def sales_total(self) -> int:
+        return sum(amount for _, amount in self.totals.values())
+
+
+def open_shift_for(register: Register) -> Shift | None:
+    return db.session.scalar(db.select(Shift).where(Shift.register_id == register.id, Shift.closed_at.is_(None)))
+
+
+def open_shift(register: Register, cashier: User, opening_cash_text: str) -> Shift:
+    try:
+        opening_cash = parse_rupiah(opening_cash_text)
+    except MoneyError as exc:
+        raise ShiftError(f"Kas awal: {exc}") from exc
+    if open_shift_for(register) is not None:
+        raise ShiftError(f"Kasir {register.code} masih punya shift yang belum ditutup.")
+    shift = Shift(register=register, cashier=cashier, opening_cash=opening_cash, opened_at=utcnow())
+    db.session.add(shift)
+    db.session.flush()
+    audit.record("OpenShift", f"shift {shift.id} kasir {register.code} {cashier.username}",
+                 detail=f"opening_cash={opening_cash}")
+    db.session.commit()
+    return shift
+
+
+def summarize(shift: Shift) -> ShiftSummary:
+    as_of = shift.closed_at or utcnow()
+    window = (Sale.register_id == shift.register_id, Sale.cashier_id == shift.cashier_id,
+              Sale.paid_at >= shift.opened_at, Sale.paid_at < as_of)
+    rows = db.session.execute(db.select(Sale.method, func.count(Sale.id), func.coalesce(func.sum(Sale.total), 0))
+                              .where(Sale.status == SALE_PAID, *window).group_by(Sale.method)).all()
+    found = {method: (count, int(amount)) for method, count, amount in rows}
+    voids = db.session.execute(db.select(func.count(Sale.id), func.coalesce(func.sum(Sale.total), 0))
+                               .where(Sale.status == SALE_VOID, *window)).one()
+    return ShiftSummary(shift=shift, as_of=as_of, totals={method: found.get(method, (0, 0)) for method in METHODS},
+                        void_count=voids[0], void_total=int(voids[1]))
+
+
+def close_shift(shift: Shift, counted_cash_text: str, note: str = "") -> ShiftSummary:
+    """Close with the counted cash; the Z report's figures are fixed from now on. A backup follows, best effort."""
+    if not shift.is_open:
+        raise ShiftError("Shift ini sudah ditutup.")
+    try:
+        counted_cash = parse_rupiah(counted_cash_text)
+    except MoneyError as exc:
+        raise ShiftError(f"Kas dihitung: {exc}") from exc
+    shift.closed_at = utcnow()
+    summary = summarize(shift)
+    shift.counted_cash = counted_cash
+    shift.expected_cash = summary.expected_cash
+    shift.note = " ".join(note.split())[:200] or None
+    audit.record("CloseShift", f"shift {shift.id} kasir {shift.register.code} {shift.cashier.username}",
+                 detail=f"expected={shift.expected_cash} counted={counted_cash} difference={shift.difference}")
+    db.session.commit()
+    try:
+        create_backup("shift-close")
+    except (BackupError, OSError):  # the drawer is counted and saved; a missing backup must not undo that
+        log.exception("backup after closing shift %s failed", shift.id)
+    return summary
+
+
+def build_shift_receipt(summary: ShiftSummary, shop: dict[str, str], width_mm: int = 58) -> Receipt:
+    """The X or Z report as a receipt for the thermal printer and the on-screen preview."""
+    columns = COLUMNS.get(width_mm, COLUMNS[58])
+    shift = summary.shift
+
+    def row(label: str, amount: int, *, bold: bool = False) -> Line:
+        return Line(two_columns(label, format_number(amount), columns), bold=bold)
+
+    title = "LAPORAN X (SEMENTARA)" if summary.kind == "X" else "LAPORAN Z (TUTUP SHIFT)"
+    lines = [Line(part, bold=True, align="center") for part in textwrap.wrap(shop["shop_name"], columns)]
+    lines += [Line(title, bold=True, align="center"), Line("-" * columns),
+              Line(two_columns("Kasir", f"{shift.register.code} / {shift.cashier.display_name}", columns)),
+              Line(two_columns("Buka", format_wib(shift.opened_at), columns)),
+              Line(two_columns("Tutup" if summary.kind == "Z" else "Per", format_wib(summary.as_of), columns)),
+              Line("-" * columns)]
+    for method in METHODS:
+        count, amount = summary.totals[method]
+        lines.append(row(f"{METHOD_LABELS[method]} ({count})", amount))
+    lines.append(row(f"Total ({summary.sale_count})", summary.sales_total, bold=True))
+    if summary.void_count:
+        lines.append(row(f"Dibatalkan ({summary.void_count})", summary.void_total))
+    lines += [Line("-" * columns), row("Kas awal", shift.opening_cash), row("Penjualan tunai", summary.cash_sales),
+              row("Kas seharusnya", summary.expected_cash, bold=True)]
+    if summary.kind == "Z":
+        lines += [row("Kas dihitung", shift.counted_cash), row("Selisih", shift.difference, bold=True)]
+    return Receipt(width_mm=width_mm, columns=columns, lines=lines)
+
+
+def print_shift_report(summary: ShiftSummary, shop: dict[str, str]) -> None:
+    """Print the X/Z report now, outside the sales print queue; raises PrinterError with the reason."""
+    settings = printer_settings()
+    if not settings.enabled:
+        raise PrinterError("Printer struk belum diatur (PRINTER_URL=none). Atur di Admin › Printer.")
+    send(settings.url, render_bytes(build_shift_receipt(summary, shop, settings.width_mm)))
