@@ -196,6 +196,19 @@ def browser():
         chromium.close()
 
 
+def open_cashier_page(browser, base_url: str, viewport: dict | None = None):
+    """A new browser context logged in as the demo cashier on register 1, at /pos."""
+    context = browser.new_context(viewport=viewport or {"width": 1280, "height": 800}, locale="id-ID")
+    page = context.new_page()
+    page.goto(f"{base_url}/login")
+    page.fill("#pin", "1234")
+    page.click("form.pin-form button[type=submit]")
+    page.wait_for_url("**/pos/register")
+    page.click("button[value='1']")
+    page.wait_for_url("**/pos")
+    return page
+
+
 @pytest.fixture
 def screenshots() -> Path:
     folder = ARTIFACTS / "screenshots"
@@ -321,3 +334,80 @@ def use_gateway(app, **form) -> None:
     with app.app_context():
         gateway_settings.save(form)
         db.session.commit()
+
+
+@pytest.fixture
+def known_day(app, till):
+    """Yesterday (WIB) at register 1, built sale by sale; every figure of the reports is derived from this.
+
+    08:15 cash 7.000 (2 x SKU0001, tendered 10.000) · 09:30 debit 6.000 (SKU0004) · 10:05 QRIS paid 8.500
+    (SKU0005 + SKU0006) · 10:40 QR expired, then cash 4.000 (SKU0007) · 11:20 QRIS paid late 3.300 (SKU0002)
+    · 12:00 cash 3.400 (SKU0003) and its QR paid too (double payment) · 13:10 QRIS 6.000 (SKU0004), refunded
+    · 14:00 cash 3.500 (SKU0001), voided.
+    """
+    from datetime import datetime, timedelta
+    from types import SimpleNamespace
+
+    from kasir import sales
+    from kasir.clock import WIB, business_date
+    from kasir.models import User
+    from kasir.payments import service, states
+    from kasir.payments.models import MockLedgerEntry, Payment
+
+    day = business_date() - timedelta(days=1)
+
+    def at(hour, minute):
+        return datetime(day.year, day.month, day.day, hour, minute, tzinfo=WIB)
+
+    stamps = []
+
+    def stamp(sale, moment, *payments):
+        """Remember when this happened; everything moves to yesterday at the end (numbers stay unique)."""
+        stamps.append((sale, moment, payments))
+        return sale
+
+    def qr(sale):
+        return service.create_for_sale(sale.id)
+
+    cash = stamp(sales.pay_cash(till.add("SKU0001", "SKU0001").id, "10000"), at(8, 15))
+    debit = stamp(sales.pay_debit(till.add("SKU0004").id, "EDC1234"), at(9, 30))
+    qris_sale = till.add("SKU0005", "SKU0006")
+    qris_paid = qr(qris_sale)
+    service.apply_status(qris_paid, states.PAID, source="webhook", amount=8500)
+    stamp(qris_sale, at(10, 5), qris_paid)
+    expired_cart = till.add("SKU0007")
+    expired = qr(expired_cart)
+    service.apply_status(expired, states.EXPIRED, source="sync")
+    after_expiry = stamp(sales.pay_cash(expired_cart.id, "5000"), at(10, 40), expired)
+    late_sale = till.add("SKU0002")
+    late = qr(late_sale)
+    service.apply_status(late, states.EXPIRED, source="sync")
+    service.apply_status(late, states.PAID, source="webhook", amount=3300)
+    stamp(late_sale, at(11, 20), late)
+    double_cart = till.add("SKU0003")
+    double = qr(double_cart)
+    double_sale = sales.pay_cash(double_cart.id, "3400")
+    service.apply_status(double, states.PAID, source="webhook", amount=3400)
+    stamp(double_sale, at(12, 0), double)
+    refunded_sale = till.add("SKU0004")
+    refunded = qr(refunded_sale)
+    service.apply_status(refunded, states.PAID, source="webhook", amount=6000)
+    db.session.get(MockLedgerEntry, refunded.provider_trx_id).status = states.PAID
+    service.refund(refunded, 6000, "Pelanggan membatalkan", "owner")
+    stamp(refunded_sale, at(13, 10), refunded)
+    admin = db.session.scalar(db.select(User).where(User.username == ADMIN[0]))
+    voided = stamp(sales.void_sale(sales.pay_cash(till.add("SKU0001").id, "3500").id, admin, "Salah input"),
+                   at(14, 0))
+    for sale, moment, payments in stamps:
+        sale.business_date, sale.paid_at = day, moment
+        for payment in payments:
+            moved = {"created_at": moment, "updated_at": moment}
+            if payment.paid_at is not None:
+                moved["paid_at"] = moment
+            db.session.execute(db.update(Payment).where(Payment.id == payment.id).values(**moved))
+    db.session.commit()
+    db.session.expire_all()
+    return SimpleNamespace(day=day, at=at, cash=cash, debit=debit, qris_sale=qris_sale, qris_paid=qris_paid,
+                           after_expiry=after_expiry, expired=expired, late_sale=late_sale, late=late,
+                           double_sale=double_sale, double=double, refunded_sale=refunded_sale, refunded=refunded,
+                           voided=voided)

@@ -1,21 +1,16 @@
 """The cashier screen in Debian's Chromium against a real server: scan, pay cash, see the change."""
 import pytest
 
+from conftest import open_cashier_page
+
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
 
 @pytest.fixture
 def cashier_page(browser, live_server):
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="id-ID")
-    page = context.new_page()
-    page.goto(f"{live_server.url}/login")
-    page.fill("#pin", "1234")
-    page.click("form.pin-form button[type=submit]")
-    page.wait_for_url("**/pos/register")
-    page.click("button[value='1']")
-    page.wait_for_url("**/pos")
+    page = open_cashier_page(browser, live_server.url, {"width": 1366, "height": 768})
     yield page
-    context.close()
+    page.context.close()
 
 
 def scan(page, code):

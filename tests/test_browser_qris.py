@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from conftest import LiveServer
+from conftest import LiveServer, open_cashier_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 NEW_ADMIN_PASSWORD = "toko-aman-2026"
@@ -24,14 +24,7 @@ def server(tmp_path_factory):
 
 
 def open_cashier(browser, server):
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="id-ID")
-    page = context.new_page()
-    page.goto(f"{server.url}/login")
-    page.fill("#pin", "1234")
-    page.click("form.pin-form button[type=submit]")
-    page.click("button[value='1']")
-    page.wait_for_url("**/pos")
-    return page
+    return open_cashier_page(browser, server.url)
 
 
 def open_display(browser, server):

@@ -1,18 +1,13 @@
 """The receipt preview in Debian's Chromium: 58 and 80 mm layouts with the print button, for the screenshots."""
 import pytest
 
+from conftest import open_cashier_page
+
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
 
 def test_receipt_preview_at_58_and_80_mm(browser, live_server, screenshots):
-    context = browser.new_context(viewport={"width": 900, "height": 1000}, locale="id-ID")
-    page = context.new_page()
-    page.goto(f"{live_server.url}/login")
-    page.fill("#pin", "1234")
-    page.click("form.pin-form button[type=submit]")
-    page.wait_for_url("**/pos/register")
-    page.click("button[value='1']")
-    page.wait_for_url("**/pos")
+    page = open_cashier_page(browser, live_server.url, {"width": 900, "height": 1000})
     for code in ("SKU0001", "SKU0006"):
         page.fill("#scan", code)
         page.press("#scan", "Enter")
@@ -32,4 +27,4 @@ def test_receipt_preview_at_58_and_80_mm(browser, live_server, screenshots):
         assert max(len(line) for line in lines) <= columns
         assert page.locator("button", has_text="Cetak Struk").is_visible()
         page.screenshot(path=screenshots / f"receipt-{width}mm.png", full_page=True)
-    context.close()
+    page.context.close()
