@@ -171,3 +171,14 @@ def test_qris_button_is_disabled_with_the_reason_when_the_provider_is_down(clien
     assert "disabled" in qris_button
     assert "QRIS tidak tersedia: Gateway tidak menjawab (timeout)." in cart
     assert 'class="btn btn-pay btn-cash"' in cart and "Tunai" in cart
+
+
+def test_admin_makes_a_display_link_that_works_from_another_device(client, auth):
+    auth.login_admin()
+    client.post("/admin/registers/1/display-link")
+    page = client.get("/admin/settings").get_data(as_text=True)
+    link = re.search(r'<code class="token">(http://[^<]+)</code>', page).group(1)
+    path = link.split("localhost", 1)[1].replace("&amp;", "&")
+    assert client.get(path, environ_base={"REMOTE_ADDR": "192.0.2.10"}).status_code == 200
+    client.post("/admin/registers/1/display-link")
+    assert client.get(path, environ_base={"REMOTE_ADDR": "192.0.2.10"}).status_code == 403

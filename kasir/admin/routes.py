@@ -1,3 +1,4 @@
+import secrets
 from datetime import date
 
 from flask import Response, current_app, flash, g, redirect, render_template, request, stream_with_context, url_for
@@ -8,7 +9,7 @@ from ..auth import admin_required
 from ..auth.service import AccountError, create_user, validate_password, validate_pin
 from ..clock import business_date, wib_day_bounds
 from ..extensions import db
-from ..models import ROLES, SALE_PAID, SALE_VOID, Product, Sale, User
+from ..models import ROLES, Register, SALE_PAID, SALE_VOID, Product, Sale, User
 from ..payments import service as payment_service
 from ..printing import queue as print_queue
 from ..printing.backends import PrinterError
@@ -207,7 +208,20 @@ def shop_settings():
         db.session.commit()
         flash("Pengaturan toko disimpan.", "success")
         return redirect(url_for("admin.shop_settings"))
-    return render_template("admin/settings.html", shop=shop_profile())
+    registers = db.session.scalars(db.select(Register).order_by(Register.code)).all()
+    return render_template("admin/settings.html", shop=shop_profile(), registers=registers)
+
+
+@bp.route("/registers/<int:register_id>/display-link", methods=["POST"])
+@admin_required
+def new_display_link(register_id):
+    """A fresh link for showing the customer display on another device; the old link stops working."""
+    register = db.get_or_404(Register, register_id)
+    register.display_token = secrets.token_urlsafe(24)
+    audit.record("NewDisplayLink", register.name)
+    db.session.commit()
+    flash(f"Tautan layar pelanggan {register.name} dibuat; tautan lama tidak berlaku lagi.", "success")
+    return redirect(url_for("admin.shop_settings"))
 
 
 @bp.route("/printer", methods=["GET", "POST"])
