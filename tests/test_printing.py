@@ -480,3 +480,17 @@ def test_print_queue_command_drains(app, till, runner, network_printer, listener
         result = runner.invoke(args=["print-queue"])
     assert result.exit_code == 0 and "1 struk dicetak" in result.output
     assert len(listener.wait_for_jobs(1)) == 1
+
+
+def test_a_long_edc_reference_wraps_under_its_label_at_58_mm(till):
+    from kasir import sales
+    from kasir.printing.layout import build_receipt
+    from kasir.settings import shop_profile
+
+    reference = "A" * 40
+    paid = sales.pay_debit(till.add("SKU0001").id, reference)
+    receipt = build_receipt(paid, shop_profile(), 58)
+    texts = [line.text for line in receipt.lines]
+    assert all(len(text) <= 32 for text in texts)
+    label = texts.index("Ref. EDC")
+    assert "".join(text.strip() for text in texts[label + 1:label + 3]) == reference
