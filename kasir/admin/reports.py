@@ -1,15 +1,30 @@
-"""Admin: sales reports with CSV export, and shifts with their X/Z reports."""
-from datetime import date
+"""Admin: sales reports with CSV export, shifts with their X/Z reports, and settlement reconciliation."""
+import io
+from datetime import date, timedelta
 
-from flask import Response, flash, g, redirect, render_template, request, stream_with_context, url_for
+from flask import (
+    Response,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from werkzeug.utils import secure_filename
 
+from .. import audit
+from ..api.models import Settlement
 from ..auth import admin_required
 from ..clock import business_date
 from ..extensions import db
 from ..models import ROLE_CASHIER, Register, Shift, User
+from ..payments.models import Payment
+from ..payments.providers.base import ProviderError
 from ..printing.backends import PrinterError
 from ..printing.settings import printer_settings
-from ..reports import daily, shifts
+from ..reports import daily, reconcile, shifts
 from ..settings import shop_profile
 from . import bp
 
@@ -111,3 +126,70 @@ def shift_print(shift_id):
     else:
         flash(f"Laporan {summary.kind} dicetak.", "success")
     return redirect(url_for("admin.shift_detail", shift_id=shift_id))
+
+
+def _day(text: str | None) -> date:
+    try:
+        return date.fromisoformat(text or "")
+    except ValueError:
+        return business_date() - timedelta(days=1)
+
+
+def _reconciliation_page(day: date, source: str, error: str | None = None, status: int = 200):
+    sources = reconcile.recent_sources()
+    source = source or (sources[0] if sources else "")
+    report = reconcile.load_report(day, source)
+    return render_template("admin/reconciliation.html", report=report, sources=sources, error=error,
+                           resolution_of=reconcile.resolution_of), status
+
+
+@bp.route("/reconciliation")
+@admin_required
+def reconciliation():
+    return _reconciliation_page(_day(request.args.get("date")), request.args.get("source", ""))
+
+
+@bp.route("/reconciliation", methods=["POST"])
+@admin_required
+def reconciliation_run():
+    """Import an uploaded settlement CSV, or, without a file, fetch the day's settlement from the gateway."""
+    day = _day(request.form.get("date"))
+    upload = request.files.get("file")
+    try:
+        if upload and upload.filename:
+            lines = io.TextIOWrapper(upload.stream, encoding="utf-8-sig", newline="")
+            report = reconcile.reconcile(day, reconcile.read_rows(lines), secure_filename(upload.filename))
+        else:
+            report = reconcile.run(day)
+    except (reconcile.SettlementFileError, UnicodeDecodeError, ProviderError) as exc:
+        db.session.rollback()
+        return _reconciliation_page(day, "", f"File/settlement ditolak: {exc}", 422)
+    audit.record("RunReconciliation", report.source, detail=f"day={day} rows={report.rows}")
+    db.session.commit()
+    flash(f"Rekonsiliasi {day:%d/%m/%Y}: {report.rows} baris dibaca.", "success")
+    return redirect(url_for("admin.reconciliation", date=day.isoformat(), source=report.source))
+
+
+def _back_to_reconciliation():
+    target = request.form.get("next", "")
+    return redirect(target if target.startswith("/admin/reconciliation") else url_for("admin.reconciliation"))
+
+
+@bp.route("/reconciliation/settlements/<int:settlement_id>/resolve", methods=["POST"])
+@admin_required
+def reconciliation_resolve_settlement(settlement_id):
+    try:
+        reconcile.resolve_settlement(db.get_or_404(Settlement, settlement_id), request.form.get("note", ""))
+    except reconcile.ReconciliationError as exc:
+        flash(str(exc), "error")
+    return _back_to_reconciliation()
+
+
+@bp.route("/reconciliation/payments/<payment_id>/resolve", methods=["POST"])
+@admin_required
+def reconciliation_resolve_payment(payment_id):
+    try:
+        reconcile.resolve_payment(db.get_or_404(Payment, payment_id), request.form.get("note", ""))
+    except reconcile.ReconciliationError as exc:
+        flash(str(exc), "error")
+    return _back_to_reconciliation()

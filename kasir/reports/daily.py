@@ -1,6 +1,4 @@
 """The back-office sales report for a day or a range of WIB days: totals by method, QRIS fees, hours, products."""
-import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -9,8 +7,17 @@ from sqlalchemy import func
 
 from ..api.models import Settlement
 from ..clock import format_wib, to_wib, wib_day_bounds
+from ..csv_export import csv_lines
 from ..extensions import db
-from ..models import METHOD_CASH, METHOD_DEBIT, METHOD_QRIS, SALE_PAID, SALE_VOID, Sale, SaleItem
+from ..models import (
+    METHOD_CASH,
+    METHOD_DEBIT,
+    METHOD_QRIS,
+    SALE_PAID,
+    SALE_VOID,
+    Sale,
+    SaleItem,
+)
 from ..payments import states
 from ..payments.models import Payment
 from ..payments.service import refunds_between
@@ -165,21 +172,9 @@ def build_report(date_from: date, date_to: date | None = None) -> SalesReport:
 
 def export_csv(date_from: date, date_to: date) -> Iterator[str]:
     """Every paid and voided sale of the range, one CSV line each, read from the database in batches."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def flush() -> str:
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return text
-
-    writer.writerow(CSV_COLUMNS)
-    yield flush()
     query = _sales_in(date_from, date_to, SALE_PAID, SALE_VOID).order_by(Sale.paid_at, Sale.id)
-    for sale in db.session.scalars(query.execution_options(yield_per=EXPORT_BATCH)):
-        writer.writerow([sale.display_number, sale.business_date.isoformat(),
-                         format_wib(sale.paid_at, "%Y-%m-%d %H:%M:%S"),
-                         sale.cashier.display_name if sale.cashier else "", sale.register.code, sale.method or "",
-                         sale.subtotal, sale.discount, sale.total, sale.status, sale.void_reason or ""])
-        yield flush()
+    sales = db.session.scalars(query.execution_options(yield_per=EXPORT_BATCH))
+    return csv_lines(CSV_COLUMNS, (
+        [sale.display_number, sale.business_date.isoformat(), format_wib(sale.paid_at, "%Y-%m-%d %H:%M:%S"),
+         sale.cashier.display_name if sale.cashier else "", sale.register.code, sale.method or "", sale.subtotal,
+         sale.discount, sale.total, sale.status, sale.void_reason or ""] for sale in sales))

@@ -8,12 +8,18 @@ gateway did not settle, amounts that differ, late settlements and double payment
 import csv
 import io
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from itertools import islice
 from pathlib import Path
 
-from ..clock import WIB, format_wib
+from .. import audit
+from ..api.models import Settlement
+from ..clock import WIB, format_wib, utcnow
+from ..database import write_transaction
 from ..extensions import db
+from ..models import METHOD_QRIS
 from ..money import format_rupiah
 from ..payments import states
 from ..payments.gateway_settings import active_provider_name
@@ -21,7 +27,6 @@ from ..payments.models import Payment
 from ..payments.providers import get_provider
 from ..payments.providers.base import SettlementRow
 from ..settings import get_setting, set_setting
-from ..api.models import Settlement
 
 # Header names (lowercase, single spaces) of each field in the exports we know; the first found wins.
 COLUMNS = {
@@ -43,17 +48,25 @@ AMOUNT_MISMATCH = "amount_mismatch"
 LATE = "late"
 DOUBLE = "double_settlement"
 NOT_A_SETTLEMENT = "not_a_settlement"
+SETTLEMENT_OUTCOMES = (MATCHED, MISSING_IN_KASIR, AMOUNT_MISMATCH, LATE, DOUBLE)
+BATCH_SIZE = 1000
+SAMPLE_SIZE = 50
 
 
 class SettlementFileError(ValueError):
     pass
 
 
+class ReconciliationError(ValueError):
+    """A resolution the rules refuse; the message is for the user."""
+
+
 @dataclass
 class Report:
+    """Counts per outcome of every row; the rows themselves only up to SAMPLE_SIZE per outcome."""
     day: date
     source: str
-    rows: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
     matched: list[Settlement] = field(default_factory=list)
     missing_in_kasir: list[Settlement] = field(default_factory=list)
     amount_mismatch: list[Settlement] = field(default_factory=list)
@@ -61,6 +74,13 @@ class Report:
     double_settlement: list[Settlement] = field(default_factory=list)
     missing_at_gateway: list[Payment] = field(default_factory=list)
     double_payment: list[Payment] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return sum(self.counts.values())
+
+    def count(self, outcome: str) -> int:
+        return self.counts.get(outcome, 0)
 
     @property
     def clean(self) -> bool:
@@ -86,9 +106,12 @@ def _date(text: str, line: int) -> date:
         raise SettlementFileError(f"line {line}: settlement date '{text}' is not YYYY-MM-DD") from None
 
 
-def parse_csv(text: str) -> list[SettlementRow]:
-    """Rows of a settlement CSV whose columns are found by header name (COLUMNS)."""
-    reader = csv.reader(io.StringIO(text))
+def read_rows(lines: Iterable[str]) -> Iterator[SettlementRow]:
+    """Rows of a settlement CSV, one at a time (a file of any length is never held whole in memory).
+
+    Columns are found by header name (COLUMNS).
+    """
+    reader = csv.reader(lines)
     try:
         headers = [_normal(name) for name in next(reader)]
     except StopIteration:
@@ -97,7 +120,6 @@ def parse_csv(text: str) -> list[SettlementRow]:
              for name, aliases in COLUMNS.items()}
     if where["amount"] is None or (where["provider_trx_id"] is None and where["order_id"] is None):
         raise SettlementFileError("the file needs an amount column and a transaction id or order id column")
-    rows = []
     for line, cells in enumerate(reader, start=2):
         if not any(cell.strip() for cell in cells):
             continue
@@ -109,21 +131,36 @@ def parse_csv(text: str) -> list[SettlementRow]:
         amount = _amount(cell("amount"), line, "amount")
         fee = _amount(cell("fee"), line, "fee") if cell("fee") else 0
         net = _amount(cell("net_amount"), line, "net amount") if cell("net_amount") else amount - fee
-        rows.append(SettlementRow(provider_trx_id=cell("provider_trx_id") or None, order_id=cell("order_id") or None,
-                                  amount=amount, fee=fee, net_amount=net,
-                                  settlement_date=_date(cell("settlement_date"), line) if cell("settlement_date") else None,
-                                  status=cell("status").lower() or "settlement"))
-    return rows
+        yield SettlementRow(provider_trx_id=cell("provider_trx_id") or None, order_id=cell("order_id") or None,
+                            amount=amount, fee=fee, net_amount=net,
+                            settlement_date=_date(cell("settlement_date"), line) if cell("settlement_date") else None,
+                            status=cell("status").lower() or "settlement")
 
 
-def _find_payment(row: SettlementRow) -> Payment | None:
-    if row.provider_trx_id:
-        payment = db.session.scalar(db.select(Payment).where(Payment.provider_trx_id == row.provider_trx_id))
-        if payment is not None:
-            return payment
-    if row.order_id:
-        return db.session.scalar(db.select(Payment).where(Payment.order_id == row.order_id))
-    return None
+def parse_csv(text: str) -> list[SettlementRow]:
+    """All rows of a small settlement CSV held in a string."""
+    return list(read_rows(io.StringIO(text)))
+
+
+@dataclass(frozen=True)
+class _Known:
+    """The columns of a payment that matching needs (no ORM object is kept per row)."""
+    id: str
+    amount: int
+    status: str
+    late: bool
+
+
+def _payments_for(batch: list[SettlementRow]) -> tuple[dict[str, _Known], dict[str, _Known]]:
+    """The batch's payments by provider_trx_id and by order_id, in two queries."""
+    columns = (Payment.id, Payment.amount, Payment.status, Payment.late)
+    trx_ids = {row.provider_trx_id for row in batch if row.provider_trx_id}
+    order_ids = {row.order_id for row in batch if row.order_id}
+    by_trx = {trx: _Known(*known) for trx, *known in db.session.execute(
+        db.select(Payment.provider_trx_id, *columns).where(Payment.provider_trx_id.in_(trx_ids)))} if trx_ids else {}
+    by_order = {order: _Known(*known) for order, *known in db.session.execute(
+        db.select(Payment.order_id, *columns).where(Payment.order_id.in_(order_ids)))} if order_ids else {}
+    return by_trx, by_order
 
 
 def paid_on(day: date) -> list[Payment]:
@@ -134,7 +171,7 @@ def paid_on(day: date) -> list[Payment]:
         Payment.paid_at < start + timedelta(days=1)).order_by(Payment.paid_at)).all()
 
 
-def _outcome(row: SettlementRow, payment: Payment | None, seen: set[str]) -> str:
+def _outcome(row: SettlementRow, payment: _Known | None, seen: set[str]) -> str:
     if row.status not in SETTLED_WORDS:
         return NOT_A_SETTLEMENT
     if payment is None or payment.status not in (states.PAID, states.REFUNDED):
@@ -147,42 +184,113 @@ def _outcome(row: SettlementRow, payment: Payment | None, seen: set[str]) -> str
     return LATE if payment.late else MATCHED
 
 
-def reconcile(day: date, rows: list[SettlementRow], source: str) -> Report:
-    """Store the rows (replacing an earlier import of the same source) and build the report."""
-    provider = active_provider_name()
-    db.session.execute(db.delete(Settlement).where(Settlement.file == source))
-    report = Report(day=day, source=source, rows=len(rows))
-    seen: set[str] = set()
-    for row in rows:
-        payment = _find_payment(row)
+def _store_batch(batch: list[SettlementRow], day: date, source: str, provider: str, seen: set[str]) -> None:
+    by_trx, by_order = _payments_for(batch)
+    values = []
+    for row in batch:
+        payment = by_trx.get(row.provider_trx_id) or by_order.get(row.order_id)
         outcome = _outcome(row, payment, seen)
-        settlement = Settlement(provider=provider, provider_trx_id=row.provider_trx_id, order_id=row.order_id,
-                                payment_id=payment.id if payment else None, amount=row.amount, fee=row.fee,
-                                net_amount=row.net_amount, settlement_date=row.settlement_date or day,
-                                status=row.status[:30], file=source[:200], outcome=outcome,
-                                reconciled=outcome in (MATCHED, LATE))
-        settlement.payment = payment
-        db.session.add(settlement)
-        if outcome != NOT_A_SETTLEMENT:
-            getattr(report, outcome).append(settlement)
-    paid = paid_on(day)
-    report.missing_at_gateway = [payment for payment in paid if payment.id not in seen]
-    sales_paid: dict[int, list[Payment]] = {}
+        values.append({"provider": provider, "provider_trx_id": row.provider_trx_id, "order_id": row.order_id,
+                       "payment_id": payment.id if payment else None, "amount": row.amount, "fee": row.fee,
+                       "net_amount": row.net_amount, "settlement_date": row.settlement_date or day,
+                       "status": row.status[:30], "file": source[:200], "outcome": outcome,
+                       "reconciled": outcome in (MATCHED, LATE), "imported_at": utcnow()})
+    db.session.execute(db.insert(Settlement), values)
+
+
+def _double_payments(paid: list[Payment]) -> list[Payment]:
+    """Paid QRIS for a sale that another payment settled: a second QR, or cash/debit taken as well."""
+    by_sale: dict[int, list[Payment]] = {}
     for payment in paid:
         if payment.sale_id is not None:
-            sales_paid.setdefault(payment.sale_id, []).append(payment)
-    report.double_payment = [payment for group in sales_paid.values() if len(group) > 1 for payment in group]
-    db.session.commit()
+            by_sale.setdefault(payment.sale_id, []).append(payment)
+    return [payment for group in by_sale.values() for payment in group
+            if len(group) > 1 or payment.sale.method != METHOD_QRIS]
+
+
+def reconcile(day: date, rows: Iterable[SettlementRow], source: str) -> Report:
+    """Store the rows (replacing an earlier import of the same source) in batches and build the report.
+
+    Memory stays flat whatever the number of rows: rows are read, matched and inserted BATCH_SIZE at a time,
+    and the report keeps counts plus the first SAMPLE_SIZE rows of each outcome.
+    """
+    provider = active_provider_name()
+    seen: set[str] = set()  # payments already settled by this file: a second row for one is a double settlement
+    rows = iter(rows)
+    with write_transaction():
+        db.session.execute(db.delete(Settlement).where(Settlement.file == source[:200]))
+    try:
+        # One short write transaction per batch: the till never waits long for the database.
+        while batch := list(islice(rows, BATCH_SIZE)):
+            with write_transaction():
+                _store_batch(batch, day, source, provider, seen)
+    except (SettlementFileError, UnicodeDecodeError):
+        with write_transaction():  # a bad line refuses the whole file: no half-imported settlement
+            db.session.execute(db.delete(Settlement).where(Settlement.file == source[:200]))
+        raise
+    return load_report(day, source)
+
+
+def load_report(day: date, source: str) -> Report:
+    """The report of a stored import: its rows by outcome, and the day's paid QRIS that no settlement covers."""
+    source = source[:200]
+    report = Report(day=day, source=source, counts=dict(db.session.execute(
+        db.select(Settlement.outcome, db.func.count(Settlement.id)).where(Settlement.file == source)
+        .group_by(Settlement.outcome)).all()))
+    for outcome in SETTLEMENT_OUTCOMES:
+        setattr(report, outcome, db.session.scalars(
+            db.select(Settlement).where(Settlement.file == source, Settlement.outcome == outcome)
+            .order_by(Settlement.id).limit(SAMPLE_SIZE)).all())
+    paid = paid_on(day)
+    settled = set(db.session.scalars(db.select(Settlement.payment_id).where(
+        Settlement.payment_id.in_([payment.id for payment in paid]),
+        Settlement.outcome.not_in([MISSING_IN_KASIR, NOT_A_SETTLEMENT]))))
+    report.missing_at_gateway = [payment for payment in paid if payment.id not in settled]
+    report.double_payment = _double_payments(paid)
     return report
+
+
+def recent_sources(limit: int = 20) -> list[str]:
+    """Imported files and provider runs, newest first."""
+    newest = db.func.max(Settlement.imported_at)
+    return db.session.scalars(db.select(Settlement.file).group_by(Settlement.file).order_by(newest.desc())
+                              .limit(limit)).all()
+
+
+def resolve_settlement(settlement: Settlement, note: str) -> None:
+    """A person looked at a settlement row's difference and wrote down what was done (audited)."""
+    settlement.resolution_note = _note(note)
+    audit.record("ResolveReconciliation", f"settlement {settlement.id} {settlement.order_id or ''}",
+                 detail=f"outcome={settlement.outcome} note={settlement.resolution_note}")
+    db.session.commit()
+
+
+def resolve_payment(payment: Payment, note: str) -> None:
+    """The same for a payment the gateway did not settle, or a double payment (kept in its metadata)."""
+    text = _note(note)
+    payment.meta = {**(payment.meta or {}), "reconciliation": {"note": text, "at": utcnow().isoformat()}}
+    audit.record("ResolveReconciliation", f"payment {payment.order_id}", detail=f"note={text}")
+    db.session.commit()
+
+
+def resolution_of(payment: Payment) -> str | None:
+    return ((payment.meta or {}).get("reconciliation") or {}).get("note")
+
+
+def _note(note: str) -> str:
+    text = " ".join((note or "").split())[:300]
+    if len(text) < 3:
+        raise ReconciliationError("Tulis catatan penyelesaian (minimal 3 huruf).")
+    return text
 
 
 def run(day: date, csv_file: Path | None = None) -> Report:
     if csv_file is not None:
         try:
-            text = csv_file.read_text(encoding="utf-8-sig")
+            with csv_file.open(encoding="utf-8-sig", newline="") as lines:
+                return reconcile(day, read_rows(lines), csv_file.name)
         except (OSError, UnicodeDecodeError) as exc:
             raise SettlementFileError(f"cannot read {csv_file.name}: {exc}") from None
-        return reconcile(day, parse_csv(text), csv_file.name)
     provider = get_provider()
     return reconcile(day, provider.fetch_settlement(day), f"{provider.name}:{day.isoformat()}")
 
@@ -208,19 +316,24 @@ def format_report(report: Report) -> str:
                f"lunas {format_wib(payment.paid_at)}"
 
     lines = [f"Rekonsiliasi {report.day.isoformat()} ({report.source}): {report.rows} baris, "
-             f"{len(report.matched)} cocok."]
+             f"{report.count(MATCHED)} cocok."]
     sections = [
-        ("Tidak ada di Kasir (dibayar di gateway)", report.missing_in_kasir, settlement_line),
-        ("Tidak ada di gateway (lunas di Kasir)", report.missing_at_gateway, payment_line),
-        ("Jumlah berbeda", report.amount_mismatch, settlement_line),
-        ("Pembayaran terlambat (perlu ditinjau)", report.late, settlement_line),
-        ("Settlement ganda", report.double_settlement, settlement_line),
-        ("Pembayaran ganda untuk satu transaksi (refund)", report.double_payment, payment_line),
+        ("Tidak ada di Kasir (dibayar di gateway)", report.missing_in_kasir, report.count(MISSING_IN_KASIR),
+         settlement_line),
+        ("Tidak ada di gateway (lunas di Kasir)", report.missing_at_gateway, len(report.missing_at_gateway),
+         payment_line),
+        ("Jumlah berbeda", report.amount_mismatch, report.count(AMOUNT_MISMATCH), settlement_line),
+        ("Pembayaran terlambat (perlu ditinjau)", report.late, report.count(LATE), settlement_line),
+        ("Settlement ganda", report.double_settlement, report.count(DOUBLE), settlement_line),
+        ("Pembayaran ganda untuk satu transaksi (refund)", report.double_payment, len(report.double_payment),
+         payment_line),
     ]
-    for title, items, render in sections:
-        if items:
-            lines.append(f"{title}: {len(items)}")
+    for title, items, total, render in sections:
+        if total:
+            lines.append(f"{title}: {total}")
             lines.extend(render(item) for item in items)
+            if total > len(items):
+                lines.append(f"  … dan {total - len(items)} lainnya")
     if report.clean:
         lines.append("Tidak ada selisih.")
     return "\n".join(lines)

@@ -14,7 +14,18 @@ from .. import audit
 from ..backup import BackupError, create_backup
 from ..clock import format_wib, utcnow
 from ..extensions import db
-from ..models import METHOD_CASH, METHOD_DEBIT, METHOD_LABELS, METHOD_QRIS, SALE_PAID, SALE_VOID, Register, Sale, Shift, User
+from ..models import (
+    METHOD_CASH,
+    METHOD_DEBIT,
+    METHOD_LABELS,
+    METHOD_QRIS,
+    SALE_PAID,
+    SALE_VOID,
+    Register,
+    Sale,
+    Shift,
+    User,
+)
 from ..money import MoneyError, format_number, parse_rupiah
 from ..printing.backends import PrinterError, send
 from ..printing.escpos_render import render_bytes

@@ -1,0 +1,117 @@
+"""The reconciliation page: upload a settlement file, see every group for the day, resolve each with a note."""
+import io
+import time
+import tracemalloc
+from datetime import date
+
+import pytest
+
+from kasir.api.models import Settlement
+from kasir.extensions import db
+from kasir.models import AuditLog
+from kasir.payments.models import Payment
+from kasir.reports import reconcile
+
+GENERIC = "provider_trx_id,order_id,amount,fee,net_amount,settlement_date,status\n"
+
+
+def known_day_settlement(known_day) -> str:
+    """The gateway's file for the known day: two QRIS sales, the late one, the doubly paid QR and a stranger.
+    The refunded sale's QR is not in it."""
+    def line(payment, fee):
+        return f"{payment.provider_trx_id},{payment.order_id},{payment.amount},{fee},{payment.amount - fee}," \
+               f"{known_day.day},settlement\n"
+
+    return (GENERIC + line(known_day.qris_paid, 60) + line(known_day.late, 23) + line(known_day.double, 24)
+            + f"trx-ghost,WEB-GHOST,5000,35,4965,{known_day.day},settlement\n")
+
+
+def test_known_day_reconciles_into_every_group(known_day):
+    report = reconcile.reconcile(known_day.day, reconcile.parse_csv(known_day_settlement(known_day)), "midtrans.csv")
+
+    assert report.counts == {"matched": 2, "late": 1, "missing_in_kasir": 1}
+    assert {s.order_id for s in report.matched} == {known_day.qris_paid.order_id, known_day.double.order_id}
+    assert [s.order_id for s in report.late] == [known_day.late.order_id]
+    assert [s.order_id for s in report.missing_in_kasir] == ["WEB-GHOST"]
+    assert [p.order_id for p in report.missing_at_gateway] == [known_day.refunded.order_id]
+    assert [p.order_id for p in report.double_payment] == [known_day.double.order_id]  # QRIS + cash, one sale
+    assert (report.amount_mismatch, report.double_settlement) == ([], [])
+
+
+def upload(client, day, text, name="settlement.csv"):
+    return client.post("/admin/reconciliation", data={"date": str(day), "file": (io.BytesIO(text.encode()), name)},
+                       content_type="multipart/form-data")
+
+
+def test_admin_uploads_a_file_and_sees_the_groups(client, auth, known_day):
+    auth.login_admin()
+    response = upload(client, known_day.day, known_day_settlement(known_day))
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    for title in ("Cocok", "Tidak ada di Kasir", "Tidak ada di gateway", "Jumlah berbeda", "Settlement terlambat",
+                  "Pembayaran ganda"):
+        assert title in page
+    assert "WEB-GHOST" in page and known_day.refunded.order_id in page and known_day.double.order_id in page
+
+
+def test_a_broken_file_is_refused_with_its_line(client, auth, known_day):
+    auth.login_admin()
+    response = upload(client, known_day.day, GENERIC + "x,WEB-1,27500.50,0,0,2026-11-24,settlement\n")
+    assert response.status_code == 422 and "line 2" in response.get_data(as_text=True)
+    with client.application.app_context():
+        assert db.session.scalar(db.select(db.func.count(Settlement.id))) == 0
+
+
+def test_each_difference_is_resolved_with_an_audited_note(client, auth, app, known_day):
+    auth.login_admin()
+    location = upload(client, known_day.day, known_day_settlement(known_day)).headers["Location"]
+    with app.app_context():
+        ghost = db.session.scalar(db.select(Settlement).where(Settlement.order_id == "WEB-GHOST"))
+        ghost_id = ghost.id
+    refused = client.post(f"/admin/reconciliation/settlements/{ghost_id}/resolve", data={"note": " ", "next": location})
+    assert refused.status_code == 302
+    client.post(f"/admin/reconciliation/settlements/{ghost_id}/resolve",
+                data={"note": "Transaksi toko online lama, dicatat manual", "next": location})
+    client.post(f"/admin/reconciliation/payments/{known_day.double.id}/resolve",
+                data={"note": "Refund QRIS ke pelanggan", "next": location})
+    page = client.get(location).get_data(as_text=True)
+    assert "Transaksi toko online lama, dicatat manual" in page and "Refund QRIS ke pelanggan" in page
+    with app.app_context():
+        entries = db.session.scalars(db.select(AuditLog).where(AuditLog.action == "ResolveReconciliation")).all()
+        assert [(e.actor, e.target) for e in entries] == [
+            ("owner", f"settlement {ghost_id} WEB-GHOST"), ("owner", f"payment {known_day.double.order_id}")]
+        assert reconcile.resolution_of(db.session.get(Payment, known_day.double.id)) == "Refund QRIS ke pelanggan"
+
+
+@pytest.fixture(scope="module")
+def settlement_100k(tmp_path_factory):
+    path = tmp_path_factory.mktemp("settlement") / "besar.csv"
+    with path.open("w") as out:
+        out.write(GENERIC)
+        for number in range(100_000):
+            out.write(f"trx-{number:06d},WEB-{number:06d},27500,193,27307,2026-11-24,settlement\n")
+    return path
+
+
+def test_a_100_000_row_settlement_imports_in_seconds(app, settlement_100k):
+    with app.app_context():
+        started = time.perf_counter()
+        report = reconcile.run(date(2026, 11, 24), settlement_100k)
+        seconds = time.perf_counter() - started
+        print(f"100000 rows imported in {seconds:.1f} s")
+        assert report.rows == 100_000 and report.count("missing_in_kasir") == 100_000
+        assert len(report.missing_in_kasir) == reconcile.SAMPLE_SIZE
+        assert db.session.scalar(db.select(db.func.count(Settlement.id))) == 100_000
+    assert seconds < 15
+
+
+def test_a_100_000_row_settlement_imports_in_flat_memory(app, settlement_100k):
+    with app.app_context():
+        tracemalloc.start()
+        try:
+            reconcile.run(date(2026, 11, 24), settlement_100k)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    print(f"100000 rows: peak Python memory {peak / 1e6:.1f} MB")
+    assert peak < 60 * 1024 * 1024
