@@ -268,6 +268,12 @@ def send_webhook(client, app):
     return send
 
 
+def fresh(model, key):
+    """The row as the database has it now, not as this session last saw it."""
+    db.session.expire_all()
+    return db.session.get(model, key)
+
+
 def paid_body(payment, **overrides) -> dict:
     body = {"trx_id": payment.provider_trx_id, "order_id": payment.order_id, "amount": payment.amount,
             "status": "SUCCESS", "ref_no": "REF000123"}

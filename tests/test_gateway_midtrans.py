@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import use_gateway
+from conftest import fresh, use_gateway
 from fake_gateways import MIDTRANS_KEY
 from kasir.clock import utcnow
 from kasir.extensions import db
@@ -27,11 +27,6 @@ def midtrans_active(app):
     use_gateway(app, provider="midtrans", midtrans_env="sandbox", midtrans_server_key=MIDTRANS_KEY)
     with app.app_context():
         yield
-
-
-def fresh(payment_id) -> Payment:
-    db.session.expire_all()
-    return db.session.get(Payment, payment_id)
 
 
 def new_payment(till) -> Payment:
@@ -70,7 +65,7 @@ def test_settlement_notification_is_verified_then_rechecked_then_applied(client,
 
     assert response.status_code == 200 and response.json["result"] == "applied"
     assert len(fake_midtrans.calls("status")) == 1  # the notification is a hint; the status call decides
-    paid = fresh(payment.id)
+    paid = fresh(Payment, payment.id)
     assert paid.status == states.PAID and paid.paid_at is not None
     assert db.session.get(Sale, paid.sale_id).status == "PAID"
     delivery = db.session.scalar(db.select(WebhookDelivery).where(WebhookDelivery.provider == "midtrans"))
@@ -85,7 +80,7 @@ def test_a_notification_the_status_call_does_not_confirm_changes_nothing(client,
     body.update(transaction_status="settlement", status_code="201")
     response = client.post("/webhooks/midtrans", json=body)
     assert response.status_code == 200 and response.json["result"] == "unchanged"
-    assert fresh(payment.id).status == states.PENDING
+    assert fresh(Payment, payment.id).status == states.PENDING
 
 
 @pytest.mark.parametrize("tamper", [
@@ -103,7 +98,7 @@ def test_bad_notification_signature_is_401_and_nothing_is_applied(client, till, 
 
     assert response.status_code == 401
     assert fake_midtrans.calls("status") == []
-    assert fresh(payment.id).status == states.PENDING
+    assert fresh(Payment, payment.id).status == states.PENDING
     rejected = db.session.scalar(db.select(WebhookDelivery).where(WebhookDelivery.provider == "midtrans"))
     assert rejected.status == "ERROR" and rejected.event_id is None
 
@@ -113,7 +108,7 @@ def test_notification_signed_with_another_key_is_rejected(client, till, fake_mid
     fake_midtrans.settle(payment.order_id)
     body = fake_midtrans.notification(payment.order_id, server_key="SB-Mid-server-someone-else")
     assert client.post("/webhooks/midtrans", json=body).status_code == 401
-    assert fresh(payment.id).status == states.PENDING
+    assert fresh(Payment, payment.id).status == states.PENDING
 
 
 def test_malformed_and_unknown_notifications(client, fake_midtrans, till):
@@ -129,7 +124,7 @@ def test_status_sync_alone_marks_the_payment_paid(till, fake_midtrans):
     payment = new_payment(till)
     fake_midtrans.settle(payment.order_id)
     outcome = service.check_status(payment, source="manual")
-    assert outcome.changed and fresh(payment.id).status == states.PAID
+    assert outcome.changed and fresh(Payment, payment.id).status == states.PAID
 
 
 def test_status_call_retries_once_on_a_gateway_error(till, fake_midtrans):
@@ -137,7 +132,7 @@ def test_status_call_retries_once_on_a_gateway_error(till, fake_midtrans):
     fake_midtrans.fail_next("status", "503")
     fake_midtrans.settle(payment.order_id)
     service.check_status(payment, source="sync")
-    assert len(fake_midtrans.calls("status")) == 2 and fresh(payment.id).status == states.PAID
+    assert len(fake_midtrans.calls("status")) == 2 and fresh(Payment, payment.id).status == states.PAID
 
 
 def test_expiry_asks_midtrans_to_expire_and_treats_407_as_success(till, fake_midtrans):
@@ -145,14 +140,14 @@ def test_expiry_asks_midtrans_to_expire_and_treats_407_as_success(till, fake_mid
     assert service.expire_due(now=payment.expires_at + timedelta(seconds=1)) == 1
     assert fake_midtrans.transactions[payment.order_id]["transaction_status"] == "expire"
     assert len(fake_midtrans.calls("expire")) == 1
-    assert fresh(payment.id).status == states.EXPIRED
+    assert fresh(Payment, payment.id).status == states.EXPIRED
 
 
 def test_expiry_finds_a_settled_payment_paid(till, fake_midtrans):
     payment = new_payment(till)
     fake_midtrans.settle(payment.order_id)
     service.expire_due(now=payment.expires_at + timedelta(seconds=1))
-    assert fake_midtrans.calls("expire") == [] and fresh(payment.id).status == states.PAID
+    assert fake_midtrans.calls("expire") == [] and fresh(Payment, payment.id).status == states.PAID
 
 
 def test_cancel_cancels_at_midtrans(till, fake_midtrans):
@@ -174,7 +169,7 @@ def test_late_settlement_after_expiry_is_recorded_and_flagged(client, till, fake
     service.apply_status(payment, states.EXPIRED, source="expiry")
     fake_midtrans.settle(payment.order_id)
     assert notify(client, fake_midtrans, payment.order_id).status_code == 200
-    late = fresh(payment.id)
+    late = fresh(Payment, payment.id)
     assert late.status == states.PAID and late.late and late.review_reason
 
 
@@ -182,7 +177,7 @@ def paid_payment(till, fake_midtrans) -> Payment:
     payment = new_payment(till)
     fake_midtrans.settle(payment.order_id)
     service.check_status(payment, source="manual")
-    return fresh(payment.id)
+    return fresh(Payment, payment.id)
 
 
 def test_full_refund_from_admin(client, auth, till, fake_midtrans):
@@ -198,7 +193,7 @@ def test_full_refund_from_admin(client, auth, till, fake_midtrans):
     assert call["path"] == f"/v2/{payment.order_id}/refund/online/direct"
     sent = json.loads(call["body"])
     assert sent["amount"] == 7500 and sent["reason"] == "Salah pesan" and sent["refund_key"].startswith("RF-")
-    refunded = fresh(payment.id)
+    refunded = fresh(Payment, payment.id)
     assert refunded.status == states.REFUNDED and refunded.meta["refund"]["amount"] == 7500
     assert db.session.scalar(db.select(AuditLog).where(AuditLog.action == "Refund")).outcome == "ok"
     summary = client.get("/admin").get_data(as_text=True)
@@ -209,7 +204,7 @@ def test_partial_refund_keeps_the_amount(client, auth, till, fake_midtrans):
     payment = paid_payment(till, fake_midtrans)
     auth.login_admin()
     client.post(f"/admin/payments/{payment.id}/refund", data={"amount": "2500", "reason": "Satu item habis"})
-    refunded = fresh(payment.id)
+    refunded = fresh(Payment, payment.id)
     assert refunded.status == states.REFUNDED and service.refunded_amount(refunded) == 2500
     assert fake_midtrans.transactions[payment.order_id]["transaction_status"] == "partial_refund"
 
@@ -220,7 +215,7 @@ def test_refund_refused_by_midtrans_is_shown_and_audited(client, auth, till, fak
     auth.login_admin()
     response = client.post(f"/admin/payments/{payment.id}/refund", data={"amount": "7500", "reason": "Batal"})
     assert response.status_code == 422 and "Refund ditolak Midtrans (kode 412)" in response.get_data(as_text=True)
-    assert fresh(payment.id).status == states.PAID
+    assert fresh(Payment, payment.id).status == states.PAID
     assert db.session.scalar(db.select(AuditLog).where(AuditLog.action == "Refund")).outcome == "refused"
 
 
@@ -236,7 +231,7 @@ def failed_charge(till) -> tuple[str, Payment]:
     with pytest.raises(service.PaymentError) as raised:
         service.create_for_sale(sale.id)
     payment = db.session.scalar(db.select(Payment).where(Payment.sale_id == sale.id))
-    return str(raised.value), fresh(payment.id)
+    return str(raised.value), fresh(Payment, payment.id)
 
 
 def test_wrong_server_key_is_a_clear_message_and_a_failed_payment(app, till, fake_midtrans):
@@ -331,6 +326,6 @@ def test_notification_kept_when_the_status_call_fails_and_applied_by_the_retry_j
     fake_midtrans.fail_next("status", "503", "503")
     response = notify(client, fake_midtrans, payment.order_id)
     assert response.status_code == 503  # Midtrans retries a 503; our job does too
-    assert fresh(payment.id).status == states.PENDING
+    assert fresh(Payment, payment.id).status == states.PENDING
     assert reprocess_unmatched() == 1
-    assert fresh(payment.id).status == states.PAID
+    assert fresh(Payment, payment.id).status == states.PAID

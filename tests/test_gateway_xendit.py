@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import use_gateway
+from conftest import fresh, use_gateway
 from fake_gateways import XENDIT_KEY, XENDIT_TOKEN
 from kasir.clock import utcnow
 from kasir.extensions import db
@@ -26,11 +26,6 @@ def xendit_active(app):
     use_gateway(app, provider="xendit", xendit_secret_key=XENDIT_KEY, xendit_callback_token=XENDIT_TOKEN)
     with app.app_context():
         yield
-
-
-def fresh(payment_id) -> Payment:
-    db.session.expire_all()
-    return db.session.get(Payment, payment_id)
 
 
 def new_payment(till) -> Payment:
@@ -60,7 +55,7 @@ def test_paid_callback_is_applied_once(client, till, fake_xendit):
     body = fake_xendit.pay(payment.order_id)
     response = callback(client, body)
     assert response.status_code == 200 and response.json["result"] == "applied"
-    paid = fresh(payment.id)
+    paid = fresh(Payment, payment.id)
     assert paid.status == states.PAID and paid.provider_ref_no == "RCPT123456"
     assert callback(client, body).json == {"result": "duplicate"}
     delivery = db.session.scalar(db.select(WebhookDelivery).where(WebhookDelivery.event_id == body["data"]["id"]))
@@ -71,13 +66,13 @@ def test_paid_callback_is_applied_once(client, till, fake_xendit):
 def test_callback_without_the_right_token_is_401_and_ignored(client, till, fake_xendit, token):
     payment = new_payment(till)
     assert callback(client, fake_xendit.pay(payment.order_id), token=token).status_code == 401
-    assert fresh(payment.id).status == states.PENDING
+    assert fresh(Payment, payment.id).status == states.PENDING
 
 
 def test_callback_with_another_amount_is_refused(client, till, fake_xendit):
     payment = new_payment(till)
     response = callback(client, fake_xendit.pay(payment.order_id, amount=100))
-    assert response.status_code == 422 and fresh(payment.id).status == states.PENDING
+    assert response.status_code == 422 and fresh(Payment, payment.id).status == states.PENDING
 
 
 def test_v1_shaped_callback_is_ignored(client, till, fake_xendit):
@@ -85,20 +80,20 @@ def test_v1_shaped_callback_is_ignored(client, till, fake_xendit):
     v1 = {"id": "x", "external_id": payment.order_id, "amount": 7500, "status": "COMPLETED"}
     response = callback(client, v1)
     assert response.status_code == 200 and response.json == {"result": "ignored"}
-    assert fresh(payment.id).status == states.PENDING
+    assert fresh(Payment, payment.id).status == states.PENDING
 
 
 def test_status_sync_finds_the_payment(till, fake_xendit):
     payment = new_payment(till)
     fake_xendit.pay(payment.order_id)
     service.check_status(payment, source="manual")
-    assert fresh(payment.id).status == states.PAID
+    assert fresh(Payment, payment.id).status == states.PAID
 
 
 def test_expired_qr_and_cancel(till, fake_xendit):
     payment = new_payment(till)
     assert service.expire_due(now=payment.expires_at + timedelta(seconds=1)) == 1
-    assert fresh(payment.id).status == states.EXPIRED
+    assert fresh(Payment, payment.id).status == states.EXPIRED
     other = new_payment(till)
     assert service.cancel(other, source="pos").payment.status == states.CANCELLED
 
@@ -108,7 +103,7 @@ def test_refund_uses_the_qr_payment(client, auth, till, fake_xendit):
     callback(client, fake_xendit.pay(payment.order_id))
     auth.login_admin()
     client.post(f"/admin/payments/{payment.id}/refund", data={"amount": "7500", "reason": "Retur"})
-    assert fresh(payment.id).status == states.REFUNDED
+    assert fresh(Payment, payment.id).status == states.REFUNDED
     assert fake_xendit.refunds[0]["amount"] == 7500
 
 

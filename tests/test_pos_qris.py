@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from conftest import paid_body
+from conftest import fresh, paid_body
 from kasir.extensions import db
 from kasir.models import Register, Sale
 from kasir.payments import states
@@ -15,11 +15,6 @@ def app_context(app):
     # Reads below see the database as the requests left it: each request has its own context and session.
     with app.app_context():
         yield
-
-
-def fresh(model, key):
-    db.session.expire_all()
-    return db.session.get(model, key)
 
 
 def start_qris(auth, htmx, *skus):
