@@ -90,7 +90,7 @@ def _settle_sale(payment: Payment) -> None:
 def apply_status(payment: Payment, status: str, *, source: str, amount: int | None = None,
                  provider_ref: str | None = None, raw: dict | None = None, provider_trx_id: str | None = None,
                  qr_string: str | None = None, expires_at: datetime | None = None,
-                 error: str | None = None) -> Outcome:
+                 error: str | None = None, meta: dict | None = None) -> Outcome:
     """Move `payment` to `status` if the state machine allows it; a repeat is a no-op.
 
     Raises InvalidTransition or AmountMismatch without changing anything.
@@ -114,6 +114,8 @@ def apply_status(payment: Payment, status: str, *, source: str, amount: int | No
         if error:
             payment.error = error[:300]
             detail["error"] = error[:300]
+        if meta:
+            payment.meta = {**(payment.meta or {}), **meta}
         if provider_ref:
             payment.provider_ref_no = provider_ref[:100]
         if status == states.PAID:
@@ -395,11 +397,11 @@ def refund(payment: Payment, amount: int, reason: str, actor: str) -> Outcome:
         raise
     detail = {"amount": amount, "partial": amount < payment.amount, "reason": reason, "refund_key": refund_key,
               "by": actor, "at": utcnow().isoformat()}
-    outcome = apply_status(payment, states.REFUNDED, source="admin", raw={"refund": detail, "provider": reported.raw})
-    with write_transaction():
-        locked = _lock(payment.id)
-        locked.meta = {**(locked.meta or {}), "refund": detail}
-        audit.record("Refund", payment.order_id, actor=actor, detail=f"amount={amount} of {payment.amount}")
+    # The refunded amount is kept with the state change, so reports never see REFUNDED without it.
+    outcome = apply_status(payment, states.REFUNDED, source="admin", raw={"refund": detail, "provider": reported.raw},
+                           meta={"refund": detail})
+    audit.record("Refund", payment.order_id, actor=actor, detail=f"amount={amount} of {payment.amount}")
+    db.session.commit()
     return outcome
 
 
