@@ -138,6 +138,8 @@ class LiveServer:
         self.env = {**os.environ, "KASIR_INSTANCE_PATH": str(instance), "PORT": str(self.port),
                     "RATELIMIT_ENABLED": "false", **(env_extra or {})}
         self.env.pop("DATABASE_URL", None)
+        # Where the server keeps its data, for tests that look at the rows behind its answers.
+        self.database_url = f"sqlite:///{instance / 'kasir.db'}"
         self.process: subprocess.Popen | None = None
         self.admin_password = ""
 
