@@ -27,7 +27,7 @@ class Job:
 def default_jobs() -> list[Job]:
     from . import backup
     from .api import callbacks, idempotency
-    from .payments import health, service
+    from .payments import health, metrics, service
     from .reports import reconcile
     from .printing import queue as print_queue
     from .webhooks.service import reprocess_unmatched
@@ -42,6 +42,7 @@ def default_jobs() -> list[Job]:
         Job("purge_idempotency_keys", 3600, idempotency.purge_expired),
         Job("reconcile_yesterday", 3600, reconcile.reconcile_yesterday),
         Job("daily_backup", 600, backup.daily_backup),
+        Job("flush_provider_metrics", 60, metrics.flush),
     ]
 
 
