@@ -20,6 +20,8 @@ from ..extensions import db
 from .models import ProviderCallStat
 
 OPERATIONS = ("create_qr", "fetch_status", "cancel", "expire", "refund", "test_connection")
+OPERATION_LABELS = {"create_qr": "Buat QR", "fetch_status": "Cek status", "cancel": "Batalkan",
+                    "expire": "Akhiri QR kedaluwarsa", "refund": "Refund", "test_connection": "Tes koneksi"}
 KEEP_FOR = timedelta(days=35)
 
 # Set while an operation runs: one that calls another (expire → cancel) is one call to the gateway's user.
@@ -141,6 +143,10 @@ class OperationStats:
     errors: int
     total_ms: int
     max_ms: int
+
+    @property
+    def label(self) -> str:
+        return OPERATION_LABELS.get(self.operation, self.operation)
 
     @property
     def average_ms(self) -> int:
