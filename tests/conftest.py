@@ -486,7 +486,8 @@ def known_dashboard_day(known_day, provider_metrics):
         Callback(payment_id=paid_id, url="https://toko.example/cb", event="payment.paid", body="{}",
                  next_attempt_at=now),
         Callback(payment_id=paid_id, url="https://toko.example/cb", event="payment.paid", body="{}", attempts=2,
-                 last_error="HTTP 500", next_attempt_at=now + timedelta(minutes=4), created_at=now - timedelta(hours=1)),
+                 last_error="HTTP 500", next_attempt_at=now + timedelta(minutes=4),
+                 created_at=now - timedelta(hours=1)),
         Callback(payment_id=paid_id, url="https://toko.example/cb", event="payment.paid", body="{}", attempts=12,
                  last_error="HTTP 500", next_attempt_at=None),
         Callback(payment_id=paid_id, url="https://toko.example/cb", event="payment.paid", body="{}", attempts=1,
@@ -494,7 +495,8 @@ def known_dashboard_day(known_day, provider_metrics):
     ])
     db.session.execute(db.delete(PrintJob))
     db.session.add_all([PrintJob(sale_id=known_day.cash.id, status=PRINT_QUEUED),
-                        PrintJob(sale_id=known_day.debit.id, status=PRINT_FAILED, attempts=5, last_error="kertas habis"),
+                        PrintJob(sale_id=known_day.debit.id, status=PRINT_FAILED, attempts=5,
+                                 last_error="kertas habis"),
                         PrintJob(sale_id=known_day.qris_sale.id, status=PRINT_PRINTED, printed_at=now)])
     db.session.commit()
     db.session.expire_all()
