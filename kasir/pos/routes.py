@@ -6,6 +6,7 @@ from .. import sales
 from ..auth import login_required
 from ..database import begin_write
 from ..payments import service as payment_service
+from ..reports import shifts
 from ..extensions import db
 from ..models import Product, Register, Sale
 from ..web import toast
@@ -187,7 +188,8 @@ def pay_panel(method):
         return toast(str(exc))
     if method == "cash":
         tenders = [amount for amount in QUICK_TENDERS if amount > sale.total]
-        return render_template("pos/_pay_cash.html", sale=sale, tenders=tenders)
+        return render_template("pos/_pay_cash.html", sale=sale, tenders=tenders,
+                               in_shift=shifts.counts_sales_of(shifts.open_shift_for(g.register), g.user))
     if method == "debit":
         return render_template("pos/_pay_debit.html", sale=sale)
     return toast("Metode pembayaran tidak dikenal.")

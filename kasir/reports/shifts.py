@@ -91,7 +91,23 @@ def open_shift(register: Register, cashier: User, opening_cash_text: str) -> Shi
     return shift
 
 
+def counts_sales_of(shift: Shift | None, cashier: User) -> bool:
+    """Whether this cashier's sales at the shift's register go into its drawer (see summarize)."""
+    return shift is not None and shift.cashier_id == cashier.id
+
+
+def may_close(shift: Shift, user: User) -> bool:
+    """At the till only the shift's own cashier (who counts the drawer) or an admin closes it."""
+    return user.id == shift.cashier_id or user.is_admin
+
+
+def ensure_may_close(shift: Shift, user: User) -> None:
+    if not may_close(shift, user):
+        raise ShiftError(f"Shift ini milik {shift.cashier.display_name}: hanya dia atau admin yang bisa menutupnya.")
+
+
 def summarize(shift: Shift) -> ShiftSummary:
+    """The shift's figures: its cashier's sales at its register, paid while it was open."""
     as_of = shift.closed_at or utcnow()
     window = (Sale.register_id == shift.register_id, Sale.cashier_id == shift.cashier_id,
               Sale.paid_at >= shift.opened_at, Sale.paid_at < as_of)
