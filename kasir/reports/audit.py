@@ -14,6 +14,8 @@ from ..models import AuditLog
 from ..redaction import redact
 
 CSV_COLUMNS = ("waktu", "pengguna", "aksi", "target", "hasil", "detail", "ip")
+OUTCOME_LABELS = {"ok": "berhasil", "error": "galat", "failed": "gagal", "denied": "ditolak", "refused": "ditolak",
+                  "rejected": "ditolak", "review": "perlu ditinjau"}
 EXPORT_BATCH = 500
 
 
@@ -28,6 +30,10 @@ class AuditRow:
     outcome: str
     detail: str
     ip: str
+
+    @property
+    def outcome_label(self) -> str:
+        return OUTCOME_LABELS.get(self.outcome, self.outcome)
 
     @classmethod
     def of(cls, entry: AuditLog) -> "AuditRow":
