@@ -58,6 +58,7 @@ def test_cashier_opens_sells_and_closes_a_shift_from_the_till(cashier_page, prin
     page.click("#modal >> text=Kembali")
     page.fill("#counted_cash", "203.000")
     page.fill("#note", "Kembalian kurang 500")
+    page.screenshot(path=screenshots / "pos-shift-panel.png")
     page.click("text=Tutup Shift & Cetak Laporan Z")
     page.wait_for_selector("#modal [data-figure=difference]")
     assert (figure(page, "expected_cash"), figure(page, "counted_cash"), figure(page, "difference")) == \

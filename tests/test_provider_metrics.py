@@ -97,6 +97,18 @@ def test_flush_writes_each_minute_once_and_starts_again_from_zero(app, provider_
         assert metrics.flush() == 0 and db.session.scalar(db.select(db.func.count(ProviderCallStat.id))) == 1
 
 
+def test_a_quiet_minute_writes_nothing(app, provider_metrics):
+    statements = []
+    with app.app_context():
+        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            assert metrics.flush() == 0
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+    assert statements == []
+
+
 def test_two_flushes_of_one_minute_add_up_when_read(app, provider_metrics):
     minute = utcnow().replace(second=0, microsecond=0)
     with app.app_context():
@@ -127,8 +139,10 @@ def test_flush_drops_minutes_older_than_the_retention(app, provider_metrics):
         db.session.add(ProviderCallStat(minute=utcnow() - metrics.KEEP_FOR * 2, provider="probe", operation="cancel",
                                         calls=1, errors=0, total_ms=5, max_ms=5))
         db.session.commit()
+        provider_metrics.record("probe", "cancel", 5, failed=False)
         metrics.flush()
-        assert db.session.scalar(db.select(db.func.count(ProviderCallStat.id))) == 0
+        [kept] = db.session.scalars(db.select(ProviderCallStat)).all()
+        assert kept.minute > utcnow() - metrics.KEEP_FOR
 
 
 def test_the_runner_flushes_every_minute():
