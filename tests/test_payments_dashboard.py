@@ -86,3 +86,25 @@ def test_dashboard_page_shows_both_periods_in_indonesian(client, auth, known_das
 def test_dashboard_is_for_admins_only(client, auth, known_dashboard_day):
     auth.login_cashier()
     assert client.get("/admin/dashboard").status_code == 403
+
+
+def test_gateway_delay_reads_midtrans_and_xendit_times_from_their_own_bodies(app, known_dashboard_day):
+    import json
+
+    from kasir.extensions import db
+    from kasir.payments.models import WEBHOOK_OK, WebhookDelivery
+
+    before = known_dashboard_day.day - timedelta(days=1)
+    start, end = wib_day_bounds(before)
+    received = start + timedelta(hours=12)  # 12:00 WIB
+    db.session.add_all([
+        WebhookDelivery(provider="midtrans", event_id="mt-1", status=WEBHOOK_OK, received_at=received,
+                        payload=json.dumps({"settlement_time": f"{before} 11:59:54"}), headers={}),
+        WebhookDelivery(provider="xendit", event_id="xd-1", status=WEBHOOK_OK, received_at=received,
+                        payload=json.dumps({"event": "qr.payment", "created": f"{before}T04:59:58Z"}), headers={}),
+        WebhookDelivery(provider="midtrans", event_id="mt-2", status=WEBHOOK_OK, received_at=received,
+                        payload=json.dumps({"transaction_status": "pending"}), headers={}),
+    ])
+    db.session.commit()
+    delay = dashboard.build_window("day before", start, end).gateway_delay
+    assert (delay.count, delay.median, delay.longest) == (2, pytest.approx(4), pytest.approx(6))

@@ -6,11 +6,13 @@ What counts:
 - time to pay = paid_at − created_at of the paid ones (late ones included: the median shows the usual case);
 - expired, cancelled, failed: the payment's state now (failed includes charges the provider refused: no QR);
 - late and double payments: by the moment they were paid, as in the sales report;
-- webhook processing = received_at → processed_at; gateway delay = the gateway's X-Timestamp → received_at
-  (only deliveries that carry one);
+- webhook processing = received_at → processed_at; gateway delay = when the gateway says it sent the event
+  (X-Timestamp of the signed format, Midtrans' settlement_time, Xendit's event "created") → received_at,
+  for the deliveries that say so;
 - provider calls: kasir.payments.metrics;
 - the backlog (callbacks, print jobs, unprocessed webhooks) is the state now, whatever the window.
 """
+import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from statistics import median
@@ -23,6 +25,8 @@ from ..extensions import db
 from ..models import PRINT_FAILED, PRINT_QUEUED, PrintJob
 from ..payments import metrics, states
 from ..payments.models import WEBHOOK_ERROR, WEBHOOK_PENDING, Payment, WebhookDelivery
+from ..payments.providers.midtrans import parse_wib
+from ..payments.providers.xendit import parse_iso
 from .daily import Bar, bar_chart, double_payments_between, late_payments_between
 
 WEEK_DAYS = 7
@@ -99,11 +103,29 @@ def _seconds(later: datetime, earlier: datetime) -> float:
     return (as_utc(later) - as_utc(earlier)).total_seconds()
 
 
-def _gateway_timestamp(headers: dict | None) -> datetime | None:
+def _sent_by_signature_header(headers: dict | None) -> datetime | None:
     try:
         return datetime.fromtimestamp(int((headers or {}).get("X-Timestamp", "")), tz=timezone.utc)
     except (TypeError, ValueError, OverflowError, OSError):
         return None
+
+
+# Gateways whose own format says when the event happened: Midtrans' settlement_time (WIB, on settlement
+# notifications), Xendit's event "created" (shared/contracts/).
+SENT_AT_IN_BODY = {"midtrans": lambda body: parse_wib(body.get("settlement_time")),
+                   "xendit": lambda body: parse_iso(body.get("created"))}
+
+
+def _gateway_sent_at(provider: str, headers: dict | None, payload: str | None) -> datetime | None:
+    """When the gateway sent (or settled) a delivery, where the delivery says so."""
+    sent_at = _sent_by_signature_header(headers)
+    if sent_at is not None or payload is None or provider not in SENT_AT_IN_BODY:
+        return sent_at
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        return None
+    return SENT_AT_IN_BODY[provider](body) if isinstance(body, dict) else None
 
 
 def _payments(start: datetime, end: datetime) -> list[tuple]:
@@ -128,17 +150,18 @@ def _add_payments(window: Window, rows: list[tuple]) -> None:
 
 
 def _add_webhooks(window: Window) -> None:
+    body_if_it_dates_itself = case((WebhookDelivery.provider.in_(list(SENT_AT_IN_BODY)), WebhookDelivery.payload))
     rows = db.session.execute(
         db.select(WebhookDelivery.received_at, WebhookDelivery.processed_at, WebhookDelivery.status,
-                  WebhookDelivery.headers)
+                  WebhookDelivery.headers, WebhookDelivery.provider, body_if_it_dates_itself)
         .where(WebhookDelivery.received_at >= window.start, WebhookDelivery.received_at < window.end)).all()
     window.webhooks = len(rows)
     window.webhook_errors = sum(1 for row in rows if row[2] == WEBHOOK_ERROR)
     window.webhook_processing = Durations.of([max(0.0, _seconds(processed_at, received_at))
                                               for received_at, processed_at, *_ in rows if processed_at is not None])
     delays = []
-    for received_at, _processed_at, _status, headers in rows:
-        sent_at = _gateway_timestamp(headers)
+    for received_at, _processed_at, _status, headers, provider, payload in rows:
+        sent_at = _gateway_sent_at(provider, headers, payload)
         if sent_at is not None:
             delays.append(max(0.0, _seconds(received_at, sent_at)))  # clocks differ a little: never negative
     window.gateway_delay = Durations.of(delays)
