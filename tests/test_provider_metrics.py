@@ -6,7 +6,7 @@ from sqlalchemy import event
 
 from kasir.clock import utcnow
 from kasir.extensions import db
-from kasir.jobs import default_jobs
+from kasir.jobs import JobRunner, default_jobs
 from kasir.payments import metrics
 from kasir.payments.models import ProviderCallStat
 from kasir.payments.providers import get_provider
@@ -148,3 +148,13 @@ def test_flush_drops_minutes_older_than_the_retention(app, provider_metrics):
 def test_the_runner_flushes_every_minute():
     [job] = [job for job in default_jobs() if job.name == "flush_provider_metrics"]
     assert (job.every_seconds, job.run) == (60, metrics.flush)
+
+
+def test_stopping_the_runner_flushes_what_is_still_in_memory(app, provider_metrics):
+    [flush_job] = [job for job in default_jobs() if job.name == "flush_provider_metrics"]
+    runner = JobRunner(app, jobs=[flush_job])
+    runner.run_due()  # the first turn, with nothing to flush yet; the next one is a minute away
+    provider_metrics.record("probe", "create_qr", 90, failed=False)
+    runner.stop()
+    with app.app_context():
+        assert db.session.scalar(db.select(ProviderCallStat.calls)) == 1
