@@ -13,6 +13,7 @@ What counts:
 - the backlog (callbacks, print jobs, unprocessed webhooks) is the state now, whatever the window.
 """
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from statistics import median
@@ -128,23 +129,21 @@ def _gateway_sent_at(provider: str, headers: dict | None, payload: str | None) -
     return SENT_AT_IN_BODY[provider](body) if isinstance(body, dict) else None
 
 
-def _payments(start: datetime, end: datetime) -> list[tuple]:
-    """(created_at, paid_at, status, has a QR) of the payments created in [start, end): columns, not objects."""
+def _payments(start: datetime, end: datetime) -> list:
+    """(created_at, paid_at, status, has_qr) of the payments created in [start, end): columns, not objects."""
     return db.session.execute(
-        db.select(Payment.created_at, Payment.paid_at, Payment.status, Payment.qr_string.is_not(None))
+        db.select(Payment.created_at, Payment.paid_at, Payment.status, Payment.qr_string.is_not(None).label("has_qr"))
         .where(Payment.created_at >= start, Payment.created_at < end)).all()
 
 
-def _add_payments(window: Window, rows: list[tuple]) -> None:
-    window.attempts = len(rows)
-    issued = [row for row in rows if row[3]]
-    paid = [row for row in issued if row[1] is not None]
-    window.issued, window.paid = len(issued), len(paid)
-    window.time_to_pay = Durations.of([max(0.0, _seconds(paid_at, created_at)) for created_at, paid_at, *_ in paid])
-    by_status = {status: sum(1 for row in rows if row[2] == status)
-                 for status in (states.EXPIRED, states.CANCELLED, states.FAILED)}
-    window.expired, window.cancelled, window.failed = (by_status[states.EXPIRED], by_status[states.CANCELLED],
-                                                       by_status[states.FAILED])
+def _add_payments(window: Window, rows: list) -> None:
+    issued = [row for row in rows if row.has_qr]
+    paid = [row for row in issued if row.paid_at is not None]
+    statuses = Counter(row.status for row in rows)
+    window.attempts, window.issued, window.paid = len(rows), len(issued), len(paid)
+    window.time_to_pay = Durations.of([max(0.0, _seconds(row.paid_at, row.created_at)) for row in paid])
+    window.expired, window.cancelled, window.failed = (statuses[states.EXPIRED], statuses[states.CANCELLED],
+                                                       statuses[states.FAILED])
     window.late = late_payments_between(window.start, window.end)
     window.double_count, window.double_total = double_payments_between(window.start, window.end)
 
@@ -153,21 +152,22 @@ def _add_webhooks(window: Window) -> None:
     body_if_it_dates_itself = case((WebhookDelivery.provider.in_(list(SENT_AT_IN_BODY)), WebhookDelivery.payload))
     rows = db.session.execute(
         db.select(WebhookDelivery.received_at, WebhookDelivery.processed_at, WebhookDelivery.status,
-                  WebhookDelivery.headers, WebhookDelivery.provider, body_if_it_dates_itself)
+                  WebhookDelivery.headers, WebhookDelivery.provider, body_if_it_dates_itself.label("payload"))
         .where(WebhookDelivery.received_at >= window.start, WebhookDelivery.received_at < window.end)).all()
     window.webhooks = len(rows)
-    window.webhook_errors = sum(1 for row in rows if row[2] == WEBHOOK_ERROR)
-    window.webhook_processing = Durations.of([max(0.0, _seconds(processed_at, received_at))
-                                              for received_at, processed_at, *_ in rows if processed_at is not None])
+    window.webhook_errors = sum(1 for row in rows if row.status == WEBHOOK_ERROR)
+    window.webhook_processing = Durations.of([max(0.0, _seconds(row.processed_at, row.received_at))
+                                              for row in rows if row.processed_at is not None])
     delays = []
-    for received_at, _processed_at, _status, headers, provider, payload in rows:
-        sent_at = _gateway_sent_at(provider, headers, payload)
+    for row in rows:
+        sent_at = _gateway_sent_at(row.provider, row.headers, row.payload)
         if sent_at is not None:
-            delays.append(max(0.0, _seconds(received_at, sent_at)))  # clocks differ a little: never negative
+            delays.append(max(0.0, _seconds(row.received_at, sent_at)))  # clocks differ a little: never negative
     window.gateway_delay = Durations.of(delays)
 
 
-def build_window(label: str, start: datetime, end: datetime, payments: list[tuple] | None = None) -> Window:
+def build_window(label: str, start: datetime, end: datetime, payments: list | None = None) -> Window:
+    """The figures of [start, end); `payments` when the caller has already read them (_payments)."""
     window = Window(label=label, start=start, end=end)
     _add_payments(window, _payments(start, end) if payments is None else payments)
     _add_webhooks(window)
@@ -194,16 +194,11 @@ def backlog() -> Backlog:
                    webhooks_unprocessed=unprocessed)
 
 
-def _daily_bars(first_day: date, rows: list[tuple]) -> list[Bar]:
+def _daily_bars(first_day: date, rows: list) -> list[Bar]:
     """QRs paid per WIB day of the week window; each bar's count is the QRs issued that day."""
     days = [first_day + timedelta(days=offset) for offset in range(WEEK_DAYS)]
-    issued = {day: 0 for day in days}
-    paid = {day: 0 for day in days}
-    for created_at, paid_at, _status, has_qr in rows:
-        day = to_wib(created_at).date()
-        if has_qr and day in issued:
-            issued[day] += 1
-            paid[day] += paid_at is not None
+    issued = Counter(to_wib(row.created_at).date() for row in rows if row.has_qr)
+    paid = Counter(to_wib(row.created_at).date() for row in rows if row.has_qr and row.paid_at is not None)
     return bar_chart([paid[day] for day in days], [issued[day] for day in days],
                      [f"{DAY_NAMES[day.weekday()]} {day:%d/%m}" for day in days])
 
