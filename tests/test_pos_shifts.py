@@ -148,3 +148,11 @@ def test_the_till_prints_only_its_own_registers_shifts(app, pos):
         db.session.commit()
         shift_id = shift.id
     assert pos.post(f"/pos/shift/{shift_id}/print").status_code == 404
+
+
+def test_a_second_tap_on_buka_shift_opens_no_second_shift(app, pos):
+    assert pos.post("/pos/shift/open", data={"opening_cash": "100000"}).status_code == 200
+    again = pos.post("/pos/shift/open", data={"opening_cash": "100000"})
+    assert again.status_code == 422 and "masih punya shift yang belum ditutup" in again.get_data(as_text=True)
+    assert len(open_shifts(app)) == 1
+    assert pos.post("/pos/cart/scan", data={"q": "SKU0001"}).status_code == 200  # the write lock was let go
