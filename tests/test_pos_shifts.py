@@ -5,6 +5,8 @@ from test_shifts import printer  # noqa: F401  (a loopback receipt printer)
 from kasir.auth.service import create_user
 from kasir.extensions import db
 from kasir.models import ROLE_CASHIER, AuditLog, Register, Sale, Shift
+from kasir.payments.models import Payment
+from kasir.reports import shifts
 
 
 @pytest.fixture
@@ -30,9 +32,14 @@ def sell_for_cash(app, pos, *skus, tendered="50000"):
     return pos.post("/pos/checkout/cash", data={"sale_id": sale_id, "tendered": tendered})
 
 
-def test_without_an_open_shift_the_header_asks_to_open_one(client, pos):
+def require_shifts(app, required=True):
+    with app.app_context():
+        shifts.set_shift_required(required)
+
+
+def test_without_an_open_shift_the_header_offers_to_open_one(client, pos):
     page = client.get("/pos").get_data(as_text=True)
-    assert "Belum ada shift · Buka Shift" in page
+    assert 'hx-target="#modal">Buka Shift</button>' in page and "Belum ada shift" not in page
 
 
 def test_cashier_opens_a_shift_with_the_opening_cash_in_rupiah(app, pos):
@@ -57,18 +64,53 @@ def test_opening_cash_that_is_not_rupiah_is_refused_and_opens_nothing(app, pos):
     assert open_shifts(app) == []
 
 
-def test_cash_sales_go_on_without_a_shift_and_the_cash_panel_says_so(app, pos):
-    pos.post("/pos/cart/scan", data={"q": "SKU0001"})
-    panel = pos.get("/pos/pay/cash").get_data(as_text=True)
-    assert "Belum ada shift Anda yang terbuka" in panel
-    paid = sell_for_cash(app, pos, tendered="5000")
+def test_cash_sales_go_on_without_a_shift_when_the_owner_does_not_require_one(app, pos):
+    paid = sell_for_cash(app, pos, "SKU0001", tendered="5000")
     assert paid.status_code == 200 and "Pembayaran Berhasil" in paid.get_data(as_text=True)
 
 
-def test_the_cash_panel_says_nothing_once_the_cashiers_shift_is_open(pos):
-    pos.post("/pos/shift/open", data={"opening_cash": "100000"})
+def test_when_shifts_are_required_the_header_warns_and_the_till_takes_no_payment(app, client, pos):
+    require_shifts(app)
+    assert "Belum ada shift · Buka Shift" in client.get("/pos").get_data(as_text=True)
     pos.post("/pos/cart/scan", data={"q": "SKU0001"})
-    assert "Belum ada shift" not in pos.get("/pos/pay/cash").get_data(as_text=True)
+    for answer in (pos.get("/pos/pay/cash"), pos.get("/pos/pay/debit"), pos.post("/pos/checkout/qris"),
+                   sell_for_cash(app, pos, tendered="5000")):
+        assert answer.status_code == 422 and "Shift wajib dibuka" in answer.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(db.select(Sale.status)) == "OPEN"
+        assert db.session.scalar(db.select(db.func.count(Payment.id))) == 0
+
+
+def test_when_shifts_are_required_the_cashiers_own_open_shift_lets_the_sale_through(app, pos):
+    require_shifts(app)
+    pos.post("/pos/shift/open", data={"opening_cash": "100000"})
+    paid = sell_for_cash(app, pos, "SKU0001", tendered="5000")
+    assert paid.status_code == 200 and "Pembayaran Berhasil" in paid.get_data(as_text=True)
+
+
+def test_when_shifts_are_required_another_cashiers_shift_does_not_count(app, auth, pos):
+    require_shifts(app)
+    pos.post("/pos/shift/open", data={"opening_cash": "100000"})
+    with app.app_context():
+        create_user("budi", ROLE_CASHIER, display_name="Budi", pin="1357")
+        db.session.commit()
+    auth.logout()
+    auth.login_cashier("budi", "1357")
+    pos.post("/pos/cart/scan", data={"q": "SKU0001"})
+    assert "Shift wajib dibuka" in pos.get("/pos/pay/cash").get_data(as_text=True)
+
+
+def test_owner_turns_the_shift_rule_on_and_off_in_admin(app, client, auth):
+    auth.login_admin()
+    page = client.post("/admin/shifts/required", data={"required": "1"}, follow_redirects=True)
+    assert "Kasir wajib membuka shift" in page.get_data(as_text=True)
+    assert 'name="required" value="1" checked' in page.get_data(as_text=True)
+    with app.app_context():
+        assert shifts.shift_required()
+        assert db.session.scalar(db.select(AuditLog.detail).where(AuditLog.target == "shifts")) == "required=True"
+    client.post("/admin/shifts/required", data={})
+    with app.app_context():
+        assert not shifts.shift_required()
 
 
 def test_x_report_from_the_till_shows_the_drawer_so_far_and_leaves_the_shift_open(app, pos):
@@ -90,7 +132,7 @@ def test_closing_shows_expected_counted_and_difference_and_prints_the_z_report(a
     assert "Laporan Z · Shift Ditutup" in page and "Laporan Z tersimpan dan dicetak." in page
     for label, amount in (("Kas seharusnya", "Rp 103.500"), ("Kas dihitung", "Rp 103.000"), ("Selisih", "-Rp 500")):
         assert f'<span class="stat-label">{label}</span><span class="stat-value">{amount}</span>' in page
-    assert "Belum ada shift · Buka Shift" in page  # the header, out of band
+    assert 'hx-swap-oob="true"' in page and 'hx-target="#modal">Buka Shift</button>' in page  # the header
     assert b"LAPORAN Z" in printer.wait_for_jobs(1)[0]
     assert open_shifts(app) == []
     with app.app_context():

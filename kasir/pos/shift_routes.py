@@ -1,7 +1,7 @@
 """Shifts at the till: open with the drawer's cash, X report on the way, close with the counted cash (Z report).
 
-Selling never waits for a shift: a sale belongs to the shift that was open at its register, for its cashier,
-when it was paid (kasir.reports.shifts). Without one the header asks the cashier to open it.
+A sale belongs to the shift that was open at its register, for its cashier, when it was paid
+(kasir.reports.shifts). Selling never waits for a shift unless the owner requires one ("Wajib buka shift").
 """
 from flask import g, render_template, request
 
@@ -18,7 +18,8 @@ from .routes import with_register
 @bp.context_processor
 def shift_helpers():
     """Called only by the templates that show a shift, so the 1-second polls never look one up."""
-    return {"till_shift": lambda: shifts.open_shift_for(g.register), "may_close": shifts.may_close}
+    return {"till_shift": lambda: shifts.open_shift_for(g.register), "may_close": shifts.may_close,
+            "shift_required": shifts.shift_required}
 
 
 def shift_modal(error: str | None = None, status: int = 200):

@@ -1,5 +1,8 @@
 """Shifts: open with the drawer's opening cash, X report mid-shift, close with the counted cash (Z report).
 
+Selling never needs a shift unless the owner asks for it (REQUIRED_SETTING, "Wajib buka shift" in admin):
+then the till takes no payment until its cashier has opened one.
+
 Expected cash = opening cash + the cash sales the cashier took at that register during the shift
 (a cash sale's total is what stays in the drawer: tendered minus change). Voided sales gave their money back.
 """
@@ -32,10 +35,12 @@ from ..printing.backends import PrinterError, send
 from ..printing.escpos_render import render_bytes
 from ..printing.layout import COLUMNS, Line, Receipt, two_columns
 from ..printing.settings import printer_settings
+from ..settings import get_setting, set_setting
 
 log = logging.getLogger(__name__)
 
 METHODS = (METHOD_CASH, METHOD_DEBIT, METHOD_QRIS)
+REQUIRED_SETTING = "shift_required"
 
 
 class ShiftError(ValueError):
@@ -92,6 +97,22 @@ def open_shift(register: Register, cashier: User, opening_cash_text: str) -> Shi
                  detail=f"opening_cash={opening_cash}")
     db.session.commit()
     return shift
+
+
+def shift_required() -> bool:
+    return get_setting(REQUIRED_SETTING) == "1"
+
+
+def set_shift_required(required: bool) -> None:
+    set_setting(REQUIRED_SETTING, "1" if required else "")
+    audit.record("SaveConfig", "shifts", detail=f"required={required}")
+    db.session.commit()
+
+
+def ensure_may_sell(register: Register, cashier: User) -> None:
+    """When the owner requires shifts, a payment at the till waits for this cashier's open shift."""
+    if shift_required() and not counts_sales_of(open_shift_for(register), cashier):
+        raise ShiftError("Shift wajib dibuka sebelum menerima pembayaran: tekan “Buka Shift” di atas.")
 
 
 def counts_sales_of(shift: Shift | None, cashier: User) -> bool:
