@@ -97,8 +97,11 @@ def actors_in_use() -> list[str]:
 
 
 def export_csv(audit_filter: AuditFilter) -> Iterator[str]:
-    """The filtered entries as CSV lines, read in batches so a long history never sits in memory."""
+    """The filtered entries as CSV lines, read in batches so a long history never sits in memory.
+
+    A generator: the query runs while the response streams, inside the request's context and session.
+    """
     entries = db.session.scalars(audit_filter.query().execution_options(yield_per=EXPORT_BATCH))
-    return csv_lines(CSV_COLUMNS, (
+    yield from csv_lines(CSV_COLUMNS, (
         [format_wib(row.at, "%Y-%m-%d %H:%M:%S"), row.actor, row.action, row.target, row.outcome, row.detail, row.ip]
         for row in map(AuditRow.of, entries)))

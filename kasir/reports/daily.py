@@ -190,10 +190,13 @@ def build_report(date_from: date, date_to: date | None = None) -> SalesReport:
 
 
 def export_csv(date_from: date, date_to: date) -> Iterator[str]:
-    """Every paid and voided sale of the range, one CSV line each, read from the database in batches."""
+    """Every paid and voided sale of the range, one CSV line each, read from the database in batches.
+
+    A generator: the query runs while the response streams, inside the request's context and session.
+    """
     query = _sales_in(date_from, date_to, SALE_PAID, SALE_VOID).order_by(Sale.paid_at, Sale.id)
     sales = db.session.scalars(query.execution_options(yield_per=EXPORT_BATCH))
-    return csv_lines(CSV_COLUMNS, (
+    yield from csv_lines(CSV_COLUMNS, (
         [sale.display_number, sale.business_date.isoformat(), format_wib(sale.paid_at, "%Y-%m-%d %H:%M:%S"),
          sale.cashier.display_name if sale.cashier else "", sale.register.code, sale.method or "", sale.subtotal,
          sale.discount, sale.total, sale.status, sale.void_reason or ""] for sale in sales))
