@@ -15,8 +15,8 @@ from sqlalchemy import func
 
 from .. import audit
 from ..backup import BackupError, create_backup
-from ..database import begin_write
 from ..clock import format_wib, utcnow
+from ..database import begin_write
 from ..extensions import db
 from ..models import (
     METHOD_CASH,
