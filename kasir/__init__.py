@@ -4,11 +4,11 @@ from pathlib import Path
 from flask import Flask
 
 from . import config as config_module
-from .clock import format_remaining, format_wib
+from .clock import format_duration, format_remaining, format_wib
 from .database import configure_engine
 from .extensions import csrf, db, limiter, migrate
 from .models import METHOD_LABELS
-from .money import format_number, format_rupiah
+from .money import format_number, format_percent, format_rupiah
 from .payments.health import availability
 from .payments.qr_svg import qr_svg
 
@@ -48,6 +48,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.filters["wib"] = format_wib
     app.jinja_env.filters["remaining"] = format_remaining
     app.jinja_env.filters["qr_svg"] = qr_svg
+    app.jinja_env.filters["duration"] = format_duration
+    app.jinja_env.filters["percent"] = format_percent
     app.jinja_env.globals["kasir_version"] = __version__
     app.jinja_env.globals["METHOD_LABELS"] = METHOD_LABELS
     app.jinja_env.globals["qris_availability"] = availability

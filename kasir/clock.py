@@ -40,3 +40,17 @@ def wib_day_bounds(day: date) -> tuple[datetime, datetime]:
     """[start, end) in UTC of the shop's calendar day `day` (WIB)."""
     start = datetime(day.year, day.month, day.day, tzinfo=WIB)
     return as_utc(start), as_utc(start + timedelta(days=1))
+
+
+def format_duration(seconds: float | None) -> str:
+    """How long something took, in Indonesian: "0,4 dtk", "45 dtk", "2 mnt 5 dtk", "1 jam 3 mnt"; "–" if unknown."""
+    if seconds is None:
+        return "–"
+    if seconds < 10:
+        return f"{seconds:.1f} dtk".replace(".", ",")
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} dtk"
+    if whole < 3600:
+        return f"{whole // 60} mnt {whole % 60} dtk"
+    return f"{whole // 3600} jam {whole % 3600 // 60} mnt"

@@ -22,12 +22,13 @@ class Job:
     every_seconds: float
     run: Callable[[], object]
     next_run: float = 0.0
+    run_at_stop: bool = False  # once more when the server stops, so in-memory work is not lost
 
 
 def default_jobs() -> list[Job]:
     from . import backup
     from .api import callbacks, idempotency
-    from .payments import health, service
+    from .payments import health, metrics, service
     from .reports import reconcile
     from .printing import queue as print_queue
     from .webhooks.service import reprocess_unmatched
@@ -42,6 +43,7 @@ def default_jobs() -> list[Job]:
         Job("purge_idempotency_keys", 3600, idempotency.purge_expired),
         Job("reconcile_yesterday", 3600, reconcile.reconcile_yesterday),
         Job("daily_backup", 600, backup.daily_backup),
+        Job("flush_provider_metrics", 60, metrics.flush, run_at_stop=True),
     ]
 
 
@@ -53,20 +55,23 @@ class JobRunner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    def _run(self, job: Job) -> None:
+        with self.app.app_context():
+            try:
+                job.run()
+            except Exception:  # a job's failure is logged, never fatal to the runner
+                log.exception("job %s failed", job.name)
+                db.session.rollback()
+            finally:
+                db.session.remove()
+
     def run_due(self) -> None:
         now = time.monotonic()
         for job in self.jobs:
             if now < job.next_run:
                 continue
             job.next_run = now + job.every_seconds
-            with self.app.app_context():
-                try:
-                    job.run()
-                except Exception:  # a job's failure is logged, never fatal to the runner
-                    log.exception("job %s failed", job.name)
-                    db.session.rollback()
-                finally:
-                    db.session.remove()
+            self._run(job)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -82,3 +87,6 @@ class JobRunner:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=10)
+        for job in self.jobs:
+            if job.run_at_stop:
+                self._run(job)

@@ -53,3 +53,11 @@ def format_rupiah(amount: int | None) -> str:
 def format_number(amount: int) -> str:
     """15000 -> "15.000" (receipts and tight columns)."""
     return f"{amount:,}".replace(",", ".")
+
+
+def format_percent(ratio: float | None) -> str:
+    """0.8 -> "80%"; 0.6667 -> "66,7%"; None (nothing to divide) -> "–"."""
+    if ratio is None:
+        return "–"
+    text = f"{ratio * 100:.1f}".replace(".", ",")
+    return (text[:-2] if text.endswith(",0") else text) + "%"

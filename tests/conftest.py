@@ -419,3 +419,85 @@ def known_day(app, till):
                            after_expiry=after_expiry, expired=expired, late_sale=late_sale, late=late,
                            double_sale=double_sale, double=double, refunded_sale=refunded_sale, refunded=refunded,
                            voided=voided)
+
+
+@pytest.fixture
+def provider_metrics(monkeypatch):
+    """A fresh in-process provider-call collector, so counts from earlier tests stay out of this one."""
+    from kasir.payments import metrics
+
+    collector = metrics.Collector()
+    monkeypatch.setattr(metrics, "collector", collector)
+    return collector
+
+
+@pytest.fixture
+def known_dashboard_day(known_day, provider_metrics):
+    """The known day with what the payments dashboard reads on top; every dashboard figure derives from this.
+
+    Time to pay: 10:05 QR paid after 30 s, 11:20 late one after 20 min, 12:00 double after 90 s, 13:10 refunded
+    one after 60 s. Two API payments: one CANCELLED at 15:00 (it had a QR), one FAILED at 15:30 (refused, no QR).
+    Webhooks: processed in 0.2 / 0.4 / 1.0 s, the first two sent 2 s and 4 s before they arrived (X-Timestamp),
+    one rejected. Provider calls flushed for the day: mock create_qr 5 calls (1 error, 1.500 ms in all, longest
+    1.000 ms). Now: callbacks 2 waiting (1 after a failed attempt) and 1 given up, 1 delivered; print jobs
+    1 queued, 1 failed, 1 printed.
+    """
+    from datetime import timedelta
+
+    from kasir.api.models import Callback
+    from kasir.clock import utcnow
+    from kasir.models import PRINT_FAILED, PRINT_PRINTED, PRINT_QUEUED, PrintJob
+    from kasir.payments import states
+    from kasir.payments.models import WEBHOOK_ERROR, WEBHOOK_OK, Payment, ProviderCallStat, WebhookDelivery
+
+    day, at = known_day.day, known_day.at
+    for payment, seconds in ((known_day.qris_paid, 30), (known_day.late, 1200), (known_day.double, 90),
+                             (known_day.refunded, 60)):
+        db.session.execute(db.update(Payment).where(Payment.id == payment.id)
+                           .values(paid_at=payment.created_at + timedelta(seconds=seconds)))
+    db.session.add_all([
+        Payment(order_id="WEB-CANCELLED-1", amount=12_000, provider="mock", status=states.CANCELLED,
+                qr_string="000201", created_at=at(15, 0)),
+        Payment(order_id="WEB-FAILED-1", amount=9_000, provider="mock", status=states.FAILED,
+                error="Penyedia pembayaran tidak dapat dihubungi.", created_at=at(15, 30)),
+    ])
+
+    def webhook(event_id, received_at, processing, sent_before=None, status=WEBHOOK_OK):
+        headers = {"X-Event-Id": event_id}
+        if sent_before is not None:
+            headers["X-Timestamp"] = str(int((received_at - timedelta(seconds=sent_before)).timestamp()))
+        return WebhookDelivery(provider="mock", event_id=event_id if status == WEBHOOK_OK else None,
+                               headers=headers, payload="{}", received_at=received_at, status=status,
+                               processed_at=received_at + timedelta(seconds=processing) if processing else None)
+
+    db.session.add_all([
+        webhook("evt-1", at(10, 5).replace(second=31), 0.2, sent_before=2),
+        webhook("evt-2", at(11, 40), 0.4, sent_before=4),
+        webhook("evt-3", at(12, 1).replace(second=30), 1.0),
+        webhook("evt-forged", at(12, 30), None, status=WEBHOOK_ERROR),
+        ProviderCallStat(minute=at(10, 5), provider="mock", operation="create_qr", calls=3, errors=0,
+                         total_ms=300, max_ms=150),
+        ProviderCallStat(minute=at(11, 20), provider="mock", operation="create_qr", calls=2, errors=1,
+                         total_ms=1200, max_ms=1000),
+    ])
+    now = utcnow()
+    paid_id = known_day.qris_paid.id
+    db.session.add_all([
+        Callback(payment_id=paid_id, url="https://toko.example/cb", event="payment.paid", body="{}",
+                 next_attempt_at=now),
+        Callback(payment_id=paid_id, url="https://toko.example/cb", event="payment.paid", body="{}", attempts=2,
+                 last_error="HTTP 500", next_attempt_at=now + timedelta(minutes=4),
+                 created_at=now - timedelta(hours=1)),
+        Callback(payment_id=paid_id, url="https://toko.example/cb", event="payment.paid", body="{}", attempts=12,
+                 last_error="HTTP 500", next_attempt_at=None),
+        Callback(payment_id=paid_id, url="https://toko.example/cb", event="payment.paid", body="{}", attempts=1,
+                 delivered_at=now),
+    ])
+    db.session.execute(db.delete(PrintJob))
+    db.session.add_all([PrintJob(sale_id=known_day.cash.id, status=PRINT_QUEUED),
+                        PrintJob(sale_id=known_day.debit.id, status=PRINT_FAILED, attempts=5,
+                                 last_error="kertas habis"),
+                        PrintJob(sale_id=known_day.qris_sale.id, status=PRINT_PRINTED, printed_at=now)])
+    db.session.commit()
+    db.session.expire_all()
+    return known_day

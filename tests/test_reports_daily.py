@@ -64,7 +64,7 @@ def test_admin_page_shows_the_figures_and_the_svg_chart(client, auth, known_day)
     page = client.get(f"/admin/reports?from={known_day.day}").get_data(as_text=True)
     assert "Rp 38.200" in page and "Rp 5.457" in page and "Rp 32.200" in page
     assert "Rp 14.400" in page and "Rp 17.800" in page and "Rp 3.500" in page
-    assert page.count("<rect ") == 24 and 'data-hour="10"' in page
+    assert page.count("<rect ") == 24 and 'data-slot="10"' in page
     assert "Indomie Goreng 85 g" in page
 
 

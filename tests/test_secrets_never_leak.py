@@ -114,7 +114,8 @@ def test_no_key_token_or_secret_ever_leaves_the_server(app, app_config, client, 
         payment_ids = [row[0] for row in connection.execute("SELECT id FROM payments")]
     for payment_id in payment_ids:
         call("get", f"/admin/payments/{payment_id}")
-    for page in ("/admin", "/admin/payments", "/admin/payments/export.csv", "/healthz", "/pos"):
+    for page in ("/admin", "/admin/payments", "/admin/payments/export.csv", "/admin/audit", "/admin/audit/export.csv",
+                 "/admin/dashboard", "/admin/reports/export.csv", "/healthz", "/pos"):
         call("get", page)
 
     with sqlite3.connect(app_config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")) as connection:

@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from . import backups, payment_settings, payments, reports, routes  # noqa: E402,F401
+from . import backups, monitoring, payment_settings, payments, reports, routes  # noqa: E402,F401

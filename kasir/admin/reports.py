@@ -66,13 +66,23 @@ def _shift_list_page(error: str | None = None, status: int = 200):
                                   .order_by(User.display_name)).all()
     recent = db.session.scalars(db.select(Shift).order_by(Shift.opened_at.desc()).limit(SHIFT_PAGE_SIZE)).all()
     return render_template("admin/shifts.html", shifts=recent, registers=registers, cashiers=cashiers,
-                           error=error, form=request.form), status
+                           error=error, form=request.form, required=shifts.shift_required()), status
 
 
 @bp.route("/shifts")
 @admin_required
 def shift_list():
     return _shift_list_page()
+
+
+@bp.route("/shifts/required", methods=["POST"])
+@admin_required
+def shift_required_save():
+    required = request.form.get("required") == "1"
+    shifts.set_shift_required(required)
+    flash("Kasir wajib membuka shift sebelum menerima pembayaran." if required
+          else "Kasir bisa berjualan tanpa shift terbuka.", "success")
+    return redirect(url_for("admin.shift_list"))
 
 
 @bp.route("/shifts", methods=["POST"])

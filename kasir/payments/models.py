@@ -108,3 +108,22 @@ class MockLedgerEntry(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ProviderCallStat(db.Model):
+    """Provider calls of one minute, one provider and one operation, as one process counted them.
+
+    Each process flushes its own counts (kasir.payments.metrics); readers add the rows up, so two
+    processes flushing the same minute never collide.
+    """
+
+    __tablename__ = "provider_call_stats"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    minute: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    operation: Mapped[str] = mapped_column(String(20))
+    calls: Mapped[int] = mapped_column(default=0)
+    errors: Mapped[int] = mapped_column(default=0)
+    total_ms: Mapped[int] = mapped_column(Money, default=0)
+    max_ms: Mapped[int] = mapped_column(default=0)

@@ -10,6 +10,7 @@ from ..payments.models import Payment
 from ..payments.providers import provider_class
 from ..payments.providers.base import ProviderError
 from ..payments.merchant import merchant_identity
+from ..reports import shifts
 from ..web import toast
 from . import bp
 from .routes import with_register
@@ -61,6 +62,10 @@ def qris_limit(name):
 def checkout_qris():
     sale = sales.current_sale(g.register, g.user)
     db.session.commit()
+    try:
+        shifts.ensure_may_sell(g.register, g.user)
+    except shifts.ShiftError as exc:
+        return toast(str(exc))
     open_payment = service.open_payment_for_sale(sale.id)
     try:
         payment = open_payment if open_payment and open_payment.amount == sale.total else None

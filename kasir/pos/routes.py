@@ -6,6 +6,7 @@ from .. import sales
 from ..auth import login_required
 from ..database import begin_write
 from ..payments import service as payment_service
+from ..reports import shifts
 from ..extensions import db
 from ..models import Product, Register, Sale
 from ..web import toast
@@ -181,9 +182,10 @@ def pay_panel(method):
     if not sale.items:
         return toast("Keranjang masih kosong.")
     try:
+        shifts.ensure_may_sell(g.register, g.user)
         # Paying another way: the QR on screen must stop being payable first.
         payment_service.cancel_open_for_sale(sale.id, source="pos")
-    except payment_service.PaymentError as exc:
+    except (shifts.ShiftError, payment_service.PaymentError) as exc:
         return toast(str(exc))
     if method == "cash":
         tenders = [amount for amount in QUICK_TENDERS if amount > sale.total]
@@ -200,9 +202,10 @@ def checkout(pay):
         # Only this register's cart: a stale or crafted id must not cancel or close another till's sale.
         return toast("Transaksi tidak ditemukan.")
     try:
+        shifts.ensure_may_sell(g.register, g.user)
         payment_service.cancel_open_for_sale(sale_id, source="pos")
         sale = pay(sale_id)
-    except (sales.SaleError, payment_service.PaymentError) as exc:
+    except (shifts.ShiftError, sales.SaleError, payment_service.PaymentError) as exc:
         return toast(str(exc))
     fresh_cart = sales.current_sale(g.register, g.user)
     db.session.commit()

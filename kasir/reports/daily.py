@@ -1,7 +1,7 @@
 """The back-office sales report for a day or a range of WIB days: totals by method, QRIS fees, hours, products."""
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import func
 
@@ -47,14 +47,27 @@ class ProductTotal:
 
 @dataclass(frozen=True)
 class Bar:
-    """One hour of the chart, already placed in SVG coordinates."""
-    hour: int
+    """One slot of a bar chart (an hour, a day), already placed in SVG coordinates."""
+    slot: int
+    label: str  # printed under the bar; empty to keep a crowded axis legible
+    value: int  # what the bar's height shows
     count: int
-    amount: int
     x: int
     y: int
     width: int
     height: int
+
+
+def bar_chart(values: list[int], counts: list[int], labels: list[str]) -> list[Bar]:
+    """Bars for CHART_WIDTH x CHART_HEIGHT (templates/admin/_bar_chart.html), scaled to the highest value."""
+    highest = max(values, default=0) or 1
+    slot_width = CHART_WIDTH // max(len(values), 1)
+    bars = []
+    for slot, (value, count, label) in enumerate(zip(values, counts, labels)):
+        height = round(value * (CHART_BASELINE - 10) / highest)
+        bars.append(Bar(slot=slot, label=label, value=value, count=count, x=slot * slot_width + 2,
+                        y=CHART_BASELINE - height, width=slot_width - 4, height=height))
+    return bars
 
 
 @dataclass
@@ -95,14 +108,8 @@ class SalesReport:
     @property
     def bars(self) -> list[Bar]:
         """The sales-by-hour chart (WIB hours 0–23) as bars scaled to the busiest hour."""
-        highest = max(self.hourly_amounts) or 1
-        slot = CHART_WIDTH // 24
-        bars = []
-        for hour, (amount, count) in enumerate(zip(self.hourly_amounts, self.hourly_counts)):
-            height = round(amount * (CHART_BASELINE - 10) / highest)
-            bars.append(Bar(hour=hour, count=count, amount=amount, x=hour * slot + 2, y=CHART_BASELINE - height,
-                            width=slot - 4, height=height))
-        return bars
+        return bar_chart(self.hourly_amounts, self.hourly_counts,
+                         [f"{hour:02d}" if hour % 3 == 0 else "" for hour in range(24)])
 
 
 def _sales_in(date_from: date, date_to: date, *statuses: str):
@@ -130,6 +137,21 @@ def _top_products(date_from: date, date_to: date) -> list[ProductTotal]:
     return [ProductTotal(sku, name, int(qty), int(total)) for sku, name, qty, total in rows]
 
 
+def late_payments_between(start: datetime, end: datetime) -> int:
+    """QRIS paid in [start, end) after the QR had expired or been cancelled (flagged for review)."""
+    return db.session.scalar(db.select(func.count(Payment.id))
+                             .where(Payment.late.is_(True), Payment.paid_at >= start, Payment.paid_at < end))
+
+
+def double_payments_between(start: datetime, end: datetime) -> tuple[int, int]:
+    """(count, rupiah) of payments in [start, end) for a sale that was already paid: to refund."""
+    count, total = db.session.execute(
+        db.select(func.count(Payment.id), func.coalesce(func.sum(Payment.amount), 0))
+        .where(Payment.review_reason.startswith("Pembayaran ganda"), Payment.paid_at >= start,
+               Payment.paid_at < end)).one()
+    return count, int(total)
+
+
 def build_report(date_from: date, date_to: date | None = None) -> SalesReport:
     """The report for the WIB days date_from..date_to (inclusive)."""
     date_to = date_to or date_from
@@ -148,11 +170,8 @@ def build_report(date_from: date, date_to: date | None = None) -> SalesReport:
     created_in_range = (Payment.created_at >= start, Payment.created_at < end)
     expired = db.session.scalar(db.select(func.count(Payment.id))
                                 .where(Payment.status == states.EXPIRED, *created_in_range))
-    paid_in_range = (Payment.paid_at >= start, Payment.paid_at < end)
-    late = db.session.scalar(db.select(func.count(Payment.id)).where(Payment.late.is_(True), *paid_in_range))
-    doubles = db.session.execute(
-        db.select(func.count(Payment.id), func.coalesce(func.sum(Payment.amount), 0))
-        .where(Payment.review_reason.startswith("Pembayaran ganda"), *paid_in_range)).one()
+    late = late_payments_between(start, end)
+    doubles = double_payments_between(start, end)
 
     report = SalesReport(
         date_from=date_from, date_to=date_to, by_method=by_method,
@@ -160,7 +179,7 @@ def build_report(date_from: date, date_to: date | None = None) -> SalesReport:
         gross_total=sum(total.amount for total in by_method.values()),
         void_count=voids[0], void_total=int(voids[1]), refund_count=refund_count, refund_total=refund_total,
         qris_fee=int(settled[1]), qris_settled_count=settled[0], qris_expired_count=expired, qris_late_count=late,
-        double_payment_count=doubles[0], double_payment_total=int(doubles[1]),
+        double_payment_count=doubles[0], double_payment_total=doubles[1],
         top_products=_top_products(date_from, date_to))
     for paid_at, total in db.session.execute(_sales_in(date_from, date_to, SALE_PAID)
                                              .with_only_columns(Sale.paid_at, Sale.total)):
@@ -171,10 +190,13 @@ def build_report(date_from: date, date_to: date | None = None) -> SalesReport:
 
 
 def export_csv(date_from: date, date_to: date) -> Iterator[str]:
-    """Every paid and voided sale of the range, one CSV line each, read from the database in batches."""
+    """Every paid and voided sale of the range, one CSV line each, read from the database in batches.
+
+    A generator: the query runs while the response streams, inside the request's context and session.
+    """
     query = _sales_in(date_from, date_to, SALE_PAID, SALE_VOID).order_by(Sale.paid_at, Sale.id)
     sales = db.session.scalars(query.execution_options(yield_per=EXPORT_BATCH))
-    return csv_lines(CSV_COLUMNS, (
+    yield from csv_lines(CSV_COLUMNS, (
         [sale.display_number, sale.business_date.isoformat(), format_wib(sale.paid_at, "%Y-%m-%d %H:%M:%S"),
          sale.cashier.display_name if sale.cashier else "", sale.register.code, sale.method or "", sale.subtotal,
          sale.discount, sale.total, sale.status, sale.void_reason or ""] for sale in sales))

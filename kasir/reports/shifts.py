@@ -1,5 +1,8 @@
 """Shifts: open with the drawer's opening cash, X report mid-shift, close with the counted cash (Z report).
 
+Selling never needs a shift unless the owner asks for it (REQUIRED_SETTING, "Wajib buka shift" in admin):
+then the till takes no payment until its cashier has opened one.
+
 Expected cash = opening cash + the cash sales the cashier took at that register during the shift
 (a cash sale's total is what stays in the drawer: tendered minus change). Voided sales gave their money back.
 """
@@ -13,6 +16,7 @@ from sqlalchemy import func
 from .. import audit
 from ..backup import BackupError, create_backup
 from ..clock import format_wib, utcnow
+from ..database import begin_write
 from ..extensions import db
 from ..models import (
     METHOD_CASH,
@@ -31,10 +35,12 @@ from ..printing.backends import PrinterError, send
 from ..printing.escpos_render import render_bytes
 from ..printing.layout import COLUMNS, Line, Receipt, two_columns
 from ..printing.settings import printer_settings
+from ..settings import get_setting, set_setting
 
 log = logging.getLogger(__name__)
 
 METHODS = (METHOD_CASH, METHOD_DEBIT, METHOD_QRIS)
+REQUIRED_SETTING = "shift_required"
 
 
 class ShiftError(ValueError):
@@ -80,7 +86,9 @@ def open_shift(register: Register, cashier: User, opening_cash_text: str) -> Shi
         opening_cash = parse_rupiah(opening_cash_text)
     except MoneyError as exc:
         raise ShiftError(f"Kas awal: {exc}") from exc
+    begin_write()  # check and insert under the write lock: two taps never open two shifts
     if open_shift_for(register) is not None:
+        db.session.rollback()  # lets go of the write lock
         raise ShiftError(f"Kasir {register.code} masih punya shift yang belum ditutup.")
     shift = Shift(register=register, cashier=cashier, opening_cash=opening_cash, opened_at=utcnow())
     db.session.add(shift)
@@ -91,7 +99,39 @@ def open_shift(register: Register, cashier: User, opening_cash_text: str) -> Shi
     return shift
 
 
+def shift_required() -> bool:
+    return get_setting(REQUIRED_SETTING) == "1"
+
+
+def set_shift_required(required: bool) -> None:
+    set_setting(REQUIRED_SETTING, "1" if required else "")
+    audit.record("SaveConfig", "shifts", detail=f"required={required}")
+    db.session.commit()
+
+
+def ensure_may_sell(register: Register, cashier: User) -> None:
+    """When the owner requires shifts, a payment at the till waits for this cashier's open shift."""
+    if shift_required() and not counts_sales_of(open_shift_for(register), cashier):
+        raise ShiftError("Shift wajib dibuka sebelum menerima pembayaran: tekan “Buka Shift” di atas.")
+
+
+def counts_sales_of(shift: Shift | None, cashier: User) -> bool:
+    """Whether this cashier's sales at the shift's register go into its drawer (see summarize)."""
+    return shift is not None and shift.cashier_id == cashier.id
+
+
+def may_close(shift: Shift, user: User) -> bool:
+    """At the till only the shift's own cashier (who counts the drawer) or an admin closes it."""
+    return user.id == shift.cashier_id or user.is_admin
+
+
+def ensure_may_close(shift: Shift, user: User) -> None:
+    if not may_close(shift, user):
+        raise ShiftError(f"Shift ini milik {shift.cashier.display_name}: hanya dia atau admin yang bisa menutupnya.")
+
+
 def summarize(shift: Shift) -> ShiftSummary:
+    """The shift's figures: its cashier's sales at its register, paid while it was open."""
     as_of = shift.closed_at or utcnow()
     window = (Sale.register_id == shift.register_id, Sale.cashier_id == shift.cashier_id,
               Sale.paid_at >= shift.opened_at, Sale.paid_at < as_of)

@@ -4,6 +4,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from .. import metrics
+
 
 @dataclass(frozen=True)
 class Charge:
@@ -87,6 +89,10 @@ class Provider(ABC):
     # Whether the gateway tells us about payments by itself (webhook or pollable status).
     confirms_payments: bool = True
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        metrics.instrument(cls)  # every gateway call is timed for the payments dashboard
+
     @abstractmethod
     def create_qr(self, reference: str, amount: int, expires_at: datetime) -> Charge: ...
 
@@ -125,3 +131,6 @@ class Provider(ABC):
     def confirm_event(self, payment, event: WebhookEvent) -> WebhookEvent:
         """What to apply for a verified event; gateways whose notification is only a hint re-fetch the status."""
         return event
+
+
+metrics.instrument(Provider)  # the default expire() and refund() are operations too
