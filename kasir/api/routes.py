@@ -109,10 +109,14 @@ def _answer(status: int, text: str):
 
 
 def _create_keyed(body, key: str):
-    """POST /payments with an Idempotency-Key, in three commits: the claim with the CREATED payment
-    (before the provider is asked, so a concurrent identical request finds the claim), the provider's
-    own, and the PENDING payment with the stored answer. Any answer, a refusal too, is stored."""
+    """POST /payments with an Idempotency-Key. A repeat reads the stored answer without the write lock;
+    a new payment takes three commits: the claim with the CREATED payment (before the provider is
+    asked, so a concurrent identical request finds the claim), the provider's own, and the PENDING
+    payment with the stored answer. Any answer, a refusal too, is stored."""
     request_hash = idempotency.fingerprint(request.method, request.path, body)
+    earlier = idempotency.replay(g.api_key_id, key, request_hash)
+    if earlier is not None:
+        return _replay(earlier)
     wanted = payment = None
     try:
         with write_transaction():

@@ -23,11 +23,14 @@ def logged_in_user() -> User | None:
 
 class RequestGlobals(_AppCtxGlobals):
     """Flask's `g`, with `g.user` loaded on first use: the display, API and webhook routes never ask,
-    so a till PC's session cookie costs their polls no query."""
+    so a till PC's session cookie costs their polls no query. (Not functools.cached_property: on
+    Python < 3.12 it holds one lock for all requests while the query runs.)"""
 
-    @functools.cached_property
-    def user(self) -> User | None:
-        return logged_in_user()
+    def __getattr__(self, name):
+        if name == "user":
+            self.user = logged_in_user()
+            return self.user
+        return super().__getattr__(name)
 
 
 def _to_login():
