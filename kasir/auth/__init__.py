@@ -33,6 +33,13 @@ class RequestGlobals(_AppCtxGlobals):
         return super().__getattr__(name)
 
 
+@bp.before_app_request
+def forget_user():
+    """A request inside an app context that is already pushed (tests, CLI) shares its `g`: each request
+    must load its own session's user."""
+    g.pop("user", None)
+
+
 def _to_login():
     target = url_for("auth.login", next=request.full_path if request.method == "GET" else None)
     if is_htmx():
