@@ -6,7 +6,7 @@ PYTEST_ARGS ?=
 
 # Settings come from the environment or from .env, which `python -m kasir` reads (the environment wins).
 
-.PHONY: run test serve venv clean-venv
+.PHONY: run test serve venv clean-venv bench
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,13 @@ run: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Speed and memory next to a waitress hello-world measured in the same run (bench/*.py, a few minutes).
+bench: $(VENV)/.dev
+	$(PY) bench/api_throughput.py
+	$(PY) bench/polling.py
+	$(PY) bench/paid_to_screen.py
+	$(PY) bench/memory.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -74,8 +74,8 @@ def kasir_server(threads: int = 8, registers: int = 1, **env):
 
 
 @contextmanager
-def hello_world_server(threads: int = 8):
-    """The baseline: waitress serving a WSGI app that does nothing, with the same thread count."""
+def hello_world_process(threads: int = 8):
+    """The baseline: waitress serving a WSGI app that does nothing, with the same thread count; (url, pid)."""
     folder = Path(tempfile.mkdtemp(prefix="kasir-hello-"))
     (folder / "hello.py").write_text(HELLO_WORLD)
     port = free_port()
@@ -84,10 +84,43 @@ def hello_world_server(threads: int = 8):
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", process.pid
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@contextmanager
+def hello_world_server(threads: int = 8):
+    with hello_world_process(threads) as (url, _pid):
+        yield url
+
+
+def server_pid(instance: Path) -> int:
+    """The pid of the `serve` running on `instance` (it holds instance/server.pid)."""
+    return int((instance / "server.pid").read_text().strip())
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of a process, from /proc/<pid>/status (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def cookie_header(session: requests.Session) -> str:
+    """A logged-in requests session's cookies as one Cookie header, for the raw Connection client."""
+    return "; ".join(f"{cookie.name}={cookie.value}" for cookie in session.cookies)
+
+
+def api_token(instance: Path) -> str:
+    """A fresh API key for the Kasir on `instance` (`api-key create` prints the token on its last line)."""
+    env = {**os.environ, "KASIR_INSTANCE_PATH": str(instance)}
+    env.pop("DATABASE_URL", None)
+    output = subprocess.run([sys.executable, "-m", "kasir", "api-key", "create", "bench"], cwd=ROOT, env=env,
+                            check=True, capture_output=True, text=True).stdout
+    return output.strip().splitlines()[-1]
 
 
 def cashier_session(base_url: str, register: str = "1") -> tuple[requests.Session, dict]:
@@ -119,3 +152,106 @@ def print_table(title: str, header: list[str], rows: list[list]) -> None:
     print("  ".join("-" * width for width in widths))
     for row in rows:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)))
+
+
+class Connection:
+    """A keep-alive HTTP/1.1 client over one raw socket: far cheaper per request than requests.Session,
+    so that on a 2-core machine the load generator is not what limits the server being measured."""
+
+    def __init__(self, base_url: str):
+        host, port = base_url.removeprefix("http://").split(":")
+        self.address, self.host_header = (host, int(port)), f"{host}:{port}"
+        self.sock = None
+        self.buffer = b""
+
+    def _connect(self) -> None:
+        self.sock = socket.create_connection(self.address, timeout=30)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buffer = b""
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    def _read_until(self, marker: bytes) -> bytes:
+        while marker not in self.buffer:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("server closed the connection")
+            self.buffer += chunk
+        head, self.buffer = self.buffer.split(marker, 1)
+        return head
+
+    def _read_exactly(self, size: int) -> bytes:
+        while len(self.buffer) < size:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("server closed the connection")
+            self.buffer += chunk
+        body, self.buffer = self.buffer[:size], self.buffer[size:]
+        return body
+
+    def request(self, method: str, path: str, headers: dict | None = None, body: bytes = b"") -> tuple[int, bytes]:
+        """Send one request and read its answer (Content-Length bodies only, as Flask and waitress send)."""
+        if self.sock is None:
+            self._connect()
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host_header}", f"Content-Length: {len(body)}"]
+        lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        head = self._read_until(b"\r\n\r\n").decode("latin-1").split("\r\n")
+        status = int(head[0].split(" ", 2)[1])
+        fields = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in head[1:])}
+        if "chunked" in fields.get("transfer-encoding", ""):
+            raise RuntimeError(f"{method} {path}: chunked answer; this client reads Content-Length bodies only")
+        answer = self._read_exactly(int(fields.get("content-length", 0)))
+        if fields.get("connection", "").lower() == "close":
+            self.close()
+        return status, answer
+
+
+def run_load(base_url: str, clients: int, total: int, make_request, time_limit: float = 60,
+             on_answer=None) -> tuple[float, list[float]]:
+    """`total` requests over `clients` keep-alive connections, each in its own thread, for at most
+    `time_limit` seconds; make_request(i) -> (method, path, headers, body, expected statuses), and
+    on_answer(i, body), when given, sees each answer. Returns (requests per second, latencies in ms)."""
+    import threading
+
+    counter = iter(range(total))
+    lock = threading.Lock()
+    latencies: list[float] = []
+    failures: list[str] = []
+    deadline = time.monotonic() + time_limit
+
+    def client():
+        connection = Connection(base_url)
+        mine = []
+        try:
+            while time.monotonic() < deadline and not failures:
+                with lock:
+                    index = next(counter, None)
+                if index is None:
+                    break
+                method, path, headers, body, expected = make_request(index)
+                started = time.perf_counter()
+                status, answer = connection.request(method, path, headers, body)
+                mine.append((time.perf_counter() - started) * 1000)
+                if status not in expected:
+                    failures.append(f"{method} {path} answered {status}: {answer[:300]!r}")
+                elif on_answer is not None:
+                    on_answer(index, answer)
+        finally:
+            connection.close()
+            with lock:
+                latencies.extend(mine)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if failures:
+        raise SystemExit(failures[0])
+    return len(latencies) / elapsed, latencies

@@ -35,6 +35,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_object(config_module.Config(instance))
     if test_config:
         app.config.update(test_config)
+    # A ping finds a connection the database server dropped; a SQLite file has no server to lose,
+    # and the ping would be one more statement on every request.
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS",
+                          {"pool_pre_ping": not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")})
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
@@ -62,6 +66,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .payments import simulator
 
     app.register_blueprint(auth.bp)
+    app.app_ctx_globals_class = auth.RequestGlobals
     app.register_blueprint(pos.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(printing.bp)

@@ -48,7 +48,6 @@ class Config:
         self.PORT = env_int("PORT", 9000)
         self.SECRET_KEY = os.environ.get("SECRET_KEY") or read_or_create_secret(instance / "secret_key")
         self.SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'kasir.db'}"
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.PROVIDER = os.environ.get("PROVIDER", "mock")
         self.PROVIDER_WEBHOOK_SECRET = os.environ.get("PROVIDER_WEBHOOK_SECRET") or read_or_create_secret(
             instance / "webhook_secret")

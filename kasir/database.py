@@ -12,13 +12,14 @@ On PostgreSQL none of this applies: callers lock rows with SELECT … FOR UPDATE
 import threading
 from contextlib import contextmanager
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine
 
 from .extensions import db
 
 _IMMEDIATE = "kasir_begin_immediate"
 _HOLDS_WRITE_LOCK = "kasir_holds_write_lock"
+_IN_WRITE_BLOCK = "kasir_in_write_block"  # session.info: inside write_transaction()
 _write_lock = threading.Lock()
 
 
@@ -76,13 +77,23 @@ def _writes_in_one_transaction(session, _flush_context, _instances):
         _begin_immediate(connection)
 
 
+def primary_key(instance):
+    """An ORM object's primary key without reloading it: after a commit expired the object, reading
+    `.id` would cost a SELECT, which code that is about to (re)load the row itself does not need."""
+    identity = inspect(instance).identity
+    return identity[0] if identity else inspect(instance).mapper.primary_key_from_instance(instance)[0]
+
+
 def begin_write() -> None:
     """Open the session's next transaction holding the database write lock (SQLite BEGIN IMMEDIATE).
 
     Read-then-write rules (pay a sale, change a payment's state) call this first so no other writer
-    can slip in between their check and their change. Any transaction already open is committed.
+    can slip in between their check and their change. Any transaction already open is committed,
+    except inside `write_transaction()`, whose transaction already holds the lock.
     """
     session = db.session()
+    if session.info.get(_IN_WRITE_BLOCK):
+        return
     if session.in_transaction():
         session.commit()
     session.connection(execution_options={_IMMEDIATE: True})
@@ -90,11 +101,23 @@ def begin_write() -> None:
 
 @contextmanager
 def write_transaction():
-    """`with write_transaction():` runs its body under the write lock; commits, or rolls back on error."""
+    """`with write_transaction():` runs its body under the write lock; commits, or rolls back on error.
+
+    A `write_transaction()` inside another joins it: the outer one commits both or neither, so that
+    steps which must be atomic together (a state change and the answer stored for it) cost one commit.
+    An error in the inner body must reach the outer block, which rolls back.
+    """
+    session = db.session()
+    if session.info.get(_IN_WRITE_BLOCK):
+        yield
+        return
     begin_write()
+    session.info[_IN_WRITE_BLOCK] = True
     try:
         yield
-        db.session.commit()
+        session.commit()
     except BaseException:
-        db.session.rollback()
+        session.rollback()
         raise
+    finally:
+        session.info.pop(_IN_WRITE_BLOCK, None)

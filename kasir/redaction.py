@@ -23,6 +23,7 @@ _PATTERNS = (
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
+_longest_first: tuple[str, ...] = ()  # _secrets, sorted once per change rather than on every log line
 _installed = False
 
 
@@ -30,17 +31,17 @@ def register_secret(value: str | None) -> None:
     """Remember a secret (and its Basic-auth form) so that no log line can carry it."""
     if not value or len(value) < _MIN_SECRET_LENGTH:
         return
+    global _longest_first
     with _lock:
         if value in _secrets or len(_secrets) >= _MAX_REGISTERED:
             return
         _secrets.add(value)
         _secrets.add(base64.b64encode(f"{value}:".encode()).decode())
+        _longest_first = tuple(sorted(_secrets, key=len, reverse=True))
 
 
 def redact(text: str) -> str:
-    with _lock:
-        known = sorted(_secrets, key=len, reverse=True)
-    for secret in known:
+    for secret in _longest_first:
         if secret in text:
             text = text.replace(secret, REDACTED)
     for pattern in _PATTERNS:

@@ -2,7 +2,7 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 
 from . import audit
 from .clock import business_date, utcnow
@@ -47,10 +47,14 @@ def parse_discount(text: str) -> Discount:
         raise SaleError(f"Diskon tidak valid: {exc}") from exc
 
 
+# Built once: tills and displays look their register up on every poll.
+_ACTIVE_REGISTER = db.select(Register).where(Register.code == bindparam("code"), Register.active.is_(True))
+
+
 def find_register(code: str | None) -> Register | None:
     if not code:
         return None
-    return db.session.scalar(db.select(Register).where(Register.code == code, Register.active.is_(True)))
+    return db.session.scalar(_ACTIVE_REGISTER, {"code": code})
 
 
 def current_sale(register: Register, cashier: User) -> Sale:

@@ -5,13 +5,16 @@ from flask import current_app
 
 from alembic import context
 
+from kasir.logging_setup import HANDLER_NAME
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+# alembic.ini's logging is for a bare `alembic` run. Inside Kasir (`db upgrade`, `serve`) the app has
+# installed its own handler; fileConfig would replace it and silence the request log of `serve`.
+if not any(handler.get_name() == HANDLER_NAME for handler in logging.getLogger().handlers):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 

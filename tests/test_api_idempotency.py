@@ -96,7 +96,7 @@ def test_an_unexpected_failure_frees_the_key_for_a_retry(api, app, monkeypatch):
     def crash(**_kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(service, "create_api_payment", crash)
+    monkeypatch.setattr(service, "open_api_payment", crash)
     app.config["PROPAGATE_EXCEPTIONS"] = False  # answer 500 as in production instead of raising into the test
     failed = api.create("WEB-1", 5000, headers=keyed("retry-me"))
     assert failed.status_code == 500 and failed.json["error"]["code"] == "internal_error"

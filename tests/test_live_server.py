@@ -47,6 +47,14 @@ def test_server_prints_where_to_open_the_till(live_server):
     assert f"http://127.0.0.1:{live_server.port}/display/1" in log
 
 
+def test_server_logs_each_request_with_its_request_id(live_server):
+    # The migrations that `serve` runs first must not replace the app's log handler.
+    response = requests.get(f"{live_server.url}/login", headers={"X-Request-Id": "live-log-check-1"}, timeout=TIMEOUT)
+    assert response.headers["X-Request-Id"] == "live-log-check-1"
+    log = (live_server.instance / "server.log").read_text()
+    assert "[live-log-check-1] GET /login 200" in log
+
+
 def test_instance_folder_gets_a_private_secret_key(live_server):
     secret = live_server.instance / "secret_key"
     assert secret.exists()

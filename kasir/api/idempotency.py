@@ -37,12 +37,39 @@ def _in_progress() -> ApiError:
                     headers={"Retry-After": "1"})
 
 
+def _answer_for(record: IdempotencyKey, request_hash: str) -> Claim:
+    """What a request gets for a key that an earlier request holds: its answer, or 422 / 409."""
+    if record.request_hash != request_hash:
+        raise ApiError(422, "idempotency_key_reuse",
+                       "this Idempotency-Key was used with a different request body")
+    if record.state == IDEMPOTENCY_IN_PROGRESS:
+        raise _in_progress()
+    return Claim(status=record.response_status, body=record.response_body)
+
+
+def _expired(record: IdempotencyKey) -> bool:
+    return record.created_at <= utcnow() - KEEP_FOR
+
+
+def _find(api_key_id: int, key: str, *, for_update: bool) -> IdempotencyKey | None:
+    query = db.select(IdempotencyKey).where(IdempotencyKey.api_key_id == api_key_id, IdempotencyKey.key == key)
+    return db.session.scalar(query.with_for_update() if for_update else query)
+
+
+def replay(api_key_id: int, key: str, request_hash: str) -> Claim | None:
+    """A key that an earlier request holds, read without the write lock (a repeat is the common case and
+    its stored answer does not change): its Claim, or 422 / 409. None when the key is free; then `claim`."""
+    record = _find(api_key_id, key, for_update=False)
+    if record is None or _expired(record):
+        return None
+    return _answer_for(record, request_hash)
+
+
 def claim(api_key_id: int, key: str, request_hash: str) -> Claim:
     try:
         with write_transaction():
-            record = db.session.scalar(db.select(IdempotencyKey).where(
-                IdempotencyKey.api_key_id == api_key_id, IdempotencyKey.key == key).with_for_update())
-            if record is not None and record.created_at <= utcnow() - KEEP_FOR:
+            record = _find(api_key_id, key, for_update=True)
+            if record is not None and _expired(record):
                 db.session.delete(record)  # expired but not purged yet: the key is free again
                 db.session.flush()
                 record = None
@@ -52,12 +79,7 @@ def claim(api_key_id: int, key: str, request_hash: str) -> Claim:
                 db.session.add(record)
                 db.session.flush()
                 return Claim(record_id=record.id)
-            if record.request_hash != request_hash:
-                raise ApiError(422, "idempotency_key_reuse",
-                               "this Idempotency-Key was used with a different request body")
-            if record.state == IDEMPOTENCY_IN_PROGRESS:
-                raise _in_progress()
-            return Claim(status=record.response_status, body=record.response_body)
+            return _answer_for(record, request_hash)
     except IntegrityError:  # PostgreSQL: another request inserted the same key a moment earlier
         raise _in_progress() from None
 

@@ -3,6 +3,8 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+from sqlalchemy import bindparam
+
 from ..clock import utcnow
 from ..database import write_transaction
 from ..extensions import db
@@ -12,6 +14,10 @@ TOKEN_PREFIX = "kasir_"
 PREFIX_LENGTH = len(TOKEN_PREFIX) + 8
 # Writing last_used_at on every request would take the write lock for nothing.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+# Built once: every API request looks its key up.
+_ACTIVE_KEY = db.select(ApiKey).where(ApiKey.token_hash == bindparam("token_hash"), ApiKey.revoked_at.is_(None))
 
 
 class ApiKeyError(ValueError):
@@ -53,8 +59,7 @@ def authenticate(token: str) -> ApiKey | None:
     """The active key for a bearer token, or None."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         return None
-    key = db.session.scalar(db.select(ApiKey).where(ApiKey.token_hash == hash_token(token),
-                                                    ApiKey.revoked_at.is_(None)))
+    key = db.session.scalar(_ACTIVE_KEY, {"token_hash": hash_token(token)})
     if key is not None and (key.last_used_at is None or utcnow() - key.last_used_at > LAST_USED_RESOLUTION):
         with write_transaction():
             db.session.execute(db.update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=utcnow()))

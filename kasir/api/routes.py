@@ -8,8 +8,10 @@ import json
 from datetime import datetime
 
 from flask import Blueprint, current_app, g, jsonify, make_response, request
+from sqlalchemy.exc import IntegrityError
 
 from .. import audit
+from ..database import write_transaction
 from ..extensions import csrf, db, limiter
 from ..payments import service, states
 from ..payments.models import Payment
@@ -62,6 +64,20 @@ def own_payment(payment_id: str) -> Payment:
     return payment
 
 
+def _order_conflict(exc: service.OrderConflict) -> ApiError:
+    details = {"payment_id": exc.payment.id, "status": exc.payment.status} \
+        if exc.payment.api_key_id == g.api_key_id else {}
+    return ApiError(409, exc.code, exc.message, details)
+
+
+def _provider_refusal(exc: ProviderError) -> ApiError:
+    if isinstance(exc, ProviderUnavailable):
+        return ApiError(503, "provider_unavailable", "the payment provider cannot be reached; the payment FAILED",
+                        {"provider_message": exc.message})
+    return ApiError(502, "provider_error", "the payment provider refused the charge; the payment FAILED",
+                    {"provider_message": exc.message})
+
+
 def _create(body) -> tuple[int, dict]:
     wanted = validation.payment_request(body, current_app.config["QRIS_MAX_AMOUNT"])
     try:
@@ -69,16 +85,82 @@ def _create(body) -> tuple[int, dict]:
             api_key_id=g.api_key_id, order_id=wanted.order_id, amount=wanted.amount,
             callback_url=wanted.callback_url, metadata=wanted.metadata)
     except service.OrderConflict as exc:
-        details = {"payment_id": exc.payment.id, "status": exc.payment.status} \
-            if exc.payment.api_key_id == g.api_key_id else {}
-        raise ApiError(409, exc.code, exc.message, details) from None
-    except ProviderUnavailable as exc:
-        raise ApiError(503, "provider_unavailable", "the payment provider cannot be reached; the payment FAILED",
-                       {"provider_message": exc.message}) from None
+        raise _order_conflict(exc) from None
     except ProviderError as exc:
-        raise ApiError(502, "provider_error", "the payment provider refused the charge; the payment FAILED",
-                       {"provider_message": exc.message}) from None
+        raise _provider_refusal(exc) from None
     return (201 if created else 200), payment_json(payment)
+
+
+def _json_text(payload: dict) -> str:
+    return json.dumps(payload, separators=(",", ":"))
+
+
+def _replay(claim: idempotency.Claim):
+    response = make_response(claim.body, claim.status)
+    response.mimetype = "application/json"
+    response.headers[REPLAYED_HEADER] = "true"
+    return response
+
+
+def _answer(status: int, text: str):
+    response = make_response(text, status)
+    response.mimetype = "application/json"
+    return response
+
+
+def _create_keyed(body, key: str):
+    """POST /payments with an Idempotency-Key. A repeat reads the stored answer without the write lock;
+    a new payment takes three commits: the claim with the CREATED payment (before the provider is
+    asked, so a concurrent identical request finds the claim), the provider's own, and the PENDING
+    payment with the stored answer. Any answer, a refusal too, is stored."""
+    request_hash = idempotency.fingerprint(request.method, request.path, body)
+    earlier = idempotency.replay(g.api_key_id, key, request_hash)
+    if earlier is not None:
+        return _replay(earlier)
+    wanted = payment = None
+    try:
+        with write_transaction():
+            claim = idempotency.claim(g.api_key_id, key, request_hash)
+            if claim.record_id is None:
+                return _replay(claim)
+            try:
+                wanted = validation.payment_request(body, current_app.config["QRIS_MAX_AMOUNT"])
+                payment, created = service.open_api_payment(
+                    api_key_id=g.api_key_id, order_id=wanted.order_id, amount=wanted.amount,
+                    callback_url=wanted.callback_url, metadata=wanted.metadata)
+            except service.OrderConflict as exc:
+                return _store(claim, *_refusal(_order_conflict(exc)))
+            except ApiError as exc:
+                return _store(claim, *_refusal(exc))
+            if not created:
+                return _store(claim, 200, _json_text(payment_json(payment)))
+    except IntegrityError:  # PostgreSQL: a concurrent request took this order_id first; nothing of ours was kept
+        try:
+            payment = service.repeated_order(api_key_id=g.api_key_id, order_id=wanted.order_id, amount=wanted.amount)
+        except service.OrderConflict as exc:
+            raise _order_conflict(exc) from None
+        return jsonify(payment_json(payment)), 200
+    try:
+        charge = service.charge_for_api(payment)
+    except ProviderError as exc:
+        return _store(claim, *_refusal(_provider_refusal(exc)))
+    except BaseException:
+        idempotency.release(claim.record_id)
+        raise
+    with write_transaction():
+        service.apply_charge(payment, charge)
+        db.session.flush()  # updated_at and the like, for the answer
+        return _store(claim, 201, _json_text(payment_json(payment)))
+
+
+def _refusal(error: ApiError) -> tuple[int, str]:
+    return error.status, _json_text(error.body())
+
+
+def _store(claim: idempotency.Claim, status: int, text: str):
+    """Keep the answer for the claim's key (in the caller's transaction, if any) and send it."""
+    idempotency.finish(claim.record_id, status, text)
+    return _answer(status, text)
 
 
 @bp.route("", methods=["POST"])
@@ -89,24 +171,7 @@ def create_payment():
     if key is None:
         status, payload = _create(body)
         return jsonify(payload), status
-    claim = idempotency.claim(g.api_key_id, key, idempotency.fingerprint(request.method, request.path, body))
-    if claim.record_id is None:
-        response = make_response(claim.body, claim.status)
-        response.mimetype = "application/json"
-        response.headers[REPLAYED_HEADER] = "true"
-        return response
-    try:
-        status, payload = _create(body)
-    except ApiError as exc:  # a refusal is an answer too: the same request gets it again
-        status, payload = exc.status, exc.body()
-    except BaseException:
-        idempotency.release(claim.record_id)
-        raise
-    text = json.dumps(payload, separators=(",", ":"))
-    idempotency.finish(claim.record_id, status, text)
-    response = make_response(text, status)
-    response.mimetype = "application/json"
-    return response
+    return _create_keyed(body, key)
 
 
 @bp.route("/<payment_id>", methods=["GET"])

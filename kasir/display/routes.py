@@ -7,6 +7,7 @@ from flask import abort, render_template, request
 from ..clock import utcnow
 from ..extensions import db, limiter
 from ..models import SALE_OPEN, SALE_PAID, Register, Sale
+from ..sales import find_register
 from ..payments import states
 from ..payments.merchant import merchant_identity
 from ..payments.models import Payment
@@ -23,7 +24,7 @@ def _is_loopback() -> bool:
 
 def _register(code: str) -> Register:
     """The display needs no login on the till PC itself; other devices need the register's display token."""
-    register = db.session.scalar(db.select(Register).where(Register.code == code, Register.active.is_(True)))
+    register = find_register(code)
     if register is None:
         abort(404)
     if not _is_loopback():

@@ -17,14 +17,14 @@ from sqlalchemy.exc import IntegrityError
 from .. import audit, sales
 from ..api import callbacks
 from ..clock import utcnow
-from ..database import write_transaction
+from ..database import primary_key, write_transaction
 from ..extensions import db
 from ..models import METHOD_QRIS, SALE_OPEN, SALE_PAID, Sale
 from . import states
 from .gateway_settings import active_provider_name
 from .models import Payment, PaymentLog
 from .providers import get_provider, provider_class
-from .providers.base import ProviderError, ProviderStatus
+from .providers.base import Charge, ProviderError, ProviderStatus
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def apply_status(payment: Payment, status: str, *, source: str, amount: int | No
     Raises InvalidTransition or AmountMismatch without changing anything.
     """
     with write_transaction():
-        payment = _lock(payment.id)
+        payment = _lock(primary_key(payment))  # _lock reloads the row: no refresh before it
         previous = payment.status
         if previous == status:
             return Outcome(payment, False, previous)
@@ -208,46 +208,81 @@ def _reuse_order(existing: Payment, api_key_id: int, amount: int) -> Payment:
     return existing
 
 
+def open_api_payment(*, api_key_id: int, order_id: str, amount: int, callback_url: str | None = None,
+                     metadata: dict | None = None) -> tuple[Payment, bool]:
+    """(a new CREATED payment, True), or (the open payment of a repeated order_id, False).
+
+    Raises OrderConflict; on PostgreSQL, IntegrityError when a concurrent request inserted the same
+    order_id first (see repeated_order). Inside a caller's write_transaction() it joins that transaction.
+    """
+    expires_at = utcnow() + timedelta(minutes=current_app.config["EXPIRE_MINUTES"])
+    with write_transaction():
+        existing = db.session.scalar(db.select(Payment).where(Payment.order_id == order_id).with_for_update())
+        if existing is not None:
+            return _reuse_order(existing, api_key_id, amount), False
+        payment = Payment(order_id=order_id, amount=amount, currency="IDR", status=states.CREATED,
+                          provider=active_provider_name(), api_key_id=api_key_id,
+                          callback_url=callback_url, meta=metadata, expires_at=expires_at,
+                          next_sync_at=utcnow() + SYNC_FAST)
+        db.session.add(payment)
+        db.session.flush()
+        _log(payment, "created", None, "api", {"amount": amount})
+    return payment, True
+
+
+def repeated_order(*, api_key_id: int, order_id: str, amount: int) -> Payment:
+    """After a lost race for an order_id (the IntegrityError of open_api_payment, rolled back): the
+    winner's open payment, or an OrderConflict."""
+    existing = db.session.scalar(db.select(Payment).where(Payment.order_id == order_id))
+    return _reuse_order(existing, api_key_id, amount)
+
+
 def create_api_payment(*, api_key_id: int, order_id: str, amount: int, callback_url: str | None = None,
                        metadata: dict | None = None) -> tuple[Payment, bool]:
     """A QR for another app's order: (payment, True) once charged, or (open payment, False) for a repeat.
 
     Raises OrderConflict, or the ProviderError of a refused charge (the payment is then FAILED).
     """
-    expires_at = utcnow() + timedelta(minutes=current_app.config["EXPIRE_MINUTES"])
     try:
-        with write_transaction():
-            existing = db.session.scalar(db.select(Payment).where(Payment.order_id == order_id).with_for_update())
-            if existing is not None:
-                return _reuse_order(existing, api_key_id, amount), False
-            payment = Payment(order_id=order_id, amount=amount, currency="IDR", status=states.CREATED,
-                              provider=active_provider_name(), api_key_id=api_key_id,
-                              callback_url=callback_url, meta=metadata, expires_at=expires_at,
-                              next_sync_at=utcnow() + SYNC_FAST)
-            db.session.add(payment)
-            db.session.flush()
-            _log(payment, "created", None, "api", {"amount": amount})
+        payment, created = open_api_payment(api_key_id=api_key_id, order_id=order_id, amount=amount,
+                                            callback_url=callback_url, metadata=metadata)
     except IntegrityError:  # PostgreSQL: a concurrent request inserted the same order_id first
-        existing = db.session.scalar(db.select(Payment).where(Payment.order_id == order_id))
-        return _reuse_order(existing, api_key_id, amount), False
+        db.session.rollback()
+        return repeated_order(api_key_id=api_key_id, order_id=order_id, amount=amount), False
+    if created:
+        apply_charge(payment, charge_for_api(payment))
+    return payment, created
+
+
+def charge_for_api(payment: Payment) -> Charge:
+    """The provider's QR for a CREATED API payment; a refusal makes it FAILED and raises the ProviderError."""
     try:
-        request_charge(payment)
+        return ask_for_qr(payment)
     except PaymentError as exc:
-        raise exc.__cause__ from None  # request_charge keeps the cashier's wording; the API reports the provider's
-    return payment, True
+        raise exc.__cause__ from None  # ask_for_qr keeps the cashier's wording; the API reports the provider's
 
 
-def request_charge(payment: Payment) -> Payment:
-    """Ask the provider for the QR of a CREATED payment; PENDING with the QR, or FAILED with the reason."""
+def ask_for_qr(payment: Payment) -> Charge:
+    """Ask the provider for the QR of a CREATED payment (outside any transaction: it may be a network
+    call). A refusal makes the payment FAILED and raises PaymentError."""
     try:
-        charge = get_provider(payment.provider).create_qr(payment.order_id, payment.amount, payment.expires_at)
+        return get_provider(payment.provider).create_qr(payment.order_id, payment.amount, payment.expires_at)
     except ProviderError as exc:
         db.session.rollback()
         apply_status(payment, states.FAILED, source="provider", error=exc.message)
         raise PaymentError(exc.message) from exc
+
+
+def apply_charge(payment: Payment, charge: Charge) -> Payment:
+    """PENDING with the provider's QR (joins the caller's write_transaction() if there is one)."""
     apply_status(payment, states.PENDING, source="provider", provider_trx_id=charge.provider_trx_id,
                  qr_string=charge.qr_string, expires_at=charge.expires_at)
     return payment
+
+
+def request_charge(payment: Payment) -> Payment:
+    """Ask the provider for the QR of a CREATED payment; PENDING with the QR, or FAILED with the reason."""
+    return apply_charge(payment, ask_for_qr(payment))
 
 
 def check_status(payment: Payment, *, source: str) -> Outcome:

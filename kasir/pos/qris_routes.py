@@ -2,6 +2,7 @@
 import functools
 
 from flask import current_app, g, make_response, render_template, request
+from sqlalchemy.orm import joinedload
 
 from .. import audit, sales
 from ..extensions import db, limiter
@@ -24,7 +25,7 @@ def with_payment(view):
 
     @functools.wraps(view)
     def wrapped(payment_id):
-        payment = db.session.get(Payment, payment_id)
+        payment = db.session.get(Payment, payment_id, options=[joinedload(Payment.sale)])  # one query, not two
         if payment is None or payment.sale is None or payment.sale.register_id != g.register.id:
             return toast("Pembayaran tidak ditemukan.", 404)
         return view(payment)

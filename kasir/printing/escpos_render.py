@@ -2,8 +2,6 @@
 import textwrap
 import unicodedata
 
-from escpos.printer import Dummy
-
 from .layout import Receipt
 
 # Code table 0, which every ESC/POS printer has. Text is folded into it one character for one,
@@ -53,6 +51,8 @@ def render(printer, receipt: Receipt, *, open_drawer: bool = False) -> None:
 
 def render_bytes(receipt: Receipt, *, open_drawer: bool = False) -> bytes:
     """The whole job as bytes, so it reaches the printer in one write."""
+    from escpos.printer import Dummy  # python-escpos loads only when a receipt is printed (see backends)
+
     buffer = Dummy()
     render(buffer, receipt, open_drawer=open_drawer)
     return buffer.output

@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import audit
 from ..clock import utcnow
+from ..database import primary_key, write_transaction
 from ..extensions import db
 from ..payments import service, states
 from ..payments.models import WEBHOOK_DUPLICATE, WEBHOOK_ERROR, WEBHOOK_OK, WEBHOOK_PENDING, Payment, WebhookDelivery
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 KEPT_HEADERS = ("Content-Type", "User-Agent", "X-Event-Id", "X-Timestamp")
 MAX_STORED_BODY = 20_000
 RETRY_UNMATCHED_FOR = timedelta(hours=24)
+NOT_FOUND_YET = "no payment with this order_id/trx_id yet"
 
 
 @dataclass
@@ -27,10 +29,12 @@ class Reply:
     body: dict = field(default_factory=dict)
 
 
-def _store(provider: str, headers, raw_body: bytes, *, event_id: str | None, status: str, error: str | None = None) -> WebhookDelivery:
+def _store(provider: str, headers, raw_body: bytes, *, event_id: str | None, status: str, error: str | None = None,
+           payment: Payment | None = None, attempts: int = 0) -> WebhookDelivery:
     delivery = WebhookDelivery(provider=provider, event_id=event_id, status=status, error=error,
                                headers={k: headers.get(k) for k in KEPT_HEADERS if headers.get(k)},
-                               payload=raw_body[:MAX_STORED_BODY].decode("utf-8", "replace"))
+                               payload=raw_body[:MAX_STORED_BODY].decode("utf-8", "replace"),
+                               payment_id=payment.id if payment is not None else None, attempts=attempts)
     db.session.add(delivery)
     db.session.commit()
     return delivery
@@ -70,28 +74,43 @@ def receive(provider, headers, raw_body: bytes) -> Reply:
         log.info("%s webhook ignored: %s", provider.name, exc)
         _store(provider.name, headers, raw_body, event_id=None, status=WEBHOOK_OK, error=f"ignored: {exc}")
         return Reply(200, {"result": "ignored"})
+    # The first processing attempt is stored with the delivery: one commit, not two.
+    payment = find_payment(event)
     try:
-        delivery = _store(provider.name, headers, raw_body, event_id=event.event_id, status=WEBHOOK_PENDING)
+        delivery = _store(provider.name, headers, raw_body, event_id=event.event_id, status=WEBHOOK_PENDING,
+                          error=None if payment is not None else NOT_FOUND_YET, payment=payment, attempts=1)
     except IntegrityError:
         db.session.rollback()
         # Kept too (the event id stays in its headers), but unique only once: replays change nothing.
         _store(provider.name, headers, raw_body, event_id=None, status=WEBHOOK_DUPLICATE)
         return Reply(200, {"result": "duplicate"})
-    return process(delivery, event)
+    if payment is None:
+        return _not_found_yet()
+    return _apply(delivery, provider.name, payment, event)
+
+
+def _not_found_yet() -> Reply:
+    return Reply(202, {"result": "accepted", "detail": "payment not found yet; will retry"})
 
 
 def process(delivery: WebhookDelivery, event: WebhookEvent) -> Reply:
-    """Apply a verified event; an unknown payment stays PENDING for the sync job to retry."""
+    """Apply a verified event again; an unknown payment stays PENDING for the sync job to retry."""
     delivery.attempts += 1
     payment = find_payment(event)
     if payment is None:
-        delivery.error = "no payment with this order_id/trx_id yet"
+        delivery.error = NOT_FOUND_YET
         db.session.commit()
-        return Reply(202, {"result": "accepted", "detail": "payment not found yet; will retry"})
+        return _not_found_yet()
     delivery.payment_id = payment.id
+    provider_name = delivery.provider
     db.session.commit()
+    return _apply(delivery, provider_name, payment, event)
+
+
+def _apply(delivery: WebhookDelivery, provider_name: str, payment: Payment, event: WebhookEvent) -> Reply:
+    """Confirm the event with the gateway if it wants that, then converge through apply_status."""
     try:
-        event = get_provider(delivery.provider).confirm_event(payment, event)
+        event = get_provider(provider_name).confirm_event(payment, event)
     except ProviderError as exc:
         db.session.rollback()
         delivery = db.session.get(WebhookDelivery, delivery.id)
@@ -103,10 +122,12 @@ def process(delivery: WebhookDelivery, event: WebhookEvent) -> Reply:
         _finish(delivery, WEBHOOK_OK, None)
         return Reply(200, {"result": "unchanged", "status": payment.status})
     try:
-        outcome = service.apply_status(payment, event.status, source="webhook", amount=event.amount,
-                                       provider_ref=event.ref_no, raw={"event_id": event.event_id})
+        with write_transaction():  # the state change and the delivery's outcome commit together
+            outcome = service.apply_status(payment, event.status, source="webhook", amount=event.amount,
+                                           provider_ref=event.ref_no, raw={"event_id": event.event_id})
+            _mark(delivery, WEBHOOK_OK, None)
+            reply = Reply(200, {"result": "applied" if outcome.changed else "unchanged", "status": outcome.payment.status})
     except service.AmountMismatch as exc:
-        db.session.rollback()
         _finish(delivery, WEBHOOK_ERROR, f"amount mismatch: got {exc.received}, expected {exc.expected}")
         audit.record("WebhookAmountMismatch", payment.order_id, outcome="rejected", actor="webhook",
                      detail=f"expected={exc.expected} received={exc.received} event={event.event_id}")
@@ -114,16 +135,18 @@ def process(delivery: WebhookDelivery, event: WebhookEvent) -> Reply:
         return Reply(422, {"error": {"code": "amount_mismatch", "message": "amount does not match the payment",
                                      "details": {"expected": exc.expected, "received": exc.received}}})
     except states.InvalidTransition as exc:
-        db.session.rollback()
         _finish(delivery, WEBHOOK_OK, f"ignored: {exc}")
         return Reply(200, {"result": "ignored", "status": payment.status})
-    _finish(delivery, WEBHOOK_OK, None)
-    return Reply(200, {"result": "applied" if outcome.changed else "unchanged", "status": outcome.payment.status})
+    return reply
+
+
+def _mark(delivery: WebhookDelivery, status: str, error: str | None) -> None:
+    db.session.execute(db.update(WebhookDelivery).where(WebhookDelivery.id == primary_key(delivery))
+                       .values(status=status, error=error, processed_at=utcnow()))
 
 
 def _finish(delivery: WebhookDelivery, status: str, error: str | None) -> None:
-    delivery = db.session.get(WebhookDelivery, delivery.id)
-    delivery.status, delivery.error, delivery.processed_at = status, error, utcnow()
+    _mark(delivery, status, error)
     db.session.commit()
 
 

@@ -1,0 +1,93 @@
+"""Status polling with many concurrent pollers, next to a waitress hello-world measured in the same run.
+
+What tills, customer displays and other apps poll every second: the till's QR status
+(`/pos/payments/<id>/status`, cashier session), the customer display (`/display/<register>/state`, both
+the 204 "nothing changed" answer and the full partial) and the API's `GET /payments/<id>` (API key).
+Starts `python -m kasir serve --threads T` with one register per poller, each with an open QR, and a
+waitress hello-world with the same thread count; P keep-alive pollers (bench.harness.Connection, one
+thread each, the same client for both servers) send N requests per row back to back. Prints req/s,
+p50 and p99, with req/s and p99 as ratios of the hello-world's.
+
+    python bench/polling.py [--pollers 20] [--requests 2000] [--threads 8]
+"""
+import argparse
+import json
+import re
+import sys
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import (Connection, api_token, cashier_session, cookie_header, hello_world_server,  # noqa: E402
+                           kasir_server, print_table, run_load, summary)
+
+TIME_LIMIT_SECONDS = 60  # per row
+
+
+def open_qr(base_url: str, register: str) -> tuple[dict, str]:
+    """A cashier on `register` with one item in the cart and its QR open: (htmx headers with cookie, payment id)."""
+    session, headers = cashier_session(base_url, register)
+    session.post(f"{base_url}/pos/cart/scan", data={"q": "SKU0001"}, headers=headers)
+    modal = session.post(f"{base_url}/pos/checkout/qris", headers=headers).text
+    payment_id = modal.split('data-payment="', 1)[1].split('"', 1)[0]
+    return {**headers, "Cookie": cookie_header(session)}, payment_id
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pollers", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--threads", type=int, default=8)
+    args = parser.parse_args()
+    pollers, n = args.pollers, args.requests
+
+    def load(base_url, make_request):
+        return run_load(base_url, pollers, n, make_request, TIME_LIMIT_SECONDS)
+
+    with hello_world_server(args.threads) as hello:
+        load(hello, lambda i: ("GET", "/", {}, b"", {200}))  # warm-up
+        baseline, hello_latencies = load(hello, lambda i: ("GET", "/", {}, b"", {200}))
+    hello_p99 = summary(hello_latencies)["p99"]
+
+    def row(label, rate, latencies):
+        stats = summary(latencies)
+        return [label, f"{rate:.0f}", f"{stats['p50']:.1f}", f"{stats['p99']:.1f}", f"{rate / baseline:.2f}",
+                f"{stats['p99'] / hello_p99:.1f}"]
+
+    rows = [row("waitress hello-world GET", baseline, hello_latencies)]
+    with kasir_server(args.threads, registers=pollers) as (url, instance):
+        tills = [open_qr(url, str(code)) for code in range(1, pollers + 1)]
+        rate, latencies = load(url, lambda i: ("GET", f"/pos/payments/{tills[i % pollers][1]}/status",
+                                               tills[i % pollers][0], b"", {200}))
+        rows.append(row("GET /pos/payments/<id>/status (till)", rate, latencies))
+
+        versions = {}
+        reader = Connection(url)
+        for code in range(1, pollers + 1):
+            status, body = reader.request("GET", f"/display/{code}/state")
+            versions[code] = re.search(rb'data-version="([^"]+)"', body).group(1).decode()
+        reader.close()
+        rate, latencies = load(url, lambda i: ("GET", f"/display/{i % pollers + 1}/state?v={versions[i % pollers + 1]}",
+                                               {}, b"", {204}))
+        rows.append(row("GET /display/<register>/state (204 unchanged)", rate, latencies))
+        rate, latencies = load(url, lambda i: ("GET", f"/display/{i % pollers + 1}/state", {}, b"", {200}))
+        rows.append(row("GET /display/<register>/state (200, QR shown)", rate, latencies))
+
+        auth = {"Authorization": f"Bearer {api_token(instance)}", "Content-Type": "application/json"}
+        payment_ids = []
+        writer = Connection(url)
+        for i in range(pollers):
+            body = json.dumps({"order_id": f"POLL-{uuid.uuid4().hex[:8]}", "amount": 10000 + i}).encode()
+            status, answer = writer.request("POST", "/payments", auth, body)
+            payment_ids.append(json.loads(answer)["payment_id"])
+        writer.close()
+        rate, latencies = load(url, lambda i: ("GET", f"/payments/{payment_ids[i % pollers]}", auth, b"", {200}))
+        rows.append(row("GET /payments/<id> (API key)", rate, latencies))
+
+    print_table(f"{n} requests per row, {pollers} concurrent keep-alive pollers, waitress --threads {args.threads}, SQLite",
+                ["endpoint", "req/s", "p50 ms", "p99 ms", "req/s vs hello", "p99 vs hello"], rows)
+
+
+if __name__ == "__main__":
+    main()
