@@ -37,7 +37,7 @@ def default_jobs() -> list[Job]:
         Job("expire", 5, service.expire_due),
         Job("reprocess_webhooks", 5, reprocess_unmatched),
         Job("print_queue", 2, print_queue.drain),
-        Job("provider_health", 30, health.refresh),
+        Job("provider_health", 1, health.refresh_due),
         Job("deliver_callbacks", 2, callbacks.deliver_due),
         Job("purge_idempotency_keys", 3600, idempotency.purge_expired),
         Job("reconcile_yesterday", 3600, reconcile.reconcile_yesterday),

@@ -419,3 +419,12 @@ def known_day(app, till):
                            after_expiry=after_expiry, expired=expired, late_sale=late_sale, late=late,
                            double_sale=double_sale, double=double, refunded_sale=refunded_sale, refunded=refunded,
                            voided=voided)
+
+
+@pytest.fixture(autouse=True)
+def forget_provider_health():
+    """Provider health is measured per process (kasir.payments.health): one test's outage is not the next one's."""
+    from kasir.payments import health
+
+    yield
+    health.forget()

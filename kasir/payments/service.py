@@ -20,11 +20,11 @@ from ..clock import utcnow
 from ..database import write_transaction
 from ..extensions import db
 from ..models import METHOD_QRIS, SALE_OPEN, SALE_PAID, Sale
-from . import states
+from . import health, states
 from .gateway_settings import active_provider_name
 from .models import Payment, PaymentLog
 from .providers import get_provider, provider_class
-from .providers.base import ProviderError, ProviderStatus
+from .providers.base import ProviderError, ProviderStatus, ProviderUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -243,6 +243,8 @@ def request_charge(payment: Payment) -> Payment:
         charge = get_provider(payment.provider).create_qr(payment.order_id, payment.amount, payment.expires_at)
     except ProviderError as exc:
         db.session.rollback()
+        if isinstance(exc, ProviderUnavailable):
+            health.record_unreachable(payment.provider, exc)
         apply_status(payment, states.FAILED, source="provider", error=exc.message)
         raise PaymentError(exc.message) from exc
     apply_status(payment, states.PENDING, source="provider", provider_trx_id=charge.provider_trx_id,
@@ -339,6 +341,8 @@ def sync_pending(now: datetime | None = None, limit: int = 50) -> int:
             changed += check_status(payment, source="sync").changed
         except ProviderError as exc:
             db.session.rollback()
+            if isinstance(exc, ProviderUnavailable):
+                health.record_unreachable(payment.provider, exc)
             log.info("status sync of %s failed: %s", payment.order_id, exc.message)
     return changed
 
