@@ -11,7 +11,7 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from conftest import LiveServer
+from conftest import LiveServer, open_cashier_page
 from fake_gateways import MIDTRANS_KEY, FakeMidtrans
 from test_live_server import htmx_headers
 from test_power_cut import BASKET, TIMEOUT, log_in_cashier
@@ -119,6 +119,11 @@ def wait_until(condition, seconds: float = 20):
     return result
 
 
+def wait_for_gateway_health(server):
+    """Earlier tests' outages are over once the health job has seen the gateway answer again."""
+    wait_until(lambda: requests.get(f"{server.url}/healthz", timeout=TIMEOUT).json()["provider"]["reachable"])
+
+
 @pytest.mark.parametrize("outage", OUTAGES)
 def test_qris_during_an_outage_fails_at_once_with_the_reason_and_charges_once(server, gateway, till, outage):
     till.scan_basket()
@@ -145,8 +150,8 @@ def test_cash_sale_with_a_qr_open_completes_during_an_outage(server, gateway, ti
 
 
 def test_a_failed_charge_turns_qris_off_until_the_gateway_answers_again(server, gateway, till):
-    till.scan_basket()
-    wait_until(lambda: qris_offered(till.get("/pos/cart").text))  # earlier tests' outages are over
+    wait_for_gateway_health(server)
+    assert qris_offered(till.scan_basket())
     gateway.go_down("reset")
     assert till.press_qris().status_code == 422
     cart = till.post("/pos/cart/scan", q="SKU0002").text
@@ -193,3 +198,61 @@ def test_a_charge_done_too_late_at_the_gateway_leaves_no_pending_payment(server,
     assert len([call for call in gateway.calls("charge") if order_id in call["body"]]) == 1
     time.sleep(2)  # sync and expiry turns: the lost charge stays FAILED, the new QR stays the only open one
     assert [row[1] for row in sale_payments(server, fresh)] == ["FAILED", "PENDING"]
+
+
+def scan_in_browser(page, *codes):
+    for code in codes:
+        page.fill("#scan", code)
+        page.press("#scan", "Enter")
+        page.wait_for_selector(f".cart-line[data-item='{code}']")
+
+
+@pytest.mark.browser
+def test_cashier_screen_during_an_outage_explains_and_sells_for_cash(browser, server, gateway, till, screenshots):
+    wait_for_gateway_health(server)
+    till.post("/pos/cart/clear")
+    page = open_cashier_page(browser, server.url)
+    scan_in_browser(page, "SKU0001")  # an amount no earlier QR of this sale had, so nothing can be reused
+    gateway.go_down("hang", seconds=OUTAGE_SECONDS)
+    page.keyboard.press("F8")
+    toast = page.wait_for_selector("#toast .toast-error")
+    assert toast.text_content() == OUTAGES["hang"]
+    assert page.query_selector("#modal [data-modal]") is None  # no QR modal for a charge that failed
+    page.screenshot(path=screenshots / "gateway-outage-qris-toast.png")
+    scan_in_browser(page, "SKU0002")
+    assert page.is_disabled(".btn-qris")
+    assert page.text_content(".qris-unavailable") == "QRIS tidak tersedia: " + OUTAGES["hang"]
+    page.screenshot(path=screenshots / "gateway-outage-qris-off.png")
+    page.keyboard.press("F4")
+    page.wait_for_selector("[data-cash-form]")
+    page.fill("#tendered", "20.000")
+    page.press("#tendered", "Enter")
+    page.wait_for_selector("[data-change]")
+    assert page.text_content("[data-change]") == "Rp 13.200"
+    page.context.close()
+
+
+@pytest.mark.browser
+def test_qr_on_screen_paid_while_status_calls_failed_turns_paid_after_recovery(browser, server, gateway, till,
+                                                                              screenshots):
+    wait_for_gateway_health(server)
+    till.post("/pos/cart/clear")
+    page = open_cashier_page(browser, server.url)
+    scan_in_browser(page, *BASKET)
+    page.keyboard.press("F8")
+    payment_id = page.wait_for_selector("#qris-status[data-status='PENDING']").get_attribute("data-payment")
+    [(order_id,)] = rows(server, "SELECT order_id FROM payments WHERE id = :id", id=payment_id)
+    gateway.go_down("503", "status")
+    gateway.settle(order_id)
+    page.click("#qris-status button:has-text('Cek Status')")
+    toast = page.wait_for_selector("#toast .toast-error")
+    assert toast.text_content() == "Cek status gagal: " + OUTAGES["503"]
+    assert page.get_attribute("#qris-status", "data-status") == "PENDING"
+    assert page.is_hidden("[data-conn-banner]")  # our server answers; only the gateway is down
+    page.screenshot(path=screenshots / "gateway-outage-check-failed.png")
+    gateway.recover()
+    page.wait_for_selector("#qris-status[data-status='PAID']", timeout=15_000)
+    page.screenshot(path=screenshots / "gateway-recovered-paid.png")
+    assert rows(server, "SELECT count(*) FROM payment_logs WHERE payment_id = :id AND to_status = 'PAID'",
+                id=payment_id) == [(1,)]
+    page.context.close()
