@@ -428,3 +428,15 @@ def forget_provider_health():
 
     yield
     health.forget()
+
+
+def server_rows(server: "LiveServer", sql: str, **params) -> list:
+    """Rows of a live server's database through SQLAlchemy (SQLite or PostgreSQL, whichever it runs on)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(server.database_url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text(sql), params).all()
+    finally:
+        engine.dispose()

@@ -9,9 +9,8 @@ import time
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text
 
-from conftest import LiveServer, open_cashier_page
+from conftest import LiveServer, open_cashier_page, server_rows as rows
 from fake_gateways import MIDTRANS_KEY, FakeMidtrans
 from test_live_server import htmx_headers
 from test_power_cut import BASKET, TIMEOUT, log_in_cashier
@@ -86,15 +85,6 @@ class Till:
         panel = self.get("/pos/pay/cash")
         sale_id = re.search(r'name="sale_id" value="(\d+)"', panel.text).group(1)
         return self.post("/pos/checkout/cash", sale_id=sale_id, tendered=tendered)
-
-
-def rows(server, sql: str, **params) -> list:
-    engine = create_engine(server.database_url)
-    try:
-        with engine.connect() as connection:
-            return connection.execute(text(sql), params).all()
-    finally:
-        engine.dispose()
 
 
 def payment_of(modal: str) -> str:

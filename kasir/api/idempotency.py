@@ -1,7 +1,8 @@
 """Idempotency-Key (DESIGN §7): a key is claimed by a committed row before any work starts.
 
 Concurrent requests with the same key therefore find the claim: while the first one runs they get 409
-`idempotency_in_progress`; afterwards they get its stored response again. Keys live 24 h.
+`idempotency_in_progress`; afterwards they get its stored response again. Keys live 24 h. A claim whose
+process died mid-request is taken over by the next retry once no live request could still be running.
 """
 import hashlib
 import json
@@ -37,7 +38,9 @@ def _in_progress() -> ApiError:
                     headers={"Retry-After": "1"})
 
 
-def claim(api_key_id: int, key: str, request_hash: str) -> Claim:
+def claim(api_key_id: int, key: str, request_hash: str, *, abandoned_before: datetime) -> Claim:
+    """Own the key (do the work), or the stored answer; a claim older than `abandoned_before` whose request
+    never finished (its process died) is taken over, so the client's retry gets an answer."""
     try:
         with write_transaction():
             record = db.session.scalar(db.select(IdempotencyKey).where(
@@ -55,6 +58,9 @@ def claim(api_key_id: int, key: str, request_hash: str) -> Claim:
             if record.request_hash != request_hash:
                 raise ApiError(422, "idempotency_key_reuse",
                                "this Idempotency-Key was used with a different request body")
+            if record.state == IDEMPOTENCY_IN_PROGRESS and record.created_at <= abandoned_before:
+                record.created_at = utcnow()
+                return Claim(record_id=record.id)
             if record.state == IDEMPOTENCY_IN_PROGRESS:
                 raise _in_progress()
             return Claim(status=record.response_status, body=record.response_body)

@@ -89,7 +89,8 @@ def create_payment():
     if key is None:
         status, payload = _create(body)
         return jsonify(payload), status
-    claim = idempotency.claim(g.api_key_id, key, idempotency.fingerprint(request.method, request.path, body))
+    claim = idempotency.claim(g.api_key_id, key, idempotency.fingerprint(request.method, request.path, body),
+                              abandoned_before=service.abandoned_before())
     if claim.record_id is None:
         response = make_response(claim.body, claim.status)
         response.mimetype = "application/json"

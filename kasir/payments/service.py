@@ -32,6 +32,7 @@ SYNC_FAST = timedelta(seconds=3)
 SYNC_SLOW = timedelta(seconds=30)
 FAST_SYNC_WINDOW = timedelta(minutes=2)
 MAX_DUPLICATE_ORDER_IDS = 20
+ABANDON_MARGIN_SECONDS = 10
 
 
 class PaymentError(ValueError):
@@ -218,23 +219,59 @@ def create_api_payment(*, api_key_id: int, order_id: str, amount: int, callback_
     try:
         with write_transaction():
             existing = db.session.scalar(db.select(Payment).where(Payment.order_id == order_id).with_for_update())
-            if existing is not None:
+            if existing is not None and _abandoned_charge(existing, api_key_id, amount):
+                _claim_resumed_charge(existing)
+                payment = existing
+            elif existing is not None:
                 return _reuse_order(existing, api_key_id, amount), False
-            payment = Payment(order_id=order_id, amount=amount, currency="IDR", status=states.CREATED,
-                              provider=active_provider_name(), api_key_id=api_key_id,
-                              callback_url=callback_url, meta=metadata, expires_at=expires_at,
-                              next_sync_at=utcnow() + SYNC_FAST)
-            db.session.add(payment)
-            db.session.flush()
-            _log(payment, "created", None, "api", {"amount": amount})
+            else:
+                payment = _new_api_payment(api_key_id, order_id, amount, callback_url, metadata, expires_at)
     except IntegrityError:  # PostgreSQL: a concurrent request inserted the same order_id first
         existing = db.session.scalar(db.select(Payment).where(Payment.order_id == order_id))
         return _reuse_order(existing, api_key_id, amount), False
+    return _charge_for_api(payment), True
+
+
+def _new_api_payment(api_key_id, order_id, amount, callback_url, metadata, expires_at) -> Payment:
+    payment = Payment(order_id=order_id, amount=amount, currency="IDR", status=states.CREATED,
+                      provider=active_provider_name(), api_key_id=api_key_id, callback_url=callback_url,
+                      meta=metadata, expires_at=expires_at, next_sync_at=utcnow() + SYNC_FAST)
+    db.session.add(payment)
+    db.session.flush()
+    _log(payment, "created", None, "api", {"amount": amount})
+    return payment
+
+
+def _charge_for_api(payment: Payment) -> Payment:
     try:
-        request_charge(payment)
+        return request_charge(payment)
     except PaymentError as exc:
         raise exc.__cause__ from None  # request_charge keeps the cashier's wording; the API reports the provider's
-    return payment, True
+
+
+def abandoned_before() -> datetime:
+    """Work started before this moment was abandoned: its process died (a `kill -9`, a power cut).
+
+    No live request runs longer than a charge, two status calls and a second charge, each within the
+    gateway timeouts, plus a margin for the database.
+    """
+    connect, read = current_app.config["GATEWAY_CONNECT_TIMEOUT"], current_app.config["GATEWAY_READ_TIMEOUT"]
+    return utcnow() - timedelta(seconds=4 * (connect + read) + ABANDON_MARGIN_SECONDS)
+
+
+def _abandoned_charge(existing: Payment, api_key_id: int, amount: int) -> bool:
+    return (existing.status == states.CREATED and existing.api_key_id == api_key_id and existing.amount == amount
+            and existing.updated_at <= abandoned_before())
+
+
+def _claim_resumed_charge(payment: Payment) -> None:
+    """The same order again, and the request that made its payment died before the charge was answered.
+
+    Asking the provider again is safe: each gateway keeps one transaction per order id and hands back the
+    one it already has. The payment is touched first, so a concurrent retry sees it in progress.
+    """
+    payment.updated_at = utcnow()
+    _log(payment, "charge_resumed", states.CREATED, "api", "the request that created it stopped before the charge")
 
 
 def request_charge(payment: Payment) -> Payment:
