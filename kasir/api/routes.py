@@ -131,11 +131,13 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
 @bp.route("", methods=["GET"])
 def list_payments():
     args = request.args
+    validation.known_parameters(args, validation.LIST_PARAMETERS)
     limit = validation.list_limit(args.get("limit"))
     status = validation.status_filter(args.get("status"))
+    order_id = validation.order_filter(args.get("order_id"))
     query = db.select(Payment).where(Payment.api_key_id == g.api_key_id)
-    if args.get("order_id"):
-        query = query.where(Payment.order_id == args["order_id"])
+    if order_id:
+        query = query.where(Payment.order_id == order_id)
     if status:
         query = query.where(Payment.status == status)
     if args.get("cursor"):
