@@ -139,6 +139,18 @@ def test_cash_sale_with_a_qr_open_completes_during_an_outage(server, gateway, ti
     assert status == "CANCELLED" and error.startswith("provider unreachable: Midtrans")
 
 
+def test_a_qr_cancelled_during_an_outage_is_cancelled_at_the_gateway_after_recovery(server, gateway, till):
+    till.scan_basket()
+    payment_id = payment_of(till.press_qris().text)
+    [(order_id,)] = rows(server, "SELECT order_id FROM payments WHERE id = :id", id=payment_id)
+    gateway.go_down("reset")
+    assert till.pay_cash().status_code == 200
+    assert gateway.transactions[order_id]["transaction_status"] == "pending"  # the customer could still pay it
+    gateway.recover()
+    wait_until(lambda: gateway.transactions[order_id]["transaction_status"] == "cancel")
+    assert rows(server, "SELECT status FROM payments WHERE id = :id", id=payment_id) == [("CANCELLED",)]
+
+
 def test_a_failed_charge_turns_qris_off_until_the_gateway_answers_again(server, gateway, till):
     wait_for_gateway_health(server)
     assert qris_offered(till.scan_basket())

@@ -33,6 +33,7 @@ SYNC_SLOW = timedelta(seconds=30)
 FAST_SYNC_WINDOW = timedelta(minutes=2)
 MAX_DUPLICATE_ORDER_IDS = 20
 ABANDON_MARGIN_SECONDS = 10
+UNCONFIRMED_CANCEL = "provider unreachable: "  # the error of a cancel the gateway has not confirmed yet
 
 
 class PaymentError(ValueError):
@@ -310,7 +311,8 @@ def cancel(payment: Payment, *, source: str) -> Outcome:
         # The till must not hang on the gateway: cancel here; a payment that still arrives is a flagged late one.
         db.session.rollback()
         log.warning("cancel of %s without provider confirmation: %s", payment.order_id, exc.message)
-        return apply_status(payment, states.CANCELLED, source=source, error=f"provider unreachable: {exc.message}")
+        # The QR may still be payable at the gateway: confirm_unreachable_cancels stops it there later.
+        return apply_status(payment, states.CANCELLED, source=source, error=f"{UNCONFIRMED_CANCEL}{exc.message}")
     if reported.status == states.PAID:
         return apply_provider_status(payment, reported, source=source)
     return apply_status(payment, states.CANCELLED, source=source, raw=reported.raw)
@@ -382,6 +384,44 @@ def sync_pending(now: datetime | None = None, limit: int = 50) -> int:
                 health.record_unreachable(payment.provider, exc)
             log.info("status sync of %s failed: %s", payment.order_id, exc.message)
     return changed
+
+
+def confirm_unreachable_cancels(now: datetime | None = None, limit: int = 20) -> int:
+    """Cancels made while the gateway was unreachable, once it answers: stop the QR there too.
+
+    Until then the QR may still be paid (and no webhook reaches a shop PC behind NAT): if the gateway
+    reports it paid, the payment becomes a late PAID, flagged for review; money is never ignored.
+    Returns how many were settled one way or the other; the rest are tried again every 30 s.
+    """
+    now = now or utcnow()
+    with write_transaction():
+        due = db.session.scalars(db.select(Payment).where(
+            Payment.status == states.CANCELLED, Payment.error.startswith(UNCONFIRMED_CANCEL),
+            Payment.next_sync_at <= now).order_by(Payment.next_sync_at).limit(limit)
+            .with_for_update(skip_locked=True)).all()
+        for payment in due:
+            payment.next_sync_at = now + SYNC_SLOW
+    settled = 0
+    for payment in due:
+        provider = get_provider(payment.provider)
+        try:
+            reported = provider.fetch_status(payment)
+            if reported.status == states.PENDING:
+                reported = provider.cancel(payment)
+            db.session.commit()
+        except ProviderError as exc:
+            db.session.rollback()
+            log.info("cancel of %s still unconfirmed: %s", payment.order_id, exc.message)
+            continue
+        if reported.status == states.PAID:
+            apply_provider_status(payment, reported, source="sync")
+        else:
+            with write_transaction():
+                payment = _lock(payment.id)
+                payment.next_sync_at = None  # confirmed: nothing left to ask
+                _log(payment, "cancel_confirmed", payment.status, "sync", {"raw": reported.raw})
+        settled += 1
+    return settled
 
 
 def paid_payment_for_sale(sale: Sale) -> Payment | None:
