@@ -22,6 +22,7 @@ from kasir.payments.providers.xendit import XenditProvider
 from kasir.reports.reconcile import COLUMNS, SettlementFileError, parse_csv
 from kasir.webhooks.generic import MalformedWebhook, parse_body
 
+pytestmark = pytest.mark.fuzz
 PROPERTIES = settings(max_examples=300, deadline=None, derandomize=True)
 MAX_RUPIAH = 999_999_999_999
 
