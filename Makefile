@@ -6,7 +6,7 @@ PYTEST_ARGS ?=
 
 # Settings come from the environment or from .env, which `python -m kasir` reads (the environment wins).
 
-.PHONY: run test serve venv clean-venv bench
+.PHONY: run test fuzz bench serve venv clean-venv
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ run: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The fuzz stage alone (it is part of `make test` too): bounded and derandomized, under 2 minutes.
+fuzz: $(VENV)/.dev
+	$(PY) -m pytest -m fuzz $(PYTEST_ARGS)
 
 # Speed and memory next to a waitress hello-world measured in the same run (bench/*.py, a few minutes).
 bench: $(VENV)/.dev

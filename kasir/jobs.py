@@ -36,9 +36,10 @@ def default_jobs() -> list[Job]:
     return [
         Job("sync_pending", 1, service.sync_pending),
         Job("expire", 5, service.expire_due),
+        Job("confirm_unreachable_cancels", 5, service.confirm_unreachable_cancels),
         Job("reprocess_webhooks", 5, reprocess_unmatched),
         Job("print_queue", 2, print_queue.drain),
-        Job("provider_health", 30, health.refresh),
+        Job("provider_health", 1, health.refresh_due),
         Job("deliver_callbacks", 2, callbacks.deliver_due),
         Job("purge_idempotency_keys", 3600, idempotency.purge_expired),
         Job("reconcile_yesterday", 3600, reconcile.reconcile_yesterday),

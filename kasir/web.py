@@ -56,9 +56,19 @@ def error_response(status: int, message: str | None = None):
     return render_template("error.html", status=status, message=message), status
 
 
+def http_error_response(error, status: int):
+    """Our error page or JSON for an HTTP error, keeping the error's own headers (Allow on a 405)."""
+    response = make_response(error_response(status))
+    get_headers = getattr(error, "get_headers", None)
+    for name, value in get_headers() if get_headers else ():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
 def init_app(app: Flask) -> None:
     for status in ERROR_MESSAGES:
-        app.register_error_handler(status, lambda error, status=status: error_response(status))
+        app.register_error_handler(status, lambda error, status=status: http_error_response(error, status))
 
     @app.errorhandler(CSRFError)
     def csrf_failed(_error):

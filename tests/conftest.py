@@ -501,3 +501,24 @@ def known_dashboard_day(known_day, provider_metrics):
     db.session.commit()
     db.session.expire_all()
     return known_day
+
+
+@pytest.fixture(autouse=True)
+def forget_provider_health():
+    """Provider health is measured per process (kasir.payments.health): one test's outage is not the next one's."""
+    from kasir.payments import health
+
+    yield
+    health.forget()
+
+
+def server_rows(server: "LiveServer", sql: str, **params) -> list:
+    """Rows of a live server's database through SQLAlchemy (SQLite or PostgreSQL, whichever it runs on)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(server.database_url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text(sql), params).all()
+    finally:
+        engine.dispose()

@@ -2,11 +2,18 @@
 
 They check what the real gateways check (Basic auth, api-version, body fields and their JSON types) and
 answer with the documented shapes. Knobs make a call fail, hang or go slow; `requests` records every call.
+`fail_next` queues faults for the next few calls; `go_down`/`recover` switch an outage on and off at run time.
 """
 import base64
+import errno
 import hashlib
 import json
+import os
 import re
+import socket
+import socketserver
+import struct
+import sys
 import threading
 import time
 import uuid
@@ -33,6 +40,13 @@ def wib_text(moment: datetime) -> str:
     return moment.astimezone(WIB).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def reset(connection: socket.socket):
+    """Drop the caller's connection with a TCP RST (linger 0), as a crashing load balancer does."""
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    os.close(connection.detach())  # the descriptor itself: werkzeug's file objects still hold the socket
+    raise ConnectionResetError("fake gateway reset the connection")  # werkzeug drops it silently
+
+
 class FakeGateway:
     """A threaded WSGI server on 127.0.0.1; subclasses implement `route(request) -> Response`."""
 
@@ -43,8 +57,11 @@ class FakeGateway:
         self.faults: dict[str, list[str]] = {}
         self.hang_seconds = 2.0
         self.slow_seconds = 0.3
+        # An outage that lasts until recover(): endpoint (or None for all) -> mode, see go_down.
+        self.outage: dict[str | None, str] = {}
         self.lock = threading.Lock()
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
+        self._server.handle_error = self._handle_error
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -56,16 +73,43 @@ class FakeGateway:
         self._server.shutdown()
         self._server.server_close()
 
+    def _handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], OSError) or sys.exc_info()[1].errno != errno.EBADF:
+            socketserver.BaseServer.handle_error(self._server, request, client_address)
+        # EBADF: the keep-alive loop reading from a connection that reset() closed on purpose
+
     def fail_next(self, endpoint: str, *faults: str) -> None:
         self.faults.setdefault(endpoint, []).extend(faults)
+
+    def go_down(self, mode: str, *endpoints: str, seconds: float | None = None) -> None:
+        """Every call (or every call to `endpoints`) fails the same way until recover().
+
+        "slow": done and answered only after `seconds` (longer than the caller waits); "hang": no answer for
+        `seconds`, then the connection closes and nothing was done; "reset": the connection is reset as soon as
+        the request arrives; "500"/"502"/"503": the gateway's HTML error page.
+        """
+        if mode not in ("slow", "hang", "reset", "500", "502", "503"):
+            raise ValueError(mode)
+        if seconds is not None:
+            self.hang_seconds = self.slow_seconds = seconds
+        with self.lock:
+            self.outage = {endpoint: mode for endpoint in endpoints or (None,)}
+
+    def recover(self) -> None:
+        with self.lock:
+            self.outage = {}
 
     def calls(self, endpoint: str) -> list[dict]:
         return [call for call in self.requests if call["endpoint"] == endpoint]
 
-    def _fault(self, endpoint: str) -> Response | None:
+    def _fault(self, endpoint: str, environ) -> Response | None:
         with self.lock:
             queue = self.faults.get(endpoint) or []
-            fault = queue.pop(0) if queue else None
+            fault = queue.pop(0) if queue else self.outage.get(endpoint, self.outage.get(None))
+        if fault in ("hang", "reset"):
+            if fault == "hang":
+                time.sleep(self.hang_seconds)
+            reset(environ["werkzeug.socket"])
         if fault == "timeout":
             time.sleep(self.hang_seconds)
         elif fault == "slow":
@@ -85,7 +129,7 @@ class FakeGateway:
         body = request.get_data(as_text=True)
         self.requests.append({"endpoint": endpoint, "method": request.method, "path": request.path,
                               "headers": dict(request.headers), "body": body})
-        response = self._fault(endpoint)
+        response = self._fault(endpoint, environ)
         if response is None or response == "lost":
             lost = response == "lost"
             response = self.route(request, endpoint)

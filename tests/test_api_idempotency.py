@@ -5,6 +5,7 @@ from kasir.api import idempotency
 from kasir.api.models import IdempotencyKey
 from kasir.clock import utcnow
 from kasir.extensions import db
+from kasir.payments import service
 from kasir.payments.models import MockLedgerEntry, Payment
 
 
@@ -60,10 +61,42 @@ def test_a_key_still_being_processed_is_409(api, app):
     with app.app_context():
         key_id = db.session.scalar(db.select(db.text("id")).select_from(db.text("api_keys")))
         request_hash = idempotency.fingerprint("POST", "/payments", {"order_id": "WEB-1", "amount": 5000})
-        idempotency.claim(key_id, "busy", request_hash)
+        idempotency.claim(key_id, "busy", request_hash, abandoned_before=service.abandoned_before())
     response = api.create("WEB-1", 5000, headers=keyed("busy"))
     assert response.status_code == 409 and response.json["error"]["code"] == "idempotency_in_progress"
     assert response.headers["Retry-After"] == "1"
+
+
+def test_a_claim_whose_process_died_is_taken_over_by_the_retry(api, app):
+    with app.app_context():
+        key_id = db.session.scalar(db.select(db.text("id")).select_from(db.text("api_keys")))
+        request_hash = idempotency.fingerprint("POST", "/payments", {"order_id": "WEB-1", "amount": 5000})
+        idempotency.claim(key_id, "died", request_hash, abandoned_before=service.abandoned_before())
+        # No live request runs this long: the one that claimed the key was killed.
+        db.session.execute(db.update(IdempotencyKey).values(created_at=utcnow() - timedelta(minutes=2)))
+        db.session.commit()
+    response = api.create("WEB-1", 5000, headers=keyed("died"))
+    assert response.status_code == 201 and response.json["status"] == "PENDING"
+    replay = api.create("WEB-1", 5000, headers=keyed("died"))
+    assert replay.headers["Idempotent-Replayed"] == "true" and replay.json == response.json
+
+
+def test_an_order_whose_charge_was_never_answered_is_charged_on_retry_once(api, app):
+    with app.app_context():
+        key_id = db.session.scalar(db.select(db.text("id")).select_from(db.text("api_keys")))
+        db.session.add(Payment(order_id="WEB-9", amount=5000, status="CREATED", provider="mock", api_key_id=key_id,
+                               expires_at=utcnow() + timedelta(minutes=15)))
+        db.session.commit()
+    assert api.create("WEB-9", 5000).json["error"]["code"] == "order_in_progress"  # it may still be running
+    with app.app_context():
+        db.session.execute(db.update(Payment).values(updated_at=utcnow() - timedelta(minutes=2)))
+        db.session.commit()
+    response = api.create("WEB-9", 5000)
+    assert response.status_code == 201 and response.json["status"] == "PENDING"
+    assert api.create("WEB-9", 5000).status_code == 200  # the open payment again, no second charge
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(MockLedgerEntry)
+                                 .where(MockLedgerEntry.reference == "WEB-9")) == 1
 
 
 def test_overlong_key_is_422(api):

@@ -144,7 +144,8 @@ def test_list_filters_by_order_id_and_status(api):
     assert [i["order_id"] for i in api.get("/payments?status=CANCELLED").json["items"]] == ["WEB-2"]
 
 
-@pytest.mark.parametrize("query", ["status=DONE", "limit=0", "limit=101", "limit=x", "cursor=%%%"])
+@pytest.mark.parametrize("query", ["status=DONE", "limit=0", "limit=101", "limit=x", "cursor=%%%",
+                                   "order_id=" + "W" * 51, "order_id=WEB%201", "statuss=PAID", "=x"])
 def test_bad_list_parameters_are_422(api, query):
     assert api.get(f"/payments?{query}").status_code == 422
 
@@ -171,6 +172,11 @@ def test_unknown_route_and_method_answer_json(api):
     assert error_code(api.get("/payments/x/y/z")) == "not_found"
     response = api.post("/payments/abc")
     assert response.status_code == 405 and error_code(response) == "method_not_allowed"
+
+
+def test_method_not_allowed_names_the_allowed_methods(api):
+    response = api.post("/payments/abc")
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"GET"}
 
 
 def test_api_answers_carry_a_request_id(api):

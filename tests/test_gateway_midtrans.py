@@ -329,3 +329,27 @@ def test_notification_kept_when_the_status_call_fails_and_applied_by_the_retry_j
     assert fresh(Payment, payment.id).status == states.PENDING
     assert reprocess_unmatched() == 1
     assert fresh(Payment, payment.id).status == states.PAID
+
+
+def test_a_cancel_made_while_midtrans_was_down_is_cancelled_there_once_it_answers(till, fake_midtrans):
+    payment = new_payment(till)
+    fake_midtrans.go_down("reset")
+    assert service.cancel(payment, source="pos").payment.status == states.CANCELLED  # the till did not wait
+    assert fake_midtrans.transactions[payment.order_id]["transaction_status"] == "pending"  # still payable there
+    assert service.confirm_unreachable_cancels(now=utcnow() + timedelta(minutes=1)) == 0  # still down: later
+    fake_midtrans.recover()
+    assert service.confirm_unreachable_cancels(now=utcnow() + timedelta(minutes=2)) == 1
+    assert fake_midtrans.transactions[payment.order_id]["transaction_status"] == "cancel"
+    assert fresh(Payment, payment.id).status == states.CANCELLED
+    assert service.confirm_unreachable_cancels(now=utcnow() + timedelta(hours=1)) == 0  # confirmed: never asked again
+
+
+def test_a_qr_paid_after_a_cancel_midtrans_never_heard_of_becomes_a_late_payment(till, fake_midtrans):
+    payment = new_payment(till)
+    fake_midtrans.go_down("503")
+    service.cancel(payment, source="pos")
+    fake_midtrans.settle(payment.order_id)  # the customer paid the QR still on their phone
+    fake_midtrans.recover()
+    assert service.confirm_unreachable_cancels(now=utcnow() + timedelta(minutes=1)) == 1
+    paid = fresh(Payment, payment.id)
+    assert paid.status == states.PAID and paid.late and "terlambat" in paid.review_reason

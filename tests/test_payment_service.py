@@ -146,3 +146,12 @@ def test_webhook_sync_and_manual_check_racing_make_one_paid_transition(app, pend
     assert paid_logs == 1
     sale = db.session.get(Sale, pending_payment.sale_id)
     assert sale.status == "PAID" and sale.number == 1
+
+
+def test_the_mock_gateway_keeps_one_transaction_per_reference(app):
+    with app.app_context():
+        expires_at = utcnow() + timedelta(minutes=15)
+        first = get_provider("mock").create_qr("WEB-7", 5000, expires_at)
+        again = get_provider("mock").create_qr("WEB-7", 5000, expires_at)
+        assert (again.provider_trx_id, again.qr_string) == (first.provider_trx_id, first.qr_string)
+        assert db.session.scalar(db.select(db.func.count()).select_from(MockLedgerEntry)) == 1

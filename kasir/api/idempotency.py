@@ -1,7 +1,8 @@
 """Idempotency-Key (DESIGN §7): a key is claimed by a committed row before any work starts.
 
 Concurrent requests with the same key therefore find the claim: while the first one runs they get 409
-`idempotency_in_progress`; afterwards they get its stored response again. Keys live 24 h.
+`idempotency_in_progress`; afterwards they get its stored response again. Keys live 24 h. A claim whose
+process died mid-request is taken over by the next retry once no live request could still be running.
 """
 import hashlib
 import json
@@ -56,16 +57,25 @@ def _find(api_key_id: int, key: str, *, for_update: bool) -> IdempotencyKey | No
     return db.session.scalar(query.with_for_update() if for_update else query)
 
 
-def replay(api_key_id: int, key: str, request_hash: str) -> Claim | None:
+def _abandoned(record: IdempotencyKey, abandoned_before: datetime) -> bool:
+    """A claim whose request never finished and no live request could still be running: its process died."""
+    return record.state == IDEMPOTENCY_IN_PROGRESS and record.created_at <= abandoned_before
+
+
+def replay(api_key_id: int, key: str, request_hash: str, *, abandoned_before: datetime) -> Claim | None:
     """A key that an earlier request holds, read without the write lock (a repeat is the common case and
-    its stored answer does not change): its Claim, or 422 / 409. None when the key is free; then `claim`."""
+    its stored answer does not change): its Claim, or 422 / 409. None when the key is free or its claim
+    was abandoned; then `claim`."""
     record = _find(api_key_id, key, for_update=False)
-    if record is None or _expired(record):
+    if record is None or _expired(record) or (record.request_hash == request_hash
+                                              and _abandoned(record, abandoned_before)):
         return None
     return _answer_for(record, request_hash)
 
 
-def claim(api_key_id: int, key: str, request_hash: str) -> Claim:
+def claim(api_key_id: int, key: str, request_hash: str, *, abandoned_before: datetime) -> Claim:
+    """Own the key (do the work), or the stored answer; a claim older than `abandoned_before` whose request
+    never finished (its process died) is taken over, so the client's retry gets an answer."""
     try:
         with write_transaction():
             record = _find(api_key_id, key, for_update=True)
@@ -78,6 +88,9 @@ def claim(api_key_id: int, key: str, request_hash: str) -> Claim:
                                         state=IDEMPOTENCY_IN_PROGRESS)
                 db.session.add(record)
                 db.session.flush()
+                return Claim(record_id=record.id)
+            if record.request_hash == request_hash and _abandoned(record, abandoned_before):
+                record.created_at = utcnow()
                 return Claim(record_id=record.id)
             return _answer_for(record, request_hash)
     except IntegrityError:  # PostgreSQL: another request inserted the same key a moment earlier

@@ -114,13 +114,14 @@ def _create_keyed(body, key: str):
     asked, so a concurrent identical request finds the claim), the provider's own, and the PENDING
     payment with the stored answer. Any answer, a refusal too, is stored."""
     request_hash = idempotency.fingerprint(request.method, request.path, body)
-    earlier = idempotency.replay(g.api_key_id, key, request_hash)
+    abandoned_before = service.abandoned_before()
+    earlier = idempotency.replay(g.api_key_id, key, request_hash, abandoned_before=abandoned_before)
     if earlier is not None:
         return _replay(earlier)
     wanted = payment = None
     try:
         with write_transaction():
-            claim = idempotency.claim(g.api_key_id, key, request_hash)
+            claim = idempotency.claim(g.api_key_id, key, request_hash, abandoned_before=abandoned_before)
             if claim.record_id is None:
                 return _replay(claim)
             try:
@@ -195,11 +196,13 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
 @bp.route("", methods=["GET"])
 def list_payments():
     args = request.args
+    validation.known_parameters(args, validation.LIST_PARAMETERS)
     limit = validation.list_limit(args.get("limit"))
     status = validation.status_filter(args.get("status"))
+    order_id = validation.order_filter(args.get("order_id"))
     query = db.select(Payment).where(Payment.api_key_id == g.api_key_id)
-    if args.get("order_id"):
-        query = query.where(Payment.order_id == args["order_id"])
+    if order_id:
+        query = query.where(Payment.order_id == order_id)
     if status:
         query = query.where(Payment.status == status)
     if args.get("cursor"):

@@ -15,6 +15,7 @@ CALLBACK_URL_MAX = 500
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII, no spaces
 LIST_LIMIT_DEFAULT = 20
 LIST_LIMIT_MAX = 100
+LIST_PARAMETERS = frozenset({"order_id", "status", "limit", "cursor"})
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,21 @@ def idempotency_key(value: str | None) -> str | None:
         return None
     if not IDEMPOTENCY_KEY.fullmatch(value):
         raise invalid({"Idempotency-Key": "must be 1-255 printable ASCII characters without spaces"})
+    return value
+
+
+def known_parameters(args, allowed: frozenset[str]) -> None:
+    """A strict API: a misspelt filter (`?statuss=PAID`) is refused rather than silently ignored."""
+    unknown = sorted(set(args) - allowed)
+    if unknown:
+        raise invalid({name or "(empty name)": "unknown query parameter" for name in unknown[:10]})
+
+
+def order_filter(value: str | None) -> str | None:
+    if value in (None, ""):
+        return None
+    if not ORDER_ID.fullmatch(value):
+        raise invalid({"order_id": "1-50 characters of A-Z a-z 0-9 . _ : -"})
     return value
 
 

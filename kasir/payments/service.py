@@ -20,11 +20,11 @@ from ..clock import utcnow
 from ..database import primary_key, write_transaction
 from ..extensions import db
 from ..models import METHOD_QRIS, SALE_OPEN, SALE_PAID, Sale
-from . import states
+from . import health, states
 from .gateway_settings import active_provider_name
 from .models import Payment, PaymentLog
 from .providers import get_provider, provider_class
-from .providers.base import Charge, ProviderError, ProviderStatus
+from .providers.base import Charge, ProviderError, ProviderStatus, ProviderUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,8 @@ SYNC_FAST = timedelta(seconds=3)
 SYNC_SLOW = timedelta(seconds=30)
 FAST_SYNC_WINDOW = timedelta(minutes=2)
 MAX_DUPLICATE_ORDER_IDS = 20
+ABANDON_MARGIN_SECONDS = 10
+UNCONFIRMED_CANCEL = "provider unreachable: "  # the error of a cancel the gateway has not confirmed yet
 
 
 class PaymentError(ValueError):
@@ -210,7 +212,8 @@ def _reuse_order(existing: Payment, api_key_id: int, amount: int) -> Payment:
 
 def open_api_payment(*, api_key_id: int, order_id: str, amount: int, callback_url: str | None = None,
                      metadata: dict | None = None) -> tuple[Payment, bool]:
-    """(a new CREATED payment, True), or (the open payment of a repeated order_id, False).
+    """(a CREATED payment to charge, True): a new one, or one whose request died before its charge was
+    answered; or (the open payment of a repeated order_id, False).
 
     Raises OrderConflict; on PostgreSQL, IntegrityError when a concurrent request inserted the same
     order_id first (see repeated_order). Inside a caller's write_transaction() it joins that transaction.
@@ -218,6 +221,9 @@ def open_api_payment(*, api_key_id: int, order_id: str, amount: int, callback_ur
     expires_at = utcnow() + timedelta(minutes=current_app.config["EXPIRE_MINUTES"])
     with write_transaction():
         existing = db.session.scalar(db.select(Payment).where(Payment.order_id == order_id).with_for_update())
+        if existing is not None and _abandoned_charge(existing, api_key_id, amount):
+            _claim_resumed_charge(existing)
+            return existing, True
         if existing is not None:
             return _reuse_order(existing, api_key_id, amount), False
         payment = Payment(order_id=order_id, amount=amount, currency="IDR", status=states.CREATED,
@@ -262,6 +268,31 @@ def charge_for_api(payment: Payment) -> Charge:
         raise exc.__cause__ from None  # ask_for_qr keeps the cashier's wording; the API reports the provider's
 
 
+def abandoned_before() -> datetime:
+    """Work started before this moment was abandoned: its process died (a `kill -9`, a power cut).
+
+    No live request runs longer than a charge, two status calls and a second charge, each within the
+    gateway timeouts, plus a margin for the database.
+    """
+    connect, read = current_app.config["GATEWAY_CONNECT_TIMEOUT"], current_app.config["GATEWAY_READ_TIMEOUT"]
+    return utcnow() - timedelta(seconds=4 * (connect + read) + ABANDON_MARGIN_SECONDS)
+
+
+def _abandoned_charge(existing: Payment, api_key_id: int, amount: int) -> bool:
+    return (existing.status == states.CREATED and existing.api_key_id == api_key_id and existing.amount == amount
+            and existing.updated_at <= abandoned_before())
+
+
+def _claim_resumed_charge(payment: Payment) -> None:
+    """The same order again, and the request that made its payment died before the charge was answered.
+
+    Asking the provider again is safe: each gateway keeps one transaction per order id and hands back the
+    one it already has. The payment is touched first, so a concurrent retry sees it in progress.
+    """
+    payment.updated_at = utcnow()
+    _log(payment, "charge_resumed", states.CREATED, "api", "the request that created it stopped before the charge")
+
+
 def ask_for_qr(payment: Payment) -> Charge:
     """Ask the provider for the QR of a CREATED payment (outside any transaction: it may be a network
     call). A refusal makes the payment FAILED and raises PaymentError."""
@@ -269,6 +300,8 @@ def ask_for_qr(payment: Payment) -> Charge:
         return get_provider(payment.provider).create_qr(payment.order_id, payment.amount, payment.expires_at)
     except ProviderError as exc:
         db.session.rollback()
+        if isinstance(exc, ProviderUnavailable):
+            health.record_unreachable(payment.provider, exc)
         apply_status(payment, states.FAILED, source="provider", error=exc.message)
         raise PaymentError(exc.message) from exc
 
@@ -306,7 +339,8 @@ def cancel(payment: Payment, *, source: str) -> Outcome:
         # The till must not hang on the gateway: cancel here; a payment that still arrives is a flagged late one.
         db.session.rollback()
         log.warning("cancel of %s without provider confirmation: %s", payment.order_id, exc.message)
-        return apply_status(payment, states.CANCELLED, source=source, error=f"provider unreachable: {exc.message}")
+        # The QR may still be payable at the gateway: confirm_unreachable_cancels stops it there later.
+        return apply_status(payment, states.CANCELLED, source=source, error=f"{UNCONFIRMED_CANCEL}{exc.message}")
     if reported.status == states.PAID:
         return apply_provider_status(payment, reported, source=source)
     return apply_status(payment, states.CANCELLED, source=source, raw=reported.raw)
@@ -374,8 +408,48 @@ def sync_pending(now: datetime | None = None, limit: int = 50) -> int:
             changed += check_status(payment, source="sync").changed
         except ProviderError as exc:
             db.session.rollback()
+            if isinstance(exc, ProviderUnavailable):
+                health.record_unreachable(payment.provider, exc)
             log.info("status sync of %s failed: %s", payment.order_id, exc.message)
     return changed
+
+
+def confirm_unreachable_cancels(now: datetime | None = None, limit: int = 20) -> int:
+    """Cancels made while the gateway was unreachable, once it answers: stop the QR there too.
+
+    Until then the QR may still be paid (and no webhook reaches a shop PC behind NAT): if the gateway
+    reports it paid, the payment becomes a late PAID, flagged for review; money is never ignored.
+    Returns how many were settled one way or the other; the rest are tried again every 30 s.
+    """
+    now = now or utcnow()
+    with write_transaction():
+        due = db.session.scalars(db.select(Payment).where(
+            Payment.status == states.CANCELLED, Payment.error.startswith(UNCONFIRMED_CANCEL),
+            Payment.next_sync_at <= now).order_by(Payment.next_sync_at).limit(limit)
+            .with_for_update(skip_locked=True)).all()
+        for payment in due:
+            payment.next_sync_at = now + SYNC_SLOW
+    settled = 0
+    for payment in due:
+        provider = get_provider(payment.provider)
+        try:
+            reported = provider.fetch_status(payment)
+            if reported.status == states.PENDING:
+                reported = provider.cancel(payment)
+            db.session.commit()
+        except ProviderError as exc:
+            db.session.rollback()
+            log.info("cancel of %s still unconfirmed: %s", payment.order_id, exc.message)
+            continue
+        if reported.status == states.PAID:
+            apply_provider_status(payment, reported, source="sync")
+        else:
+            with write_transaction():
+                payment = _lock(payment.id)
+                payment.next_sync_at = None  # confirmed: nothing left to ask
+                _log(payment, "cancel_confirmed", payment.status, "sync", {"raw": reported.raw})
+        settled += 1
+    return settled
 
 
 def paid_payment_for_sale(sale: Sale) -> Payment | None:

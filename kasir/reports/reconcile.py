@@ -116,6 +116,15 @@ def read_rows(lines: Iterable[str]) -> Iterator[SettlementRow]:
         headers = [_normal(name) for name in next(reader)]
     except StopIteration:
         raise SettlementFileError("the file is empty") from None
+    except csv.Error as exc:
+        raise SettlementFileError(f"line 1: not a CSV line ({exc})") from None
+    try:
+        yield from _rows(reader, headers)
+    except csv.Error as exc:
+        raise SettlementFileError(f"line {reader.line_num}: not a CSV line ({exc})") from None
+
+
+def _rows(reader, headers: list[str]) -> Iterator[SettlementRow]:
     where = {name: next((headers.index(alias) for alias in aliases if alias in headers), None)
              for name, aliases in COLUMNS.items()}
     if where["amount"] is None or (where["provider_trx_id"] is None and where["order_id"] is None):

@@ -56,11 +56,15 @@ class MalformedWebhook(ValueError):
     """A verified delivery whose body does not have the documented shape."""
 
 
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not JSON")  # Python accepts NaN and Infinity; JSON (and we) do not
+
+
 def read_json_object(raw_body: bytes) -> dict:
     """The body of a webhook as a JSON object, or MalformedWebhook."""
     try:
-        body = json.loads(raw_body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        body = json.loads(raw_body, parse_constant=_not_json)
+    except (UnicodeDecodeError, ValueError, RecursionError):  # JSONDecodeError is a ValueError
         raise MalformedWebhook("body is not JSON") from None
     if not isinstance(body, dict):
         raise MalformedWebhook("body must be a JSON object")
@@ -69,7 +73,7 @@ def read_json_object(raw_body: bytes) -> dict:
 
 def parse_body(event_id: str, raw_body: bytes) -> WebhookEvent:
     body = read_json_object(raw_body)
-    status = STATUSES.get(body.get("status"))
+    status = STATUSES.get(body["status"]) if isinstance(body.get("status"), str) else None
     amount = body.get("amount")
     if status is None:
         raise MalformedWebhook("status must be SUCCESS, FAILED or EXPIRED")

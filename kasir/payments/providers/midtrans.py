@@ -40,8 +40,8 @@ def parse_amount(value) -> int:
 
 
 def parse_wib(text: str | None) -> datetime | None:
-    """"2026-11-23 14:15:00" is Jakarta time without an offset; stored as UTC."""
-    if not text:
+    """"2026-11-23 14:15:00" is Jakarta time without an offset; stored as UTC (None for anything else)."""
+    if not isinstance(text, str) or not text:
         return None
     try:
         return as_utc(datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=WIB))
@@ -162,6 +162,8 @@ class MidtransProvider(Provider):
 
     def _status_from(self, data: dict) -> ProviderStatus:
         transaction_status = data.get("transaction_status", "")
+        if not isinstance(transaction_status, str):  # JSON from outside: a list here must not become a crash
+            raise ProviderError("Status dari Midtrans tidak dikenal.", code="provider_bad_response")
         if transaction_status == "capture":  # cards only; paid once the fraud check accepts it
             status = states.PAID if data.get("fraud_status") == "accept" else states.PENDING
         elif transaction_status in TRANSACTION_STATES:

@@ -35,14 +35,19 @@ class MockProvider(Provider):
     name = "mock"
 
     def create_qr(self, reference: str, amount: int, expires_at: datetime) -> Charge:
-        trx_id = "MOCK-" + secrets.token_hex(8).upper()
-        payload = build_payload(amount, trx_id)
-        entry = MockLedgerEntry(provider_trx_id=trx_id, reference=reference, amount=amount, qr_string=payload,
-                                expires_at=expires_at, status=states.PENDING)
-        db.session.add(entry)
-        db.session.commit()
-        return Charge(qr_string=payload, provider_trx_id=trx_id, expires_at=expires_at,
-                      raw={"transaction_id": trx_id, "status": "PENDING"})
+        # Like the real gateways, one transaction per reference: a repeated charge gets the one already made.
+        entry = db.session.scalar(db.select(MockLedgerEntry).where(MockLedgerEntry.reference == reference,
+                                                                   MockLedgerEntry.amount == amount,
+                                                                   MockLedgerEntry.status == states.PENDING))
+        if entry is None:
+            trx_id = "MOCK-" + secrets.token_hex(8).upper()
+            entry = MockLedgerEntry(provider_trx_id=trx_id, reference=reference, amount=amount,
+                                    qr_string=build_payload(amount, trx_id), expires_at=expires_at,
+                                    status=states.PENDING)
+            db.session.add(entry)
+            db.session.commit()
+        return Charge(qr_string=entry.qr_string, provider_trx_id=entry.provider_trx_id, expires_at=entry.expires_at,
+                      raw={"transaction_id": entry.provider_trx_id, "status": "PENDING"})
 
     def _entry(self, payment) -> MockLedgerEntry | None:
         return db.session.get(MockLedgerEntry, payment.provider_trx_id) if payment.provider_trx_id else None

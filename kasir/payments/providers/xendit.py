@@ -5,6 +5,7 @@ payment fails and the cashier's next QR uses a new reference id. Callbacks are c
 dashboard's callback token and keyed on `data.id`.
 """
 import hmac
+import math
 import secrets
 from datetime import date, datetime
 
@@ -35,9 +36,16 @@ def parse_iso(text: str | None) -> datetime | None:
 
 def whole_rupiah(value) -> int | None:
     """Amounts are JSON numbers; 27500 and 27500.0 are the same rupiah, 27500.5 is not an amount."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    if value != int(value) or value <= 0:
         return None
     return int(value)
+
+
+def _text(value) -> str | None:
+    """A string field of a callback, or None for anything else (JSON from outside may hold any type)."""
+    return value if isinstance(value, str) and value else None
 
 
 def _gateway_error(response: GatewayResponse, action: str) -> ProviderError:
@@ -177,9 +185,10 @@ class XenditProvider(Provider):
             raise MalformedWebhook("data.id is required")
         if amount is None:
             raise MalformedWebhook("data.amount must be a positive whole number")
-        receipt = (data.get("payment_detail") or {}).get("receipt_id")
-        return WebhookEvent(event_id=event_id, reference=data.get("reference_id") or None,
-                            provider_trx_id=data.get("qr_id") or None, status=states.PAID, amount=amount,
+        detail = data.get("payment_detail")
+        receipt = detail.get("receipt_id") if isinstance(detail, dict) else None
+        return WebhookEvent(event_id=event_id, reference=_text(data.get("reference_id")),
+                            provider_trx_id=_text(data.get("qr_id")), status=states.PAID, amount=amount,
                             ref_no=str(receipt or event_id)[:100])
 
     def fetch_settlement(self, day: date) -> list[SettlementRow]:
