@@ -3,10 +3,12 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 
 from .. import audit
 from ..clock import utcnow
+from ..database import write_transaction
 from ..extensions import db
 from ..payments import service, states
 from ..payments.models import WEBHOOK_DUPLICATE, WEBHOOK_ERROR, WEBHOOK_OK, WEBHOOK_PENDING, Payment, WebhookDelivery
@@ -19,6 +21,9 @@ log = logging.getLogger(__name__)
 KEPT_HEADERS = ("Content-Type", "User-Agent", "X-Event-Id", "X-Timestamp")
 MAX_STORED_BODY = 20_000
 RETRY_UNMATCHED_FOR = timedelta(hours=24)
+# A PENDING delivery is leased to whoever processes it (the request that received it, or one job run):
+# another server process skips it meanwhile; after a crash it is due again once the lease has passed.
+CLAIM_LEASE = timedelta(minutes=2)
 
 
 @dataclass
@@ -30,7 +35,8 @@ class Reply:
 def _store(provider: str, headers, raw_body: bytes, *, event_id: str | None, status: str, error: str | None = None) -> WebhookDelivery:
     delivery = WebhookDelivery(provider=provider, event_id=event_id, status=status, error=error,
                                headers={k: headers.get(k) for k in KEPT_HEADERS if headers.get(k)},
-                               payload=raw_body[:MAX_STORED_BODY].decode("utf-8", "replace"))
+                               payload=raw_body[:MAX_STORED_BODY].decode("utf-8", "replace"),
+                               next_attempt_at=utcnow() + CLAIM_LEASE if status == WEBHOOK_PENDING else None)
     db.session.add(delivery)
     db.session.commit()
     return delivery
@@ -86,6 +92,7 @@ def process(delivery: WebhookDelivery, event: WebhookEvent) -> Reply:
     payment = find_payment(event)
     if payment is None:
         delivery.error = "no payment with this order_id/trx_id yet"
+        delivery.next_attempt_at = utcnow()  # due again at the job's next run
         db.session.commit()
         return Reply(202, {"result": "accepted", "detail": "payment not found yet; will retry"})
     delivery.payment_id = payment.id
@@ -96,6 +103,7 @@ def process(delivery: WebhookDelivery, event: WebhookEvent) -> Reply:
         db.session.rollback()
         delivery = db.session.get(WebhookDelivery, delivery.id)
         delivery.error = f"status check failed: {exc.message}"[:300]
+        delivery.next_attempt_at = utcnow()
         db.session.commit()  # stays PENDING: the gateway's retry or our job tries again
         return Reply(503, {"error": {"code": exc.code, "message": "could not confirm the status with the gateway",
                                      "details": {}}})
@@ -124,17 +132,28 @@ def process(delivery: WebhookDelivery, event: WebhookEvent) -> Reply:
 def _finish(delivery: WebhookDelivery, status: str, error: str | None) -> None:
     delivery = db.session.get(WebhookDelivery, delivery.id)
     delivery.status, delivery.error, delivery.processed_at = status, error, utcnow()
+    delivery.next_attempt_at = None
     db.session.commit()
+
+
+def _claim_unmatched(limit: int) -> list[WebhookDelivery]:
+    """Lease the due PENDING deliveries to this run in one short transaction (rows locked by another skipped)."""
+    now = utcnow()
+    with write_transaction():
+        due = db.session.scalars(db.select(WebhookDelivery).where(
+            WebhookDelivery.status == WEBHOOK_PENDING, WebhookDelivery.event_id.is_not(None),
+            WebhookDelivery.received_at >= now - RETRY_UNMATCHED_FOR,
+            or_(WebhookDelivery.next_attempt_at.is_(None), WebhookDelivery.next_attempt_at <= now))
+            .order_by(WebhookDelivery.id).limit(limit).with_for_update(skip_locked=True)).all()
+        for delivery in due:
+            delivery.next_attempt_at = now + CLAIM_LEASE
+    return due
 
 
 def reprocess_unmatched(limit: int = 50) -> int:
     """Retry verified deliveries that arrived before their payment existed (kept for 24 h)."""
-    since = utcnow() - RETRY_UNMATCHED_FOR
-    pending = db.session.scalars(db.select(WebhookDelivery).where(
-        WebhookDelivery.status == WEBHOOK_PENDING, WebhookDelivery.event_id.is_not(None),
-        WebhookDelivery.received_at >= since).order_by(WebhookDelivery.id).limit(limit)).all()
     applied = 0
-    for delivery in pending:
+    for delivery in _claim_unmatched(limit):
         try:
             event = get_provider(delivery.provider).read_event(delivery.event_id, delivery.payload.encode())
         except (MalformedWebhook, WebhookRejected, WebhookIgnored) as exc:
