@@ -456,9 +456,11 @@ class PostgresDatabases:
     """
 
     def __init__(self, url: str):
-        from sqlalchemy import create_engine
+        import weakref
+
+        from sqlalchemy import create_engine, event
         from sqlalchemy.engine import make_url
-        from sqlalchemy.pool import NullPool
+        from sqlalchemy.pool import NullPool, Pool
 
         self.url = make_url(url)
         self.admin = create_engine(self.url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
@@ -467,6 +469,10 @@ class PostgresDatabases:
         self.created: set[str] = set()
         self._count = 0
         self._template_ready = False
+        # Every driver connection this process opens, so that dropping a database first closes the ones a
+        # test left in an undisposed engine (psycopg warns about a connection collected while still open).
+        self._connections = weakref.WeakSet()
+        event.listen(Pool, "connect", lambda dbapi_connection, _record: self._connections.add(dbapi_connection))
 
     def _execute(self, sql: str) -> None:
         from sqlalchemy import text
@@ -501,11 +507,18 @@ class PostgresDatabases:
         from sqlalchemy.engine import make_url
 
         name = make_url(url).database
+        self._close_connections_to(name)
         self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         self.created.discard(name)
 
+    def _close_connections_to(self, name: str) -> None:
+        for connection in list(self._connections):
+            if not connection.closed and connection.info.dbname == name:
+                connection.close()
+
     def drop_all(self) -> None:
         for name in sorted(self.created):
+            self._close_connections_to(name)
             self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         self.created.clear()
         self.admin.dispose()

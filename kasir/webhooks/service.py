@@ -90,11 +90,12 @@ def process(delivery: WebhookDelivery, event: WebhookEvent) -> Reply:
     """Apply a verified event; an unknown payment stays PENDING for the sync job to retry."""
     delivery.attempts += 1
     payment = find_payment(event)
-    if payment is None:
-        delivery.error = "no payment with this order_id/trx_id yet"
+    if payment is None or payment.status == states.CREATED:
+        # Not found yet, or its QR still being made (the charge's answer is not stored): retried by the job.
+        delivery.error = "no payment with this order_id/trx_id yet" if payment is None else "payment still being created"
         delivery.next_attempt_at = utcnow()  # due again at the job's next run
         db.session.commit()
-        return Reply(202, {"result": "accepted", "detail": "payment not found yet; will retry"})
+        return Reply(202, {"result": "accepted", "detail": "payment not found or not ready yet; will retry"})
     delivery.payment_id = payment.id
     db.session.commit()
     try:
