@@ -6,7 +6,7 @@ PYTEST_ARGS ?=
 
 # Settings come from the environment or from .env, which `python -m kasir` reads (the environment wins).
 
-.PHONY: run test fuzz bench serve venv clean-venv
+.PHONY: run test test-postgres fuzz bench serve venv clean-venv
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,15 @@ run: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The same suite on PostgreSQL (needs Debian's postgresql package): a throwaway cluster on a free loopback
+# port, stopped and deleted afterwards, whatever the outcome.
+test-postgres: $(VENV)/.dev
+	@dir=$$(mktemp -d /tmp/kasir-pg.XXXXXX) && \
+	trap '.ci/postgres stop "$$dir"; rm -rf "$$dir"' EXIT && \
+	url=$$(.ci/postgres start "$$dir") && \
+	echo "TEST_DATABASE_URL=$$url" && \
+	TEST_DATABASE_URL="$$url" $(PY) -m pytest $(PYTEST_ARGS)
 
 # The fuzz stage alone (it is part of `make test` too): bounded and derandomized, under 2 minutes.
 fuzz: $(VENV)/.dev

@@ -7,7 +7,7 @@ either a whole block opened with `write_transaction()` / `begin_write()`, for re
 or, for any other flush, a transaction opened just before the flush so its statements commit together.
 Within one process, writers queue on a lock before BEGIN IMMEDIATE: SQLite's own busy handler
 sleeps in growing steps and turns contention into a convoy; the lock hands over at once.
-On PostgreSQL none of this applies: callers lock rows with SELECT … FOR UPDATE.
+On PostgreSQL none of this applies: callers lock rows with SELECT … FOR UPDATE (and jobs SKIP LOCKED).
 """
 import threading
 from contextlib import contextmanager
@@ -40,9 +40,28 @@ def _release(info) -> None:
 
 
 def configure_engine(engine: Engine) -> None:
-    if engine.dialect.name != "sqlite":
-        return
+    if engine.dialect.name == "postgresql":
+        _configure_postgresql(engine)
+    elif engine.dialect.name == "sqlite":
+        _configure_sqlite(engine)
 
+
+def _configure_postgresql(engine: Engine) -> None:
+    from psycopg.types.string import StrDumperUnknown
+
+    class NulSafeStrDumper(StrDumperUnknown):
+        """PostgreSQL text cannot hold NUL, SQLite's can: a NUL in any input (a path, a query, a form) becomes
+        U+FFFD on its way in, so a lookup by it finds nothing, as on SQLite, instead of failing with a 500."""
+
+        def dump(self, obj: str):
+            return super().dump(obj.replace("\x00", "\ufffd"))
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.adapters.register_dumper(str, NulSafeStrDumper)
+
+
+def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
         # Autocommit at the driver: SQLAlchemy's BEGIN below decides when a transaction exists.

@@ -8,10 +8,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from flask import Flask
+from sqlalchemy.exc import IntegrityError
 
+from .clock import as_utc, utcnow
+from .database import write_transaction
 from .extensions import db
+from .models import Setting
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +51,25 @@ def default_jobs() -> list[Job]:
         Job("daily_backup", 600, backup.daily_backup),
         Job("flush_provider_metrics", 60, metrics.flush, run_at_stop=True),
     ]
+
+
+def claim_lease(name: str, lease: timedelta) -> bool:
+    """For work done once for the whole shop, not row by row (yesterday's reconciliation): True in one
+    process only, until `lease` has passed. The lease is a settings row `lease:<name>` holding its end,
+    taken in one short transaction; a run that fails simply lets it run out, then another may try.
+    """
+    key, now = f"lease:{name}", utcnow()
+    try:
+        with write_transaction():
+            row = db.session.get(Setting, key, with_for_update=True, populate_existing=True)
+            if row is not None and as_utc(datetime.fromisoformat(row.value)) > now:
+                return False
+            row = row or Setting(key=key)
+            row.value = (now + lease).isoformat()
+            db.session.add(row)
+    except IntegrityError:  # PostgreSQL: another process inserted the first lease row at the same moment
+        return False
+    return True
 
 
 class JobRunner:

@@ -1,11 +1,17 @@
-"""Shared fixtures: a migrated SQLite file per test, the test client, a live waitress server, Chromium."""
+"""Shared fixtures: a migrated database per test, the test client, a live waitress server, Chromium.
+
+The database is a SQLite file, or with TEST_DATABASE_URL=postgresql+psycopg://… a fresh PostgreSQL database
+per test (and per live server), copied from a template that the real migrations built once per session.
+"""
 import os
 import re
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -22,6 +28,14 @@ ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 ADMIN = ("owner", "rahasia-toko-1")
 CASHIER = ("siti", "2468")
 CHROMIUM = os.environ.get("KASIR_CHROMIUM", "/usr/bin/chromium")
+# postgresql+psycopg://user@127.0.0.1:port/db: run the suite on PostgreSQL (.ci/postgres starts a cluster).
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+ON_POSTGRES = TEST_DATABASE_URL.startswith("postgresql")
+
+
+def sqlite_only(reason: str):
+    """Mark a test about the SQLite file itself (backup copy, power cut, …): skipped on PostgreSQL."""
+    return pytest.mark.skipif(ON_POSTGRES, reason=f"SQLite only: {reason}")
 
 BASE_CONFIG = {
     "TESTING": True,
@@ -33,8 +47,10 @@ BASE_CONFIG = {
 
 
 @pytest.fixture(scope="session")
-def migrated_db(tmp_path_factory) -> Path:
-    """Run the real migrations once; each test gets a copy of the resulting SQLite file."""
+def migrated_db(tmp_path_factory) -> Path | str:
+    """Run the real migrations once; each test gets a copy of the resulting SQLite file (or PostgreSQL template)."""
+    if ON_POSTGRES:
+        return postgres().template_url()
     folder = tmp_path_factory.mktemp("template-db")
     path = folder / "kasir.db"
     app = create_app({**BASE_CONFIG, "INSTANCE_PATH": str(folder), "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"})
@@ -45,10 +61,15 @@ def migrated_db(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def app_config(tmp_path, migrated_db) -> dict:
+def app_config(tmp_path, migrated_db):
+    if ON_POSTGRES:
+        url = postgres().fresh_database()
+        yield {**BASE_CONFIG, "INSTANCE_PATH": str(tmp_path), "SQLALCHEMY_DATABASE_URI": url}
+        postgres().drop(url)
+        return
     database = tmp_path / "kasir.db"
     shutil.copy(migrated_db, database)
-    return {**BASE_CONFIG, "INSTANCE_PATH": str(tmp_path), "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}"}
+    yield {**BASE_CONFIG, "INSTANCE_PATH": str(tmp_path), "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}"}
 
 
 @pytest.fixture
@@ -137,9 +158,15 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "KASIR_INSTANCE_PATH": str(instance), "PORT": str(self.port),
                     "RATELIMIT_ENABLED": "false", **(env_extra or {})}
-        self.env.pop("DATABASE_URL", None)
         # Where the server keeps its data, for tests that look at the rows behind its answers.
-        self.database_url = f"sqlite:///{instance / 'kasir.db'}"
+        if (env_extra or {}).get("DATABASE_URL"):  # a second server on the first one's database
+            self.database_url = env_extra["DATABASE_URL"]
+        elif ON_POSTGRES:
+            self.database_url = postgres().fresh_database()  # dropped at the end of the session
+            self.env["DATABASE_URL"] = self.database_url
+        else:
+            self.env.pop("DATABASE_URL", None)
+            self.database_url = f"sqlite:///{instance / 'kasir.db'}"
         self.process: subprocess.Popen | None = None
         self.admin_password = ""
 
@@ -512,13 +539,159 @@ def forget_provider_health():
     health.forget()
 
 
-def server_rows(server: "LiveServer", sql: str, **params) -> list:
-    """Rows of a live server's database through SQLAlchemy (SQLite or PostgreSQL, whichever it runs on)."""
-    from sqlalchemy import create_engine, text
+class PostgresDatabases:
+    """Throwaway databases on the server of TEST_DATABASE_URL (its role needs CREATEDB).
 
-    engine = create_engine(server.database_url)
+    The real migrations run once into a template; each test or live server gets `CREATE DATABASE … TEMPLATE`,
+    a file-level copy that costs a fraction of migrating again. Dropping uses FORCE: an engine a test forgot
+    to dispose must not keep its database alive.
+    """
+
+    def __init__(self, url: str):
+        import weakref
+
+        from sqlalchemy import create_engine, event
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.pool import NullPool, Pool
+
+        self.url = make_url(url)
+        self.admin = create_engine(self.url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        self.prefix = f"kasir_test_{os.getpid()}"
+        self.template = f"{self.prefix}_template"
+        self.created: set[str] = set()
+        self._count = 0
+        self._template_ready = False
+        self._copier = ThreadPoolExecutor(max_workers=1)  # one copy at a time: they all read the template
+        self._next: Future | None = None
+        # Every driver connection this process opens, so that dropping a database first closes the ones a
+        # test left in an undisposed engine (psycopg warns about a connection collected while still open).
+        self._connections = weakref.WeakSet()
+        event.listen(Pool, "connect", lambda dbapi_connection, _record: self._connections.add(dbapi_connection))
+
+    def _execute(self, sql: str) -> None:
+        from sqlalchemy import text
+
+        with self.admin.connect() as connection:
+            connection.execute(text(sql))
+
+    def _url(self, name: str) -> str:
+        return self.url.set(database=name).render_as_string(hide_password=False)
+
+    def template_url(self) -> str:
+        if not self._template_ready:
+            self._execute(f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)')
+            self._execute(f'CREATE DATABASE "{self.template}"')
+            self.created.add(self.template)
+            app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": self._url(self.template)})
+            with app.app_context():
+                upgrade(directory=app.extensions["migrate"].directory)
+                db.engine.dispose()  # a template with a connection open cannot be copied
+            self._template_ready = True
+        return self._url(self.template)
+
+    def _copy_template(self) -> str:
+        self._count += 1
+        name = f"{self.prefix}_{self._count}"
+        self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        self.created.add(name)
+        return name
+
+    def fresh_database(self) -> str:
+        """A copy of the template; the next copy is made in the background while this test runs."""
+        self.template_url()
+        name = (self._next or self._copier.submit(self._copy_template)).result()
+        self._next = self._copier.submit(self._copy_template)
+        return self._url(name)
+
+    def drop(self, url: str) -> None:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import DBAPIError
+
+        name = make_url(url).database
+        self._close_connections_to(name)
+        try:
+            self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except DBAPIError:  # a backend our role may not end (autovacuum): drop_all tries again at the end
+            return
+        self.created.discard(name)
+
+    def _close_connections_to(self, name: str) -> None:
+        for connection in list(self._connections):
+            if not connection.closed and connection.info.dbname == name:
+                connection.close()
+
+    def drop_all(self) -> None:
+        self._copier.shutdown(wait=True)
+        for name in sorted(self.created):
+            self._close_connections_to(name)
+            self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.created.clear()
+        self.admin.dispose()
+
+
+_postgres: PostgresDatabases | None = None
+
+
+def postgres() -> PostgresDatabases:
+    global _postgres
+    if _postgres is None:
+        _postgres = PostgresDatabases(TEST_DATABASE_URL)
+    return _postgres
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_postgres_databases():
+    """Live servers' databases outlive their test (a server may restart on the same data): dropped here."""
+    yield
+    if _postgres is not None:
+        _postgres.drop_all()
+
+
+class PrinterListener:
+    """A loopback stand-in for a network receipt printer: keeps the bytes of each connection."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.jobs: list[bytes] = []
+        self._stop = threading.Event()
+        self._server = socket.create_server(("127.0.0.1", port))
+        self._server.settimeout(0.1)
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        while not self._stop.is_set():
+            try:
+                connection, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                connection.settimeout(5)
+                chunks = []
+                while chunk := connection.recv(65536):
+                    chunks.append(chunk)
+                self.jobs.append(b"".join(chunks))
+
+    def wait_for_jobs(self, count: int, timeout: float = 5) -> list[bytes]:
+        deadline = time.monotonic() + timeout
+        while len(self.jobs) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.jobs
+
+    def close(self):
+        self._stop.set()
+        self._thread.join()
+        self._server.close()
+
+
+def query_database(url: str, sql: str, **params) -> list[tuple]:
+    """Rows of one SELECT on any database by URL (a live server's `database_url`): SQLite file or PostgreSQL."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(url, poolclass=NullPool)
     try:
         with engine.connect() as connection:
-            return connection.execute(text(sql), params).all()
+            return [tuple(row) for row in connection.execute(text(sql), params)]
     finally:
         engine.dispose()

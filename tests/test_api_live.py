@@ -1,11 +1,11 @@
 """The API on a real waitress server on loopback: concurrent identical requests make one payment, one charge."""
 import json
-import sqlite3
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from conftest import query_database
 
 from kasir.webhooks.generic import signed_headers
 
@@ -32,8 +32,8 @@ def post_concurrently(url, token, body, headers=None):
 
 
 def charges_for(live_server, order_id):
-    with sqlite3.connect(live_server.instance / "kasir.db") as connection:
-        return connection.execute("SELECT count(*) FROM mock_ledger WHERE reference = ?", (order_id,)).fetchone()[0]
+    return query_database(live_server.database_url, "SELECT count(*) FROM mock_ledger WHERE reference = :order_id",
+                          order_id=order_id)[0][0]
 
 
 def payments_for(live_server, token, order_id):
@@ -82,9 +82,9 @@ def create_payment(live_server, token, amount=42000) -> dict:
 
 
 def paid_transitions(live_server, payment_id) -> int:
-    with sqlite3.connect(live_server.instance / "kasir.db") as connection:
-        return connection.execute("SELECT count(*) FROM payment_logs WHERE payment_id = ? AND to_status = 'PAID'",
-                                  (payment_id,)).fetchone()[0]
+    return query_database(live_server.database_url,
+                          "SELECT count(*) FROM payment_logs WHERE payment_id = :payment_id AND to_status = 'PAID'",
+                          payment_id=payment_id)[0][0]
 
 
 def test_two_hundred_concurrent_replays_of_one_webhook_make_one_transition(live_server, token):

@@ -15,7 +15,9 @@ from kasir.extensions import db
 from kasir.models import Product
 from kasir.runtime import server_lock
 
-from conftest import free_port
+from conftest import free_port, sqlite_only
+
+sqlite_file = sqlite_only("backups copy the SQLite file; PostgreSQL is backed up with pg_dump")
 
 
 @pytest.fixture
@@ -40,6 +42,7 @@ def add_product(sku: str, name: str) -> None:
     db.session.commit()
 
 
+@sqlite_file
 def test_backup_is_a_verified_single_file_named_with_wib_time(app):
     with app.app_context():
         before = utcnow()
@@ -53,6 +56,7 @@ def test_backup_is_a_verified_single_file_named_with_wib_time(app):
     assert list(made.path.parent.glob("*.partial")) == []
 
 
+@sqlite_file
 def test_backup_restore_round_trip_keeps_a_safety_copy_of_the_replaced_data(app):
     with app.app_context():
         add_product("BK-1", "Sebelum Cadangan")
@@ -69,6 +73,7 @@ def test_backup_restore_round_trip_keeps_a_safety_copy_of_the_replaced_data(app)
     assert not Path(f"{database}.restoring").exists()
 
 
+@sqlite_file
 def test_backups_taken_while_the_till_writes_are_consistent(app):
     """Each write adds a pair of rows in one transaction: a consistent snapshot never holds half a pair."""
     database = database_file(app)
@@ -102,6 +107,7 @@ def test_backups_taken_while_the_till_writes_are_consistent(app):
     assert counts[-1] > 0
 
 
+@sqlite_file
 def test_restore_is_refused_while_the_server_holds_its_lock(app):
     with app.app_context():
         made = backup.create_backup("manual")
@@ -111,6 +117,7 @@ def test_restore_is_refused_while_the_server_holds_its_lock(app):
         assert backup.restore_backup(made.path) is not None  # lock released: allowed
 
 
+@sqlite_file
 def test_restore_is_refused_while_something_listens_on_the_server_port(app):
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
@@ -122,6 +129,7 @@ def test_restore_is_refused_while_something_listens_on_the_server_port(app):
                 backup.restore_backup(made.path)
 
 
+@sqlite_file
 @pytest.mark.parametrize("damage, message", [
     ("garbage", "bukan database SQLite"),
     ("truncated", "rusak|bukan database SQLite"),
@@ -152,6 +160,7 @@ def test_restore_refuses_a_bad_backup_and_leaves_the_database_alone(app, tmp_pat
         assert [b.reason for b in backup.list_backups()] == ["manual"]  # no safety copy: nothing was replaced
 
 
+@sqlite_file
 def test_daily_backup_makes_one_per_wib_day_and_prunes_old_ones(app):
     app.config["BACKUP_KEEP_DAYS"] = 14
     folder = Path(app.instance_path) / "backups"
@@ -181,6 +190,7 @@ def test_postgresql_is_pointed_to_pg_dump(app):
         assert backup.backup_before_upgrade() is None
 
 
+@sqlite_file
 def test_backup_and_restore_commands(app, runner):
     made = runner.invoke(args=["backup"])
     assert made.exit_code == 0, made.output
@@ -194,6 +204,7 @@ def test_backup_and_restore_commands(app, runner):
     assert refused.exit_code != 0 and "tidak ada" in refused.output and "Traceback" not in refused.output
 
 
+@sqlite_file
 def test_backup_before_upgrade_only_when_migrations_are_pending(app, runner):
     assert runner.invoke(args=["backup", "--before-upgrade"]).output == ""  # up to date: nothing to keep
     with closing(sqlite3.connect(database_file(app))) as connection:
@@ -205,6 +216,7 @@ def test_backup_before_upgrade_only_when_migrations_are_pending(app, runner):
 
 # --- admin page ---------------------------------------------------------------------------------------
 
+@sqlite_file
 def test_admin_lists_makes_and_downloads_backups(app, client, auth):
     auth.login_admin()
     page = client.get("/admin/backups")

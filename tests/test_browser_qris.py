@@ -1,9 +1,8 @@
 """QRIS end to end in Debian's Chromium: cashier screen, customer display and simulator on a real server."""
-import sqlite3
 
 import pytest
 
-from conftest import LiveServer, open_cashier_page
+from conftest import LiveServer, open_cashier_page, query_database
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 NEW_ADMIN_PASSWORD = "toko-aman-2026"
@@ -60,8 +59,7 @@ def fill_cart_and_press_qris(page):
 
 
 def order_id_of(server, payment_id):
-    with sqlite3.connect(server.instance / "kasir.db") as connection:
-        return connection.execute("SELECT order_id FROM payments WHERE id = ?", (payment_id,)).fetchone()[0]
+    return query_database(server.database_url, "SELECT order_id FROM payments WHERE id = :id", id=payment_id)[0][0]
 
 
 def qr_path(page, selector):
@@ -88,10 +86,10 @@ def test_qris_paid_shows_success_on_both_screens_and_empties_the_cart(browser, s
 
     cashier.wait_for_selector("#modal [data-modal]", state="detached")
     assert cashier.text_content("[data-cart-total]") == "Rp 0"
-    with sqlite3.connect(server.instance / "kasir.db") as connection:
-        sale_id, method = connection.execute(
-            "SELECT s.id, s.method FROM sales s JOIN payments p ON p.sale_id = s.id WHERE p.id = ?", (payment_id,)).fetchone()
-        jobs = connection.execute("SELECT count(*) FROM print_jobs WHERE sale_id = ?", (sale_id,)).fetchone()[0]
+    [(sale_id, method)] = query_database(
+        server.database_url, "SELECT s.id, s.method FROM sales s JOIN payments p ON p.sale_id = s.id WHERE p.id = :id",
+        id=payment_id)
+    [(jobs,)] = query_database(server.database_url, "SELECT count(*) FROM print_jobs WHERE sale_id = :id", id=sale_id)
     assert method == "QRIS" and jobs == 1
     display.wait_for_selector("[data-mode='idle']", timeout=10_000)
 

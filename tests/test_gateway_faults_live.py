@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from conftest import LiveServer, open_cashier_page, server_rows as rows
+from conftest import LiveServer, open_cashier_page, query_database
 from fake_gateways import MIDTRANS_KEY, FakeMidtrans
 from test_live_server import htmx_headers
 from test_power_cut import BASKET, TIMEOUT, log_in_cashier
@@ -92,7 +92,7 @@ def payment_of(modal: str) -> str:
 
 
 def sale_payments(server, payment_id: str) -> list:
-    return rows(server, "SELECT order_id, status, error FROM payments WHERE sale_id = "
+    return query_database(server.database_url, "SELECT order_id, status, error FROM payments WHERE sale_id = "
                         "(SELECT sale_id FROM payments WHERE id = :id) ORDER BY attempt", id=payment_id)
 
 
@@ -121,7 +121,7 @@ def test_qris_during_an_outage_fails_at_once_with_the_reason_and_charges_once(se
     answer = till.press_qris()
     assert answer.status_code == 422 and answer.headers["HX-Retarget"] == "#toast"
     assert OUTAGES[outage] in answer.text
-    [(order_id, status, error)] = rows(server, "SELECT order_id, status, error FROM payments "
+    [(order_id, status, error)] = query_database(server.database_url, "SELECT order_id, status, error FROM payments "
                                                "ORDER BY created_at DESC LIMIT 1")
     assert status == "FAILED" and error == OUTAGES[outage]
     # No blind retry: after a charge without an answer only status calls may follow, and they failed too.
@@ -135,20 +135,20 @@ def test_cash_sale_with_a_qr_open_completes_during_an_outage(server, gateway, ti
     gateway.go_down(outage, seconds=OUTAGE_SECONDS)
     paid = till.pay_cash()
     assert paid.status_code == 200 and re.search(r"data-change>\s*Rp 2\.500\s*<", paid.text), paid.text
-    [(status, error)] = rows(server, "SELECT status, error FROM payments WHERE id = :id", id=payment_id)
+    [(status, error)] = query_database(server.database_url, "SELECT status, error FROM payments WHERE id = :id", id=payment_id)
     assert status == "CANCELLED" and error.startswith("provider unreachable: Midtrans")
 
 
 def test_a_qr_cancelled_during_an_outage_is_cancelled_at_the_gateway_after_recovery(server, gateway, till):
     till.scan_basket()
     payment_id = payment_of(till.press_qris().text)
-    [(order_id,)] = rows(server, "SELECT order_id FROM payments WHERE id = :id", id=payment_id)
+    [(order_id,)] = query_database(server.database_url, "SELECT order_id FROM payments WHERE id = :id", id=payment_id)
     gateway.go_down("reset")
     assert till.pay_cash().status_code == 200
     assert gateway.transactions[order_id]["transaction_status"] == "pending"  # the customer could still pay it
     gateway.recover()
     wait_until(lambda: gateway.transactions[order_id]["transaction_status"] == "cancel")
-    assert rows(server, "SELECT status FROM payments WHERE id = :id", id=payment_id) == [("CANCELLED",)]
+    assert query_database(server.database_url, "SELECT status FROM payments WHERE id = :id", id=payment_id) == [("CANCELLED",)]
 
 
 def test_a_failed_charge_turns_qris_off_until_the_gateway_answers_again(server, gateway, till):
@@ -169,19 +169,19 @@ def test_a_failed_charge_turns_qris_off_until_the_gateway_answers_again(server, 
 def test_a_qr_paid_while_status_sync_failed_becomes_paid_once_after_recovery(server, gateway, till):
     till.scan_basket()
     payment_id = payment_of(till.press_qris().text)
-    [(order_id,)] = rows(server, "SELECT order_id FROM payments WHERE id = :id", id=payment_id)
+    [(order_id,)] = query_database(server.database_url, "SELECT order_id FROM payments WHERE id = :id", id=payment_id)
     gateway.go_down("503", "status")
     gateway.settle(order_id)  # the customer paid; no notification reaches a shop PC behind NAT
     failed_syncs = len(gateway.calls("status"))
     wait_until(lambda: len(gateway.calls("status")) >= failed_syncs + 2)  # the sync job tried, and got 503s
     assert not qris_offered(till.get("/pos/cart").text)  # the job noticed
-    assert rows(server, "SELECT status FROM payments WHERE id = :id", id=payment_id) == [("PENDING",)]
+    assert query_database(server.database_url, "SELECT status FROM payments WHERE id = :id", id=payment_id) == [("PENDING",)]
     gateway.recover()
-    wait_until(lambda: rows(server, "SELECT status FROM payments WHERE id = :id", id=payment_id) == [("PAID",)])
+    wait_until(lambda: query_database(server.database_url, "SELECT status FROM payments WHERE id = :id", id=payment_id) == [("PAID",)])
     time.sleep(1.5)  # a few more sync and health turns: nothing may apply it twice
-    assert rows(server, "SELECT count(*) FROM payment_logs WHERE payment_id = :id AND to_status = 'PAID'",
+    assert query_database(server.database_url, "SELECT count(*) FROM payment_logs WHERE payment_id = :id AND to_status = 'PAID'",
                 id=payment_id) == [(1,)]
-    assert rows(server, "SELECT status, method FROM sales WHERE id = (SELECT sale_id FROM payments WHERE id = :id)",
+    assert query_database(server.database_url, "SELECT status, method FROM sales WHERE id = (SELECT sale_id FROM payments WHERE id = :id)",
                 id=payment_id) == [("PAID", "QRIS")]
 
 
@@ -189,7 +189,7 @@ def test_a_charge_done_too_late_at_the_gateway_leaves_no_pending_payment(server,
     till.scan_basket()
     gateway.go_down("slow", seconds=OUTAGE_SECONDS)  # the gateway makes the QR, but after we gave up
     assert till.press_qris().status_code == 422
-    [(order_id, status, _error)] = rows(server, "SELECT order_id, status, error FROM payments "
+    [(order_id, status, _error)] = query_database(server.database_url, "SELECT order_id, status, error FROM payments "
                                                 "ORDER BY created_at DESC LIMIT 1")
     wait_until(lambda: order_id in gateway.transactions, OUTAGE_SECONDS * 3)
     gateway.recover()
@@ -243,7 +243,7 @@ def test_qr_on_screen_paid_while_status_calls_failed_turns_paid_after_recovery(b
     scan_in_browser(page, *BASKET)
     page.keyboard.press("F8")
     payment_id = page.wait_for_selector("#qris-status[data-status='PENDING']").get_attribute("data-payment")
-    [(order_id,)] = rows(server, "SELECT order_id FROM payments WHERE id = :id", id=payment_id)
+    [(order_id,)] = query_database(server.database_url, "SELECT order_id FROM payments WHERE id = :id", id=payment_id)
     gateway.go_down("503", "status")
     gateway.settle(order_id)
     page.click("#qris-status button:has-text('Cek Status')")
@@ -255,6 +255,6 @@ def test_qr_on_screen_paid_while_status_calls_failed_turns_paid_after_recovery(b
     gateway.recover()
     page.wait_for_selector("#qris-status[data-status='PAID']", timeout=15_000)
     page.screenshot(path=screenshots / "gateway-recovered-paid.png")
-    assert rows(server, "SELECT count(*) FROM payment_logs WHERE payment_id = :id AND to_status = 'PAID'",
+    assert query_database(server.database_url, "SELECT count(*) FROM payment_logs WHERE payment_id = :id AND to_status = 'PAID'",
                 id=payment_id) == [(1,)]
     page.context.close()

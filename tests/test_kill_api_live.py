@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from conftest import LiveServer, free_port, server_rows
+from conftest import LiveServer, free_port, query_database
 from kasir.webhooks.generic import signed_headers
 
 pytestmark = pytest.mark.live
@@ -68,7 +68,7 @@ def payment_order(response: requests.Response) -> str:
 
 
 def count(server, sql: str, **params) -> int:
-    return server_rows(server, sql, **params)[0][0]
+    return query_database(server.database_url, sql, **params)[0][0]
 
 
 def test_kill_9_mid_burst_then_resending_everything_pays_each_order_exactly_once(tmp_path):
@@ -101,7 +101,7 @@ def test_kill_9_mid_burst_then_resending_everything_pays_each_order_exactly_once
 
         for answer in answers:
             order_id, payment_id = answer["order_id"], answer["payment_id"]
-            assert server_rows(server, "SELECT status FROM payments WHERE order_id = :o", o=order_id) == [("PAID",)]
+            assert query_database(server.database_url, "SELECT status FROM payments WHERE order_id = :o", o=order_id) == [("PAID",)]
             assert count(server, "SELECT count(*) FROM mock_ledger WHERE reference = :o", o=order_id) == 1
             assert count(server, "SELECT count(*) FROM payment_logs WHERE payment_id = :p AND to_status = 'PAID'",
                          p=payment_id) == 1

@@ -14,7 +14,7 @@ from kasir import kiosk
 from kasir.autostart import autostart_files
 from kasir.kiosk import Monitor, build_windows, find_browser, parse_xrandr_monitors, plan_positions
 
-from conftest import PROJECT_ROOT, free_port, wait_for_port
+from conftest import PROJECT_ROOT, free_port, sqlite_only, wait_for_port
 
 XRANDR_TWO = """Monitors: 2
  0: +*HDMI-1 1920/527x1080/296+1280+0  HDMI-1
@@ -168,6 +168,18 @@ def test_a_second_server_on_the_same_instance_is_refused(tmp_path):
                                 cwd=PROJECT_ROOT, env=server.env, capture_output=True, text=True, timeout=60)
         assert second.returncode != 0
         assert "sudah berjalan" in second.stderr
+        wait_for_port(server.port, server.process)
+    finally:
+        server.stop()
+
+
+@pytest.mark.live
+@sqlite_only("restore replaces the SQLite file")
+def test_restore_is_refused_while_the_server_runs(tmp_path):
+    from conftest import LiveServer
+
+    server = LiveServer(tmp_path, {"JOBS_ENABLED": "false"}).start()
+    try:
         restore = subprocess.run([sys.executable, "-m", "kasir", "restore", "--yes", str(tmp_path / "kasir.db")],
                                  cwd=PROJECT_ROOT, env=server.env, capture_output=True, text=True, timeout=60)
         assert restore.returncode != 0 and "masih berjalan" in restore.stderr

@@ -10,10 +10,10 @@ import requests
 
 from kasir.demo import CATALOGUE
 
-from conftest import LiveServer
+from conftest import LiveServer, sqlite_only
 from test_live_server import csrf_from_form, csrf_from_hx_headers, htmx_headers
 
-pytestmark = pytest.mark.live
+pytestmark = [pytest.mark.live, sqlite_only("checks the SQLite file (integrity_check, WAL) after a kill -9")]
 
 TIMEOUT = 15
 BASKET = {"SKU0001": 3_500, "SKU0006": 4_000}  # Indomie Goreng + Aqua 600 ml: Rp 7.500 a sale

@@ -3,11 +3,10 @@ import base64
 import json
 import logging
 import re
-import sqlite3
 
 import pytest
 
-from conftest import CASHIER, use_gateway
+from conftest import CASHIER, query_database, use_gateway
 from fake_gateways import MIDTRANS_KEY, STATIC_VECTOR, XENDIT_KEY, XENDIT_TOKEN
 
 WEBHOOK_SECRET = "whsec-Generic-Webhook-Secret-For-Tests-42"
@@ -48,9 +47,8 @@ def cashier_qris(call) -> str:
 
 
 def order_of(app_config, payment_id) -> str:
-    database = app_config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
-    with sqlite3.connect(database) as connection:
-        return connection.execute("SELECT order_id FROM payments WHERE id = ?", (payment_id,)).fetchone()[0]
+    return query_database(app_config["SQLALCHEMY_DATABASE_URI"], "SELECT order_id FROM payments WHERE id = :id",
+                          id=payment_id)[0][0]
 
 
 def test_no_key_token_or_secret_ever_leaves_the_server(app, app_config, client, fake_midtrans, fake_xendit,
@@ -110,17 +108,16 @@ def test_no_key_token_or_secret_ever_leaves_the_server(app, app_config, client, 
         call("post", "/admin/payment-settings/test", follow_redirects=True)
         call("get", "/admin/payment-settings")
     call("post", "/admin/payment-settings", data={"provider": "midtrans", "midtrans_env": "production"})
-    with sqlite3.connect(app_config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")) as connection:
-        payment_ids = [row[0] for row in connection.execute("SELECT id FROM payments")]
+    payment_ids = [row[0] for row in query_database(app_config["SQLALCHEMY_DATABASE_URI"], "SELECT id FROM payments")]
     for payment_id in payment_ids:
         call("get", f"/admin/payments/{payment_id}")
     for page in ("/admin", "/admin/payments", "/admin/payments/export.csv", "/admin/audit", "/admin/audit/export.csv",
                  "/admin/dashboard", "/admin/reports/export.csv", "/healthz", "/pos"):
         call("get", page)
 
-    with sqlite3.connect(app_config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")) as connection:
-        tables = {table: json.dumps(connection.execute(f"SELECT * FROM {table}").fetchall(), default=str)
-                  for table in ("settings", "payments", "payment_logs", "webhook_events", "audit_log")}
+    tables = {table: json.dumps(query_database(app_config["SQLALCHEMY_DATABASE_URI"], f"SELECT * FROM {table}"),
+                                default=str)
+              for table in ("settings", "payments", "payment_logs", "webhook_events", "audit_log")}
 
     haystacks = {"responses": "\n".join(call.bodies), "logs": caplog.text, **tables}
     assert len(call.bodies) > 40 and "POST /v2/charge" in caplog.text

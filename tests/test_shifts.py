@@ -1,6 +1,6 @@
 """Shifts: opening cash, X report mid-shift, Z report on close (expected vs counted), printing and a backup."""
 import pytest
-from test_printing import PrinterListener, free_port
+from conftest import PrinterListener, free_port, sqlite_only
 
 from kasir import backup
 from kasir.backup import BackupError
@@ -33,6 +33,11 @@ def test_z_report_compares_counted_cash_with_opening_plus_cash_sales(known_day):
     assert (shift.counted_cash, shift.difference, shift.note) == (214_000, -400, "Kurang 400, uang receh")
     entry = db.session.scalar(db.select(AuditLog).where(AuditLog.action == "CloseShift"))
     assert "expected=214400 counted=214000 difference=-400" in entry.detail
+
+
+@sqlite_only("the backup made on closing is a copy of the SQLite file")
+def test_closing_a_shift_leaves_a_backup(known_day):
+    shifts.close_shift(shift_over_known_day(known_day), "214400")
     assert [b.name for b in backup.list_backups() if "shift-close" in b.name]
 
 

@@ -10,7 +10,9 @@ from kasir import backup, create_app
 from kasir.extensions import db
 from kasir.models import Product, Register, Sale, User
 
-from conftest import BASE_CONFIG
+from conftest import BASE_CONFIG, sqlite_only
+
+pytestmark = sqlite_only("upgrades a SQLite file made by an older Kasir")
 
 OLD_REVISION = "0002_print_jobs"
 

@@ -92,6 +92,8 @@ class WebhookDelivery(db.Model):
     error: Mapped[str | None] = mapped_column(String(300))
     attempts: Mapped[int] = mapped_column(default=0)
     payment_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    # While a request or a job processes a PENDING delivery, others leave it alone until this passes (NULL: due).
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class MockLedgerEntry(db.Model):

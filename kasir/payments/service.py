@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlalchemy.exc import IntegrityError
 
 from .. import audit, sales
@@ -34,6 +34,8 @@ FAST_SYNC_WINDOW = timedelta(minutes=2)
 MAX_DUPLICATE_ORDER_IDS = 20
 ABANDON_MARGIN_SECONDS = 10
 UNCONFIRMED_CANCEL = "provider unreachable: "  # the error of a cancel the gateway has not confirmed yet
+# An overdue payment is leased to one expiry run this long; a provider that failed to answer is asked again after it.
+EXPIRY_LEASE = timedelta(seconds=30)
 
 
 class PaymentError(ValueError):
@@ -364,11 +366,26 @@ def regenerate(payment: Payment) -> Payment:
     return create_for_sale(payment.sale_id)
 
 
-def expire_due(now: datetime | None = None) -> int:
+def _claim_overdue(now: datetime, limit: int) -> list[Payment]:
+    """Lease overdue PENDING payments to this run (next_sync_at moved on), in one short transaction.
+
+    Sync leaves overdue payments to expiry and never schedules past expires_at, so an overdue payment is
+    due here at once; rows another process is claiming are skipped, and a failed check is retried after the lease.
+    """
+    with write_transaction():
+        due = db.session.scalars(db.select(Payment).where(
+            Payment.status == states.PENDING, Payment.expires_at <= now,
+            or_(Payment.next_sync_at.is_(None), Payment.next_sync_at <= now))
+            .order_by(Payment.expires_at).limit(limit).with_for_update(skip_locked=True)).all()
+        for payment in due:
+            payment.next_sync_at = now + EXPIRY_LEASE
+    return due
+
+
+def expire_due(now: datetime | None = None, limit: int = 100) -> int:
     """PENDING payments past expires_at: PAID if the provider says so, otherwise EXPIRED."""
     now = now or utcnow()
-    due = db.session.scalars(db.select(Payment).where(Payment.status == states.PENDING, Payment.expires_at <= now)
-                             .limit(100)).all()
+    due = _claim_overdue(now, limit)
     expired = 0
     for payment in due:
         try:
@@ -393,14 +410,18 @@ def sync_pending(now: datetime | None = None, limit: int = 50) -> int:
     """Poll the provider for PENDING payments whose next sync is due; back off from 3 s to 30 s.
 
     The batch is claimed (next sync moved on) in one write, so many open QRs cost one commit per run,
-    and a second process running the job skips what this one claimed.
+    and a second process running the job skips what this one claimed. Overdue payments are expiry's:
+    the last sync is scheduled at expires_at at the latest, so expiry finds them due.
     """
     now = now or utcnow()
     with write_transaction():
-        due = db.session.scalars(db.select(Payment).where(Payment.status == states.PENDING, Payment.next_sync_at <= now)
-                                 .order_by(Payment.next_sync_at).limit(limit).with_for_update(skip_locked=True)).all()
+        due = db.session.scalars(db.select(Payment).where(
+            Payment.status == states.PENDING, Payment.next_sync_at <= now,
+            or_(Payment.expires_at.is_(None), Payment.expires_at > now))
+            .order_by(Payment.next_sync_at).limit(limit).with_for_update(skip_locked=True)).all()
         for payment in due:
-            payment.next_sync_at = now + (SYNC_FAST if now - payment.created_at < FAST_SYNC_WINDOW else SYNC_SLOW)
+            next_sync = now + (SYNC_FAST if now - payment.created_at < FAST_SYNC_WINDOW else SYNC_SLOW)
+            payment.next_sync_at = min(next_sync, payment.expires_at) if payment.expires_at else next_sync
             payment.sync_count += 1
     changed = 0
     for payment in due:

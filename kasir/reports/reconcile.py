@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 from itertools import islice
 from pathlib import Path
 
-from .. import audit
+from .. import audit, jobs
 from ..api.models import Settlement
 from ..clock import WIB, format_wib, utcnow
 from ..database import write_transaction
@@ -41,6 +41,8 @@ COLUMNS = {
 AMOUNT = re.compile(r"(\d+)(?:\.0+)?")
 SETTLED_WORDS = frozenset({"settlement", "settled", "success", "succeeded", "completed", "paid", "capture"})
 LAST_RUN_SETTING = "reconciled_through"
+# Longer than a settlement download can take; a run that failed is tried again by the next hourly job after it.
+RECONCILE_LEASE = timedelta(minutes=30)
 
 MATCHED = "matched"
 MISSING_IN_KASIR = "missing_in_kasir"
@@ -309,6 +311,9 @@ def reconcile_yesterday() -> Report | None:
     yesterday = datetime.now(WIB).date() - timedelta(days=1)
     if get_setting(LAST_RUN_SETTING) >= yesterday.isoformat():
         return None
+    db.session.commit()  # end the read: the lease is taken in its own transaction
+    if not jobs.claim_lease("reconcile_yesterday", RECONCILE_LEASE):
+        return None  # another server process is on it
     report = run(yesterday)
     set_setting(LAST_RUN_SETTING, yesterday.isoformat())
     db.session.commit()

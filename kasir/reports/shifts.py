@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import func
 
 from .. import audit
-from ..backup import BackupError, create_backup
+from ..backup import BackupError, create_backup, is_sqlite
 from ..clock import format_wib, utcnow
 from ..database import begin_write
 from ..extensions import db
@@ -160,6 +160,8 @@ def close_shift(shift: Shift, counted_cash_text: str, note: str = "") -> ShiftSu
     audit.record("CloseShift", f"shift {shift.id} kasir {shift.register.code} {shift.cashier.username}",
                  detail=f"expected={shift.expected_cash} counted={counted_cash} difference={shift.difference}")
     db.session.commit()
+    if not is_sqlite():
+        return summary  # PostgreSQL is backed up with pg_dump, outside Kasir
     try:
         create_backup("shift-close")
     except (BackupError, OSError):  # the drawer is counted and saved; a missing backup must not undo that

@@ -1,8 +1,9 @@
 """Webhook intake: store every delivery first, verify it, then converge through apply_status."""
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 
 from .. import audit
@@ -21,6 +22,10 @@ KEPT_HEADERS = ("Content-Type", "User-Agent", "X-Event-Id", "X-Timestamp")
 MAX_STORED_BODY = 20_000
 RETRY_UNMATCHED_FOR = timedelta(hours=24)
 NOT_FOUND_YET = "no payment with this order_id/trx_id yet"
+STILL_BEING_CREATED = "payment still being created"
+# A PENDING delivery is leased to whoever processes it (the request that received it, or one job run):
+# another server process skips it meanwhile; after a crash it is due again once the lease has passed.
+CLAIM_LEASE = timedelta(minutes=2)
 
 
 @dataclass
@@ -30,11 +35,13 @@ class Reply:
 
 
 def _store(provider: str, headers, raw_body: bytes, *, event_id: str | None, status: str, error: str | None = None,
-           payment: Payment | None = None, attempts: int = 0) -> WebhookDelivery:
+           payment: Payment | None = None, attempts: int = 0,
+           next_attempt_at: datetime | None = None) -> WebhookDelivery:
     delivery = WebhookDelivery(provider=provider, event_id=event_id, status=status, error=error,
                                headers={k: headers.get(k) for k in KEPT_HEADERS if headers.get(k)},
                                payload=raw_body[:MAX_STORED_BODY].decode("utf-8", "replace"),
-                               payment_id=payment.id if payment is not None else None, attempts=attempts)
+                               payment_id=payment.id if payment is not None else None, attempts=attempts,
+                               next_attempt_at=next_attempt_at)
     db.session.add(delivery)
     db.session.commit()
     return delivery
@@ -76,29 +83,41 @@ def receive(provider, headers, raw_body: bytes) -> Reply:
         return Reply(200, {"result": "ignored"})
     # The first processing attempt is stored with the delivery: one commit, not two.
     payment = find_payment(event)
+    not_ready = _not_ready(payment)
     try:
         delivery = _store(provider.name, headers, raw_body, event_id=event.event_id, status=WEBHOOK_PENDING,
-                          error=None if payment is not None else NOT_FOUND_YET, payment=payment, attempts=1)
+                          error=not_ready, payment=payment, attempts=1,
+                          next_attempt_at=utcnow() if not_ready else utcnow() + CLAIM_LEASE)
     except IntegrityError:
         db.session.rollback()
         # Kept too (the event id stays in its headers), but unique only once: replays change nothing.
         _store(provider.name, headers, raw_body, event_id=None, status=WEBHOOK_DUPLICATE)
         return Reply(200, {"result": "duplicate"})
-    if payment is None:
+    if not_ready:
         return _not_found_yet()
     return _apply(delivery, provider.name, payment, event)
 
 
+def _not_ready(payment: Payment | None) -> str | None:
+    """Why an event cannot be applied yet: no such payment, or its QR still being made (the charge's answer
+    is not stored). The job retries it."""
+    if payment is None:
+        return NOT_FOUND_YET
+    return STILL_BEING_CREATED if payment.status == states.CREATED else None
+
+
 def _not_found_yet() -> Reply:
-    return Reply(202, {"result": "accepted", "detail": "payment not found yet; will retry"})
+    return Reply(202, {"result": "accepted", "detail": "payment not found or not ready yet; will retry"})
 
 
 def process(delivery: WebhookDelivery, event: WebhookEvent) -> Reply:
     """Apply a verified event again; an unknown payment stays PENDING for the sync job to retry."""
     delivery.attempts += 1
     payment = find_payment(event)
-    if payment is None:
-        delivery.error = NOT_FOUND_YET
+    not_ready = _not_ready(payment)
+    if not_ready:
+        delivery.error = not_ready
+        delivery.next_attempt_at = utcnow()  # due again at the job's next run
         db.session.commit()
         return _not_found_yet()
     delivery.payment_id = payment.id
@@ -115,6 +134,7 @@ def _apply(delivery: WebhookDelivery, provider_name: str, payment: Payment, even
         db.session.rollback()
         delivery = db.session.get(WebhookDelivery, delivery.id)
         delivery.error = f"status check failed: {exc.message}"[:300]
+        delivery.next_attempt_at = utcnow()
         db.session.commit()  # stays PENDING: the gateway's retry or our job tries again
         return Reply(503, {"error": {"code": exc.code, "message": "could not confirm the status with the gateway",
                                      "details": {}}})
@@ -142,7 +162,7 @@ def _apply(delivery: WebhookDelivery, provider_name: str, payment: Payment, even
 
 def _mark(delivery: WebhookDelivery, status: str, error: str | None) -> None:
     db.session.execute(db.update(WebhookDelivery).where(WebhookDelivery.id == primary_key(delivery))
-                       .values(status=status, error=error, processed_at=utcnow()))
+                       .values(status=status, error=error, processed_at=utcnow(), next_attempt_at=None))
 
 
 def _finish(delivery: WebhookDelivery, status: str, error: str | None) -> None:
@@ -150,14 +170,24 @@ def _finish(delivery: WebhookDelivery, status: str, error: str | None) -> None:
     db.session.commit()
 
 
+def _claim_unmatched(limit: int) -> list[WebhookDelivery]:
+    """Lease the due PENDING deliveries to this run in one short transaction (rows locked by another skipped)."""
+    now = utcnow()
+    with write_transaction():
+        due = db.session.scalars(db.select(WebhookDelivery).where(
+            WebhookDelivery.status == WEBHOOK_PENDING, WebhookDelivery.event_id.is_not(None),
+            WebhookDelivery.received_at >= now - RETRY_UNMATCHED_FOR,
+            or_(WebhookDelivery.next_attempt_at.is_(None), WebhookDelivery.next_attempt_at <= now))
+            .order_by(WebhookDelivery.id).limit(limit).with_for_update(skip_locked=True)).all()
+        for delivery in due:
+            delivery.next_attempt_at = now + CLAIM_LEASE
+    return due
+
+
 def reprocess_unmatched(limit: int = 50) -> int:
     """Retry verified deliveries that arrived before their payment existed (kept for 24 h)."""
-    since = utcnow() - RETRY_UNMATCHED_FOR
-    pending = db.session.scalars(db.select(WebhookDelivery).where(
-        WebhookDelivery.status == WEBHOOK_PENDING, WebhookDelivery.event_id.is_not(None),
-        WebhookDelivery.received_at >= since).order_by(WebhookDelivery.id).limit(limit)).all()
     applied = 0
-    for delivery in pending:
+    for delivery in _claim_unmatched(limit):
         try:
             event = get_provider(delivery.provider).read_event(delivery.event_id, delivery.payload.encode())
         except (MalformedWebhook, WebhookRejected, WebhookIgnored) as exc:
