@@ -353,3 +353,18 @@ def test_a_qr_paid_after_a_cancel_midtrans_never_heard_of_becomes_a_late_payment
     assert service.confirm_unreachable_cancels(now=utcnow() + timedelta(minutes=1)) == 1
     paid = fresh(Payment, payment.id)
     assert paid.status == states.PAID and paid.late and "terlambat" in paid.review_reason
+
+
+def test_cancel_does_not_wait_for_a_gateway_known_to_be_down(till, fake_midtrans):
+    from kasir.payments import health
+
+    payment = new_payment(till)
+    fake_midtrans.go_down("hang")
+    assert not health.refresh().ok  # the job's probe found it down
+    calls = len(fake_midtrans.requests)
+    outcome = service.cancel(payment, source="pos")
+    assert outcome.payment.status == states.CANCELLED and len(fake_midtrans.requests) == calls
+    assert outcome.payment.error == "provider unreachable: Midtrans tidak menjawab dalam 0.5 detik."
+    fake_midtrans.recover()
+    assert service.confirm_unreachable_cancels(now=utcnow() + timedelta(minutes=1)) == 1  # stopped there later
+    assert fake_midtrans.transactions[payment.order_id]["transaction_status"] == "cancel"

@@ -331,6 +331,10 @@ def cancel(payment: Payment, *, source: str) -> Outcome:
     """Cancel a PENDING payment; the provider is asked first, and a payment it reports paid becomes PAID."""
     if payment.status != states.PENDING:
         return Outcome(payment, False, payment.status)
+    known = health.latest(payment.provider)
+    if known is not None and not known.ok:
+        # The gateway just failed to answer: a cash sale must not wait out its timeouts again.
+        return apply_status(payment, states.CANCELLED, source=source, error=f"{UNCONFIRMED_CANCEL}{known.message}")
     provider = get_provider(payment.provider)
     try:
         reported = provider.fetch_status(payment)
