@@ -1,17 +1,16 @@
-"""kasir.database: write transactions on SQLite, seen from another connection as another process would."""
-import sqlite3
-
+"""kasir.database: write transactions, seen from another connection as another process would."""
 import pytest
 
 from kasir.database import write_transaction
 from kasir.extensions import db
 from kasir.models import Register
 
+from conftest import query_database
+
 
 def committed_register_name(app) -> str:
-    path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
-    with sqlite3.connect(path) as connection:
-        return connection.execute("SELECT name FROM registers WHERE code = '1'").fetchone()[0]
+    [(name,)] = query_database(app.config["SQLALCHEMY_DATABASE_URI"], "SELECT name FROM registers WHERE code = '1'")
+    return name
 
 
 def rename_register(name: str) -> None:
