@@ -37,6 +37,15 @@ def require_shifts(app, required=True):
         shifts.set_shift_required(required)
 
 
+def log_in_another_cashier(app, auth):
+    """Budi takes over the till from Siti (the fixture's cashier)."""
+    with app.app_context():
+        create_user("budi", ROLE_CASHIER, display_name="Budi", pin="1357")
+        db.session.commit()
+    auth.logout()
+    auth.login_cashier("budi", "1357")
+
+
 def test_without_an_open_shift_the_header_offers_to_open_one(client, pos):
     page = client.get("/pos").get_data(as_text=True)
     assert 'hx-target="#modal">Buka Shift</button>' in page and "Belum ada shift" not in page
@@ -91,11 +100,7 @@ def test_when_shifts_are_required_the_cashiers_own_open_shift_lets_the_sale_thro
 def test_when_shifts_are_required_another_cashiers_shift_does_not_count(app, auth, pos):
     require_shifts(app)
     pos.post("/pos/shift/open", data={"opening_cash": "100000"})
-    with app.app_context():
-        create_user("budi", ROLE_CASHIER, display_name="Budi", pin="1357")
-        db.session.commit()
-    auth.logout()
-    auth.login_cashier("budi", "1357")
+    log_in_another_cashier(app, auth)
     pos.post("/pos/cart/scan", data={"q": "SKU0001"})
     assert "Shift wajib dibuka" in pos.get("/pos/pay/cash").get_data(as_text=True)
 
@@ -156,11 +161,7 @@ def test_counted_cash_that_is_not_rupiah_leaves_the_shift_open(app, pos):
 
 def test_only_the_shifts_cashier_or_an_admin_closes_it_at_the_till(app, client, auth, pos):
     pos.post("/pos/shift/open", data={"opening_cash": "50000"})
-    with app.app_context():
-        create_user("budi", ROLE_CASHIER, display_name="Budi", pin="1357")
-        db.session.commit()
-    auth.logout()
-    auth.login_cashier("budi", "1357")
+    log_in_another_cashier(app, auth)
     panel = pos.get("/pos/shift").get_data(as_text=True)
     assert "Shift ini milik Siti" in panel and "/pos/shift/close" not in panel
     refused = pos.post("/pos/shift/close", data={"counted_cash": "50000"})
