@@ -1,4 +1,5 @@
 """POST /webhooks/qris: stored first, verified, deduplicated, amount-checked, converging via apply_status."""
+import json
 import time
 
 from conftest import paid_body
@@ -6,7 +7,7 @@ from kasir.clock import business_date
 from kasir.extensions import db
 from kasir.models import AuditLog
 from kasir.payments import states
-from kasir.payments.models import Payment, PaymentLog, WebhookDelivery
+from kasir.payments.models import WEBHOOK_PENDING, Payment, PaymentLog, WebhookDelivery
 from kasir.webhooks import generic
 
 
@@ -124,3 +125,15 @@ def test_webhook_needs_no_csrf_token(app_config, pending_payment):
     assert app.test_client().post("/webhooks/qris", data=raw, headers=headers).status_code == 200
     with app.app_context():
         db.engine.dispose()
+
+
+def test_a_replay_completes_a_delivery_whose_server_died_before_processing_it(app, pending_payment, send_webhook):
+    body = paid_body(pending_payment)
+    with app.app_context():  # stored, then the server was killed before it applied the event
+        db.session.add(WebhookDelivery(provider="mock", event_id="evt-cut", status=WEBHOOK_PENDING,
+                                       payload=json.dumps(body), headers={}, attempts=1))
+        db.session.commit()
+    reply = send_webhook(body, event_id="evt-cut")
+    assert reply.status_code == 200 and reply.get_json() == {"result": "duplicate"}
+    with app.app_context():
+        assert db.session.get(Payment, pending_payment.id).status == "PAID"

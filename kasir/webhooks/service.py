@@ -92,10 +92,20 @@ def receive(provider, headers, raw_body: bytes) -> Reply:
         db.session.rollback()
         # Kept too (the event id stays in its headers), but unique only once: replays change nothing.
         _store(provider.name, headers, raw_body, event_id=None, status=WEBHOOK_DUPLICATE)
+        _complete_interrupted(provider.name, event)
         return Reply(200, {"result": "duplicate"})
     if not_ready:
         return _not_found_yet()
     return _apply(delivery, provider.name, payment, event)
+
+
+def _complete_interrupted(provider_name: str, event: WebhookEvent) -> None:
+    """A replay of an event whose first delivery was stored but never processed (its server died between
+    the two): process the stored one now rather than after its lease. apply_status makes a repeat a no-op."""
+    original = db.session.scalar(db.select(WebhookDelivery).where(WebhookDelivery.provider == provider_name,
+                                                                  WebhookDelivery.event_id == event.event_id))
+    if original is not None and original.status == WEBHOOK_PENDING and _not_ready(find_payment(event)) is None:
+        process(original, event)
 
 
 def _not_ready(payment: Payment | None) -> str | None:
