@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from .. import qris, redaction
+from .. import qris, redaction, settings
 from ..crypto import DecryptionError, app_box, mask
 from ..extensions import db
 from ..models import Setting
@@ -101,7 +101,24 @@ def _stored_rows() -> dict[str, Setting]:
 
 
 def load() -> PaymentSettings:
-    rows = _stored_rows()
+    """The settings as stored right now: for admin's forms and `save`."""
+    return _settings_from(_stored_rows())
+
+
+def current() -> PaymentSettings:
+    """The settings from the settings snapshot (kasir.settings.snapshot), decrypted once per snapshot:
+    for the providers and the hot paths, which may see another process's change a moment late."""
+    snapshot = settings.snapshot()
+    environment = tuple(_environment_value(field) for field in FIELDS.values())
+    defaults = tuple(current_app.config.get(field.config_default) for field in FIELDS.values() if field.config_default)
+    key = ("payment_settings", environment, defaults)
+    built = snapshot.derived.get(key)
+    if built is None:
+        built = snapshot.derived[key] = _settings_from(snapshot.rows)
+    return built
+
+
+def _settings_from(rows) -> PaymentSettings:
     values, locked, unreadable = {}, set(), set()
     box = None
     for field in FIELDS.values():
@@ -131,8 +148,7 @@ def active_provider_name() -> str:
     field = FIELDS["provider"]
     value = _environment_value(field)
     if value is None:
-        row = db.session.get(Setting, field.setting_key)
-        value = row.value if row is not None and row.value else current_app.config.get("PROVIDER") or "mock"
+        value = settings.cached_setting(field.setting_key) or current_app.config.get("PROVIDER") or "mock"
     return value
 
 
