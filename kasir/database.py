@@ -140,3 +140,11 @@ def write_transaction():
         raise
     finally:
         session.info.pop(_IN_WRITE_BLOCK, None)
+
+
+def column_values(instance) -> dict:
+    """The column values set on a new ORM object, keyed for a Core insert into its table (which fills
+    in the columns' defaults): the object can then be used without the unit of work ever flushing it."""
+    mapper = inspect(instance).mapper
+    return {prop.columns[0].key: instance.__dict__[prop.key] for prop in mapper.column_attrs
+            if prop.key in instance.__dict__}

@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from ..clock import utcnow
@@ -18,6 +19,17 @@ from .errors import ApiError
 from .models import IDEMPOTENCY_DONE, IDEMPOTENCY_IN_PROGRESS, IdempotencyKey
 
 KEEP_FOR = timedelta(hours=24)
+
+# The statements of every keyed request, built once (SQLAlchemy Core: no ORM objects to load or flush).
+_KEYS = IdempotencyKey.__table__
+_FIND = select(_KEYS.c.id, _KEYS.c.request_hash, _KEYS.c.state, _KEYS.c.response_status, _KEYS.c.response_body,
+               _KEYS.c.created_at).where(_KEYS.c.api_key_id == bindparam("api_key_id"), _KEYS.c.key == bindparam("key"))
+_FIND_FOR_UPDATE = _FIND.with_for_update()
+_INSERT = _KEYS.insert()
+_DELETE = _KEYS.delete().where(_KEYS.c.id == bindparam("record_id"))
+_RENEW = _KEYS.update().where(_KEYS.c.id == bindparam("record_id")).values(created_at=bindparam("created_at"))
+_FINISH = _KEYS.update().where(_KEYS.c.id == bindparam("record_id")).values(
+    state=IDEMPOTENCY_DONE, response_status=bindparam("status"), response_body=bindparam("body"))
 
 
 @dataclass(frozen=True)
@@ -38,7 +50,7 @@ def _in_progress() -> ApiError:
                     headers={"Retry-After": "1"})
 
 
-def _answer_for(record: IdempotencyKey, request_hash: str) -> Claim:
+def _answer_for(record, request_hash: str) -> Claim:
     """What a request gets for a key that an earlier request holds: its answer, or 422 / 409."""
     if record.request_hash != request_hash:
         raise ApiError(422, "idempotency_key_reuse",
@@ -48,16 +60,17 @@ def _answer_for(record: IdempotencyKey, request_hash: str) -> Claim:
     return Claim(status=record.response_status, body=record.response_body)
 
 
-def _expired(record: IdempotencyKey) -> bool:
+def _expired(record) -> bool:
     return record.created_at <= utcnow() - KEEP_FOR
 
 
-def _find(api_key_id: int, key: str, *, for_update: bool) -> IdempotencyKey | None:
-    query = db.select(IdempotencyKey).where(IdempotencyKey.api_key_id == api_key_id, IdempotencyKey.key == key)
-    return db.session.scalar(query.with_for_update() if for_update else query)
+def _find(api_key_id: int, key: str, *, for_update: bool):
+    """The key's row (id, request_hash, state, response_status, response_body, created_at), or None."""
+    return db.session.connection().execute(_FIND_FOR_UPDATE if for_update else _FIND,
+                                           {"api_key_id": api_key_id, "key": key}).first()
 
 
-def _abandoned(record: IdempotencyKey, abandoned_before: datetime) -> bool:
+def _abandoned(record, abandoned_before: datetime) -> bool:
     """A claim whose request never finished and no live request could still be running: its process died."""
     return record.state == IDEMPOTENCY_IN_PROGRESS and record.created_at <= abandoned_before
 
@@ -78,19 +91,18 @@ def claim(api_key_id: int, key: str, request_hash: str, *, abandoned_before: dat
     never finished (its process died) is taken over, so the client's retry gets an answer."""
     try:
         with write_transaction():
+            connection = db.session.connection()
             record = _find(api_key_id, key, for_update=True)
             if record is not None and _expired(record):
-                db.session.delete(record)  # expired but not purged yet: the key is free again
-                db.session.flush()
+                connection.execute(_DELETE, {"record_id": record.id})  # expired, not purged yet: the key is free
                 record = None
             if record is None:
-                record = IdempotencyKey(api_key_id=api_key_id, key=key, request_hash=request_hash,
-                                        state=IDEMPOTENCY_IN_PROGRESS)
-                db.session.add(record)
-                db.session.flush()
-                return Claim(record_id=record.id)
+                inserted = connection.execute(_INSERT, {
+                    "api_key_id": api_key_id, "key": key, "request_hash": request_hash,
+                    "state": IDEMPOTENCY_IN_PROGRESS, "created_at": utcnow()})
+                return Claim(record_id=inserted.inserted_primary_key[0])
             if record.request_hash == request_hash and _abandoned(record, abandoned_before):
-                record.created_at = utcnow()
+                connection.execute(_RENEW, {"record_id": record.id, "created_at": utcnow()})
                 return Claim(record_id=record.id)
             return _answer_for(record, request_hash)
     except IntegrityError:  # PostgreSQL: another request inserted the same key a moment earlier
@@ -99,14 +111,13 @@ def claim(api_key_id: int, key: str, request_hash: str, *, abandoned_before: dat
 
 def finish(record_id: int, status: int, body: str) -> None:
     with write_transaction():
-        db.session.execute(db.update(IdempotencyKey).where(IdempotencyKey.id == record_id).values(
-            state=IDEMPOTENCY_DONE, response_status=status, response_body=body))
+        db.session.connection().execute(_FINISH, {"record_id": record_id, "status": status, "body": body})
 
 
 def release(record_id: int) -> None:
     """The request failed unexpectedly: free the key so that the client's retry can do the work."""
     with write_transaction():
-        db.session.execute(db.delete(IdempotencyKey).where(IdempotencyKey.id == record_id))
+        db.session.connection().execute(_DELETE, {"record_id": record_id})
 
 
 def purge_expired(now: datetime | None = None) -> int:

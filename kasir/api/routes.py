@@ -149,7 +149,7 @@ def _create_keyed(body, key: str):
         idempotency.release(claim.record_id)
         raise
     with write_transaction():
-        service.apply_charge(payment, charge)
+        payment = service.apply_charge(payment, charge)
         db.session.flush()  # updated_at and the like, for the answer
         return _store(claim, 201, _json_text(payment_json(payment)))
 

@@ -11,18 +11,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, or_
+from sqlalchemy import bindparam, func, or_
 from sqlalchemy.exc import IntegrityError
 
 from .. import audit, sales
 from ..api import callbacks
 from ..clock import utcnow
-from ..database import primary_key, write_transaction
+from ..database import column_values, primary_key, write_transaction
 from ..extensions import db
 from ..models import METHOD_QRIS, SALE_OPEN, SALE_PAID, Sale
 from . import health, states
 from .gateway_settings import active_provider_name
-from .models import Payment, PaymentLog
+from .models import Payment, PaymentLog, new_uuid
 from .providers import get_provider, provider_class
 from .providers.base import Charge, ProviderError, ProviderStatus, ProviderUnavailable
 
@@ -34,6 +34,11 @@ FAST_SYNC_WINDOW = timedelta(minutes=2)
 MAX_DUPLICATE_ORDER_IDS = 20
 ABANDON_MARGIN_SECONDS = 10
 UNCONFIRMED_CANCEL = "provider unreachable: "  # the error of a cancel the gateway has not confirmed yet
+# The hot statements of a new API payment, built once (SQLAlchemy Core).
+_ORDER_TAKEN = db.select(Payment.__table__.c.id).where(Payment.__table__.c.order_id == bindparam("order_id")) \
+    .with_for_update()
+_NEW_PAYMENT = Payment.__table__.insert()
+_NEW_LOG = PaymentLog.__table__.insert()
 # An overdue payment is leased to one expiry run this long; a provider that failed to answer is asked again after it.
 EXPIRY_LEASE = timedelta(seconds=30)
 
@@ -217,24 +222,28 @@ def open_api_payment(*, api_key_id: int, order_id: str, amount: int, callback_ur
     """(a CREATED payment to charge, True): a new one, or one whose request died before its charge was
     answered; or (the open payment of a repeated order_id, False).
 
-    Raises OrderConflict; on PostgreSQL, IntegrityError when a concurrent request inserted the same
-    order_id first (see repeated_order). Inside a caller's write_transaction() it joins that transaction.
+    A new payment is written with two Core inserts (it and its `created` log) and handed back as a
+    transient Payment carrying its values: charging it needs no reload, and apply_status locks the row
+    itself. Raises OrderConflict; on PostgreSQL, IntegrityError when a concurrent request inserted the
+    same order_id first (see repeated_order). Inside a caller's write_transaction() it joins that transaction.
     """
-    expires_at = utcnow() + timedelta(minutes=current_app.config["EXPIRE_MINUTES"])
     with write_transaction():
-        existing = db.session.scalar(db.select(Payment).where(Payment.order_id == order_id).with_for_update())
-        if existing is not None and _abandoned_charge(existing, api_key_id, amount):
-            _claim_resumed_charge(existing)
-            return existing, True
-        if existing is not None:
+        connection = db.session.connection()
+        if connection.execute(_ORDER_TAKEN, {"order_id": order_id}).first() is not None:
+            existing = db.session.scalar(db.select(Payment).where(Payment.order_id == order_id))
+            if _abandoned_charge(existing, api_key_id, amount):
+                _claim_resumed_charge(existing)
+                return existing, True
             return _reuse_order(existing, api_key_id, amount), False
-        payment = Payment(order_id=order_id, amount=amount, currency="IDR", status=states.CREATED,
-                          provider=active_provider_name(), api_key_id=api_key_id,
-                          callback_url=callback_url, meta=metadata, expires_at=expires_at,
-                          next_sync_at=utcnow() + SYNC_FAST)
-        db.session.add(payment)
-        db.session.flush()
-        _log(payment, "created", None, "api", {"amount": amount})
+        now = utcnow()
+        payment = Payment(id=new_uuid(), order_id=order_id, amount=amount, currency="IDR", status=states.CREATED,
+                          provider=active_provider_name(), api_key_id=api_key_id, callback_url=callback_url,
+                          meta=metadata, expires_at=now + timedelta(minutes=current_app.config["EXPIRE_MINUTES"]),
+                          next_sync_at=now + SYNC_FAST, created_at=now, updated_at=now)
+        connection.execute(_NEW_PAYMENT, column_values(payment))
+        connection.execute(_NEW_LOG, {"payment_id": payment.id, "at": now, "event": "created", "from_status": None,
+                                      "to_status": states.CREATED, "source": "api",
+                                      "detail": json.dumps({"amount": amount})})  # as _log writes it
     return payment, True
 
 
@@ -258,7 +267,7 @@ def create_api_payment(*, api_key_id: int, order_id: str, amount: int, callback_
         db.session.rollback()
         return repeated_order(api_key_id=api_key_id, order_id=order_id, amount=amount), False
     if created:
-        apply_charge(payment, charge_for_api(payment))
+        payment = apply_charge(payment, charge_for_api(payment))
     return payment, created
 
 
@@ -309,10 +318,9 @@ def ask_for_qr(payment: Payment) -> Charge:
 
 
 def apply_charge(payment: Payment, charge: Charge) -> Payment:
-    """PENDING with the provider's QR (joins the caller's write_transaction() if there is one)."""
-    apply_status(payment, states.PENDING, source="provider", provider_trx_id=charge.provider_trx_id,
-                 qr_string=charge.qr_string, expires_at=charge.expires_at)
-    return payment
+    """The payment, PENDING with the provider's QR (joins the caller's write_transaction() if there is one)."""
+    return apply_status(payment, states.PENDING, source="provider", provider_trx_id=charge.provider_trx_id,
+                        qr_string=charge.qr_string, expires_at=charge.expires_at).payment
 
 
 def request_charge(payment: Payment) -> Payment:

@@ -3,9 +3,11 @@ import secrets
 from datetime import date, datetime
 
 from flask import current_app
+from sqlalchemy import bindparam, select
 
 from ... import qris
 from ...clock import business_date, utcnow
+from ...database import write_transaction
 from ...extensions import db
 from ...webhooks import generic
 from .. import gateway_settings, states
@@ -13,6 +15,13 @@ from ..merchant import merchant_identity
 from ..models import MockLedgerEntry
 from .base import (Charge, ConnectionResult, Provider, ProviderError, ProviderStatus, SettlementRow, WebhookEvent,
                    WebhookRejected)
+
+_LEDGER = MockLedgerEntry.__table__
+_OPEN_ENTRY = select(_LEDGER.c.provider_trx_id, _LEDGER.c.qr_string, _LEDGER.c.expires_at).where(
+    _LEDGER.c.reference == bindparam("reference"), _LEDGER.c.amount == bindparam("amount"),
+    _LEDGER.c.status == states.PENDING)
+_NEW_ENTRY = _LEDGER.insert()
+
 
 def build_payload(amount: int, trx_id: str) -> str:
     merchant = merchant_identity()
@@ -36,18 +45,18 @@ class MockProvider(Provider):
 
     def create_qr(self, reference: str, amount: int, expires_at: datetime) -> Charge:
         # Like the real gateways, one transaction per reference: a repeated charge gets the one already made.
-        entry = db.session.scalar(db.select(MockLedgerEntry).where(MockLedgerEntry.reference == reference,
-                                                                   MockLedgerEntry.amount == amount,
-                                                                   MockLedgerEntry.status == states.PENDING))
-        if entry is None:
+        made = db.session.connection().execute(_OPEN_ENTRY, {"reference": reference, "amount": amount}).first()
+        if made is not None:
+            trx_id, qr_string, expires_at = made
+        else:
             trx_id = "MOCK-" + secrets.token_hex(8).upper()
-            entry = MockLedgerEntry(provider_trx_id=trx_id, reference=reference, amount=amount,
-                                    qr_string=build_payload(amount, trx_id), expires_at=expires_at,
-                                    status=states.PENDING)
-            db.session.add(entry)
-            db.session.commit()
-        return Charge(qr_string=entry.qr_string, provider_trx_id=entry.provider_trx_id, expires_at=entry.expires_at,
-                      raw={"transaction_id": entry.provider_trx_id, "status": "PENDING"})
+            qr_string = build_payload(amount, trx_id)
+            with write_transaction():  # the gateway's own books: committed before it answers
+                db.session.connection().execute(_NEW_ENTRY, {
+                    "provider_trx_id": trx_id, "reference": reference, "amount": amount, "status": states.PENDING,
+                    "qr_string": qr_string, "expires_at": expires_at, "created_at": utcnow()})
+        return Charge(qr_string=qr_string, provider_trx_id=trx_id, expires_at=expires_at,
+                      raw={"transaction_id": trx_id, "status": "PENDING"})
 
     def _entry(self, payment) -> MockLedgerEntry | None:
         return db.session.get(MockLedgerEntry, payment.provider_trx_id) if payment.provider_trx_id else None
