@@ -45,14 +45,16 @@ class MockProvider(Provider):
 
     def create_qr(self, reference: str, amount: int, expires_at: datetime) -> Charge:
         # Like the real gateways, one transaction per reference: a repeated charge gets the one already made.
-        made = db.session.connection().execute(_OPEN_ENTRY, {"reference": reference, "amount": amount}).first()
-        if made is not None:
-            trx_id, qr_string, expires_at = made
-        else:
-            trx_id = "MOCK-" + secrets.token_hex(8).upper()
-            qr_string = build_payload(amount, trx_id)
-            with write_transaction():  # the gateway's own books: committed before it answers
-                db.session.connection().execute(_NEW_ENTRY, {
+        # The check and the insert share one write transaction, so two charges at once cannot both insert.
+        with write_transaction():  # the gateway's own books: committed before it answers
+            connection = db.session.connection()
+            made = connection.execute(_OPEN_ENTRY, {"reference": reference, "amount": amount}).first()
+            if made is not None:
+                trx_id, qr_string, expires_at = made
+            else:
+                trx_id = "MOCK-" + secrets.token_hex(8).upper()
+                qr_string = build_payload(amount, trx_id)
+                connection.execute(_NEW_ENTRY, {
                     "provider_trx_id": trx_id, "reference": reference, "amount": amount, "status": states.PENDING,
                     "qr_string": qr_string, "expires_at": expires_at, "created_at": utcnow()})
         return Charge(qr_string=qr_string, provider_trx_id=trx_id, expires_at=expires_at,
