@@ -140,3 +140,44 @@ def test_till_hides_qris_when_the_provider_is_unreachable(app, client, auth, fak
     with app.app_context():
         health.refresh()
         assert not health.availability().ok
+
+
+def test_a_saved_merchant_name_and_provider_are_used_by_the_next_qr_at_once(app, admin):
+    from kasir.payments.merchant import merchant_identity
+
+    with app.app_context():
+        assert merchant_identity()["name"] == "TOKO KASIR" and gateway_settings.active_provider_name() == "mock"
+    save(admin, provider="mock", merchant_name="Warung Baru")
+    with app.app_context():
+        assert merchant_identity()["name"] == "WARUNG BARU"
+    save(admin, midtrans_server_key=MIDTRANS_KEY)
+    with app.app_context():
+        assert gateway_settings.active_provider_name() == "midtrans"
+        assert gateway_settings.current().midtrans_server_key == MIDTRANS_KEY
+
+
+def test_a_setting_changed_by_another_process_is_used_once_the_snapshot_is_old(app, monkeypatch):
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    from kasir import settings
+    from kasir.payments.merchant import merchant_identity
+
+    with app.app_context():
+        assert merchant_identity()["name"] == "TOKO KASIR"
+    other_process = create_engine(app.config["SQLALCHEMY_DATABASE_URI"], poolclass=NullPool)
+    with other_process.begin() as connection:
+        connection.execute(text("INSERT INTO settings (key, value, encrypted) "
+                                "VALUES ('merchant_name', 'Toko Sebelah', false)"))
+    other_process.dispose()
+    monkeypatch.setattr(settings, "time", time_after(settings.SNAPSHOT_MAX_AGE))
+    with app.app_context():
+        assert merchant_identity()["name"] == "TOKO SEBELAH"
+
+
+def time_after(seconds: float):
+    """A stand-in for the time module whose monotonic clock runs `seconds` ahead."""
+    import time
+    from types import SimpleNamespace
+
+    return SimpleNamespace(monotonic=lambda: time.monotonic() + seconds)
