@@ -55,12 +55,21 @@ def revoke_key(prefix: str) -> ApiKey:
     return key
 
 
+def is_token_shaped(token: str) -> bool:
+    return token.startswith(TOKEN_PREFIX) and len(token) <= 100
+
+
+def stamp_is_fresh(last_used_at) -> bool:
+    """Whether a key's last-used stamp is recent enough that this request need not write it."""
+    return last_used_at is not None and utcnow() - last_used_at <= LAST_USED_RESOLUTION
+
+
 def authenticate(token: str) -> ApiKey | None:
     """The active key for a bearer token, or None."""
-    if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
+    if not is_token_shaped(token):
         return None
     key = db.session.scalar(_ACTIVE_KEY, {"token_hash": hash_token(token)})
-    if key is not None and (key.last_used_at is None or utcnow() - key.last_used_at > LAST_USED_RESOLUTION):
+    if key is not None and not stamp_is_fresh(key.last_used_at):
         with write_transaction():
             db.session.execute(db.update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=utcnow()))
     return key
