@@ -107,6 +107,7 @@ def test_an_api_payment_read_gets_the_views_json_without_flask(app, api):
 def test_a_pending_poll_is_not_an_info_log_line(app, auth, htmx, caplog):
     payment_id = open_qr(auth, htmx)
     with caplog.at_level(logging.INFO, logger="kasir.request"):
+        caplog.clear()
         htmx.get(f"/pos/payments/{payment_id}/status")
     assert not [record for record in caplog.records if record.name == "kasir.request"]
 
