@@ -9,7 +9,7 @@ from .. import audit, sales
 from ..auth import session_user_id
 from ..database import RawRead
 from ..extensions import db, limiter
-from ..fastpath import html_answer
+from ..fastpath import html_answer, render_partial
 from ..models import Register, Sale, User
 from ..payments import service, states
 from ..payments.models import Payment
@@ -114,8 +114,8 @@ def pending_status(fast, request, payment_id):
     if payment is None or payment.status in states.FINAL_FOR_SCREEN:
         return None
     # The template's url_for, without a request context: the same endpoints, built by the same map.
-    body = fast.app.jinja_env.get_template("pos/_qris_status.html").render(
-        payment=payment, cashier_confirms=cashier_confirms(payment),
+    body = render_partial(
+        fast.app, "pos/_qris_status.html", payment=payment, cashier_confirms=cashier_confirms(payment),
         url_for=lambda endpoint, payment_id: _payment_url(fast.app.url_map, request.script_root, endpoint,
                                                           payment_id))
     return html_answer(body, [("Vary", "Cookie")])
