@@ -12,6 +12,7 @@ On PostgreSQL none of this applies: callers lock rows with SELECT … FOR UPDATE
 import threading
 from contextlib import contextmanager
 from types import SimpleNamespace
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine
@@ -155,7 +156,7 @@ class RawRead:
 
     def __init__(self, statement):
         self.statement = statement
-        self._compiled: dict[Engine, tuple] = {}
+        self._compiled: WeakKeyDictionary[Engine, tuple] = WeakKeyDictionary()  # an app's engine may go (tests)
 
     def _compile(self, engine: Engine) -> tuple:
         compiled = self.statement.compile(dialect=engine.dialect)
