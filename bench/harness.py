@@ -23,6 +23,14 @@ HELLO_WORLD = (
     "    start_response('200 OK', [('Content-Type', 'application/json'), ('Content-Length', '2')])\n"
     "    return [b'{}']\n"
 )
+# The issue's yardstick for "the database and auth add almost nothing": a bare Flask JSON view.
+FLASK_HELLO_WORLD = (
+    "from flask import Flask, jsonify\n"
+    "app = Flask(__name__)\n"
+    "@app.get('/')\n"
+    "def index():\n"
+    "    return jsonify({})\n"
+)
 
 
 def free_port() -> int:
@@ -74,10 +82,10 @@ def kasir_server(threads: int = 8, registers: int = 1, **env):
 
 
 @contextmanager
-def hello_world_process(threads: int = 8):
+def hello_world_process(threads: int = 8, source: str = HELLO_WORLD):
     """The baseline: waitress serving a WSGI app that does nothing, with the same thread count; (url, pid)."""
     folder = Path(tempfile.mkdtemp(prefix="kasir-hello-"))
-    (folder / "hello.py").write_text(HELLO_WORLD)
+    (folder / "hello.py").write_text(source)
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "waitress", f"--port={port}", "--host=127.0.0.1",
                                 f"--threads={threads}", "hello:app"], cwd=folder,
@@ -91,8 +99,8 @@ def hello_world_process(threads: int = 8):
 
 
 @contextmanager
-def hello_world_server(threads: int = 8):
-    with hello_world_process(threads) as (url, _pid):
+def hello_world_server(threads: int = 8, source: str = HELLO_WORLD):
+    with hello_world_process(threads, source) as (url, _pid):
         yield url
 
 

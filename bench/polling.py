@@ -4,11 +4,11 @@ What tills, customer displays and other apps poll every second: the till's QR st
 (`/pos/payments/<id>/status`, cashier session), the customer display (`/display/<register>/state`, both
 the 204 "nothing changed" answer and the full partial) and the API's `GET /payments/<id>` (API key).
 Starts `python -m kasir serve --threads T` with one register per poller, each with an open QR, and a
-waitress hello-world with the same thread count; P keep-alive pollers (bench.harness.Connection, one
+waitress hello-world with the same thread count (plus a bare Flask JSON view, the issue's yardstick); P keep-alive pollers (bench.harness.Connection, one
 thread each, the same client for both servers) send N requests per row back to back. Prints req/s,
 p50 and p99, with req/s and p99 as ratios of the hello-world's.
 
-    python bench/polling.py [--pollers 20] [--requests 2000] [--threads 8]
+    python bench/polling.py [--pollers 20] [--requests 5000] [--threads 8]
 """
 import argparse
 import json
@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import (Connection, api_token, cashier_session, cookie_header, hello_world_server,  # noqa: E402
-                           kasir_server, print_table, run_load, summary)
+from bench.harness import (FLASK_HELLO_WORLD, Connection, api_token, cashier_session, cookie_header,  # noqa: E402
+                           hello_world_server, kasir_server, print_table, run_load, summary)
 
 TIME_LIMIT_SECONDS = 60  # per row
 
@@ -37,7 +37,7 @@ def open_qr(base_url: str, register: str) -> tuple[dict, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pollers", type=int, default=20)
-    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
     pollers, n = args.pollers, args.requests
@@ -56,6 +56,9 @@ def main() -> None:
                 f"{stats['p99'] / hello_p99:.1f}"]
 
     rows = [row("waitress hello-world GET", baseline, hello_latencies)]
+    with hello_world_server(args.threads, FLASK_HELLO_WORLD) as flask_hello:
+        load(flask_hello, lambda i: ("GET", "/", {}, b"", {200}))  # warm-up
+        rows.append(row("bare Flask JSON view (yardstick)", *load(flask_hello, lambda i: ("GET", "/", {}, b"", {200}))))
     with kasir_server(args.threads, registers=pollers) as (url, instance):
         tills = [open_qr(url, str(code)) for code in range(1, pollers + 1)]
         rate, latencies = load(url, lambda i: ("GET", f"/pos/payments/{tills[i % pollers][1]}/status",

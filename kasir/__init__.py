@@ -16,12 +16,6 @@ __version__ = "0.1.0"
 
 MIGRATIONS_DIR = str(config_module.PROJECT_ROOT / "migrations")
 
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
-    "form-action 'self'; frame-ancestors 'none'"
-)
-
 
 def create_app(test_config: dict | None = None) -> Flask:
     instance = Path((test_config or {}).get("INSTANCE_PATH") or config_module.instance_path())
@@ -58,7 +52,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.globals["METHOD_LABELS"] = METHOD_LABELS
     app.jinja_env.globals["qris_availability"] = availability
 
-    from . import auth, admin, cli, display, healthz, pos, printing, redaction, web, webhooks
+    from . import auth, admin, cli, display, fastpath, healthz, pos, printing, redaction, web, webhooks
     from .payments import models as payment_models  # noqa: F401  (tables known to Alembic and queries)
     from .api import models as api_models  # noqa: F401  (tables known to Alembic and queries)
     from .api import cli as api_cli, cors as api_cors, routes as api_routes
@@ -81,14 +75,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     api_cli.init_app(app)
     api_cors.init_app(app)
     logging_setup.init_app(app)
-
-    @app.after_request
-    def security_headers(response):
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        return response
-
+    fastpath.install(app)
     return app

@@ -11,6 +11,8 @@ On PostgreSQL none of this applies: callers lock rows with SELECT … FOR UPDATE
 """
 import threading
 from contextlib import contextmanager
+from types import SimpleNamespace
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine
@@ -140,6 +142,46 @@ def write_transaction():
         raise
     finally:
         session.info.pop(_IN_WRITE_BLOCK, None)
+
+
+class RawRead:
+    """A Core SELECT compiled once per engine and run straight on a pooled DBAPI connection.
+
+    For the polls every till, display and app sends each second (kasir.fastpath): SQLAlchemy's Connection
+    and Result layers cost several times the one-row query itself. Column types still apply (times come
+    back as aware UTC datetimes, booleans as bool); parameters go to the driver as they are, so they must
+    be plain strings and integers, each a named `bindparam` (no literal values or IN lists, which
+    SQLAlchemy binds itself). Reads run in autocommit, as every read here does.
+    """
+
+    def __init__(self, statement):
+        self.statement = statement
+        self._compiled: WeakKeyDictionary[Engine, tuple] = WeakKeyDictionary()  # an app's engine may go (tests)
+
+    def _compile(self, engine: Engine) -> tuple:
+        compiled = self.statement.compile(dialect=engine.dialect)
+        processors = tuple(column.type.dialect_impl(engine.dialect).result_processor(engine.dialect, None)
+                           for column in self.statement.selected_columns)
+        names = tuple(column.key for column in self.statement.selected_columns)
+        plan = (compiled.string, compiled.positiontup if compiled.positional else None, names, processors)
+        self._compiled[engine] = plan
+        return plan
+
+    def first(self, engine: Engine, **params) -> SimpleNamespace | None:
+        """The first row, its columns as attributes (the names the statement selected), or None."""
+        sql, positions, names, processors = self._compiled.get(engine) or self._compile(engine)
+        connection = engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(sql, [params[name] for name in positions] if positions is not None else params)
+            row = cursor.fetchone()
+            cursor.close()
+        finally:
+            connection.close()
+        if row is None:
+            return None
+        return SimpleNamespace(**{name: processor(value) if processor else value
+                                  for name, processor, value in zip(names, processors, row)})
 
 
 def column_values(instance) -> dict:

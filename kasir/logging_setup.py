@@ -27,16 +27,17 @@ EXTRA_SECRET_PATTERNS = (
 HANDLER_NAME = "kasir-log"
 
 
+_redact_extra = redaction.pattern_redactor(EXTRA_SECRET_PATTERNS)
+
+
 def redact(text: str) -> str:
-    text = redaction.redact(text)
-    for pattern in EXTRA_SECRET_PATTERNS:
-        text = pattern.sub(lambda match: (match.group(1) if match.groups() else "") + redaction.REDACTED, text)
-    return text
+    return _redact_extra(redaction.redact(text))
 
 
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        if not hasattr(record, "request_id"):  # kasir.fastpath passes its own: it runs outside Flask
+            record.request_id = g.get("request_id", "-") if has_request_context() else "-"
         return True
 
 
@@ -81,8 +82,7 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def assign_request_id():
-        incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = incoming if REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        g.request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER, ""))
         g.request_started = time.perf_counter()
 
     @app.after_request
@@ -91,8 +91,20 @@ def init_app(app: Flask) -> None:
         if request_id is None:
             return response
         response.headers[REQUEST_ID_HEADER] = request_id
-        log.info("%s %s %s", request.method, request.path, response.status_code,
-                 extra={"method": request.method, "path": request.path, "status": response.status_code,
-                        "remote_addr": request.remote_addr,
-                        "duration_ms": round((time.perf_counter() - g.request_started) * 1000, 1)})
+        log_request_line(request.method, request.path, response.status_code, request.remote_addr, request_id,
+                         g.request_started)
         return response
+
+
+def request_id_for(incoming: str) -> str:
+    """The caller's X-Request-Id when it is a sane one, else a new id."""
+    return incoming if REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+
+
+def log_request_line(method: str, path: str, status: int, remote_addr: str | None, request_id: str,
+                     started: float, level: int = logging.INFO) -> None:
+    if not log.isEnabledFor(level):
+        return
+    log.log(level, "%s %s %s", method, path, status,
+             extra={"method": method, "path": path, "status": status, "remote_addr": remote_addr,
+                    "request_id": request_id, "duration_ms": round((time.perf_counter() - started) * 1000, 1)})

@@ -40,13 +40,34 @@ def register_secret(value: str | None) -> None:
         _longest_first = tuple(sorted(_secrets, key=len, reverse=True))
 
 
+def _keep_label(match: re.Match) -> str:
+    return (match.group(1) if match.groups() else "") + REDACTED
+
+
+def pattern_redactor(patterns: tuple[re.Pattern, ...]):
+    """text -> text with what `patterns` match blanked (a pattern's first group, the label, stays).
+    Most lines hold nothing: one case-insensitive search over all patterns first finds those that might."""
+    might_match = re.compile("|".join(f"(?:{pattern.pattern.removeprefix('(?i)')})" for pattern in patterns),
+                             re.IGNORECASE)
+
+    def apply(text: str) -> str:
+        if might_match.search(text) is None:
+            return text
+        for pattern in patterns:
+            text = pattern.sub(_keep_label, text)
+        return text
+
+    return apply
+
+
+_redact_patterns = pattern_redactor(_PATTERNS)
+
+
 def redact(text: str) -> str:
     for secret in _longest_first:
         if secret in text:
             text = text.replace(secret, REDACTED)
-    for pattern in _PATTERNS:
-        text = pattern.sub(lambda match: (match.group(1) if match.groups() else "") + REDACTED, text)
-    return text
+    return _redact_patterns(text)
 
 
 def install() -> None:

@@ -14,6 +14,20 @@ ERROR_MESSAGES = {
 }
 
 
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = [
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+]
+
+
 def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
 
@@ -69,6 +83,12 @@ def http_error_response(error, status: int):
 def init_app(app: Flask) -> None:
     for status in ERROR_MESSAGES:
         app.register_error_handler(status, lambda error, status=status: http_error_response(error, status))
+
+    @app.after_request
+    def security_headers(response):
+        for name, value in SECURITY_HEADERS:
+            response.headers.setdefault(name, value)
+        return response
 
     @app.errorhandler(CSRFError)
     def csrf_failed(_error):

@@ -6,7 +6,7 @@ from datetime import timedelta
 from sqlalchemy import bindparam
 
 from ..clock import utcnow
-from ..database import write_transaction
+from ..database import RawRead, write_transaction
 from ..extensions import db
 from .models import ApiKey
 
@@ -16,8 +16,9 @@ PREFIX_LENGTH = len(TOKEN_PREFIX) + 8
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-# Built once: every API request looks its key up.
-_ACTIVE_KEY = db.select(ApiKey).where(ApiKey.token_hash == bindparam("token_hash"), ApiKey.revoked_at.is_(None))
+# Every API request looks its key up: compiled once, read without the ORM.
+_ACTIVE_KEY = RawRead(db.select(ApiKey.id, ApiKey.prefix, ApiKey.last_used_at)
+                      .where(ApiKey.token_hash == bindparam("token_hash"), ApiKey.revoked_at.is_(None)))
 
 
 class ApiKeyError(ValueError):
@@ -55,12 +56,21 @@ def revoke_key(prefix: str) -> ApiKey:
     return key
 
 
-def authenticate(token: str) -> ApiKey | None:
-    """The active key for a bearer token, or None."""
-    if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
+def is_token_shaped(token: str) -> bool:
+    return token.startswith(TOKEN_PREFIX) and len(token) <= 100
+
+
+def stamp_is_fresh(last_used_at) -> bool:
+    """Whether a key's last-used stamp is recent enough that this request need not write it."""
+    return last_used_at is not None and utcnow() - last_used_at <= LAST_USED_RESOLUTION
+
+
+def authenticate(token: str):
+    """The active key for a bearer token (its id, prefix and last_used_at), or None."""
+    if not is_token_shaped(token):
         return None
-    key = db.session.scalar(_ACTIVE_KEY, {"token_hash": hash_token(token)})
-    if key is not None and (key.last_used_at is None or utcnow() - key.last_used_at > LAST_USED_RESOLUTION):
+    key = _ACTIVE_KEY.first(db.engine, token_hash=hash_token(token))
+    if key is not None and not stamp_is_fresh(key.last_used_at):
         with write_transaction():
             db.session.execute(db.update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=utcnow()))
     return key

@@ -8,17 +8,20 @@ import json
 from datetime import datetime
 
 from flask import Blueprint, current_app, g, jsonify, make_response, request
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 
 from .. import audit
-from ..database import write_transaction
+from ..database import RawRead, write_transaction
 from ..extensions import csrf, db, limiter
+from ..fastpath import json_answer
 from ..payments import service, states
 from ..payments.models import Payment
 from ..payments.providers.base import ProviderError, ProviderUnavailable
 from . import idempotency, keys, validation
 from .errors import ApiError
-from .serialization import payment_json
+from .models import ApiKey
+from .serialization import PAYMENT_COLUMNS, payment_json
 
 bp = Blueprint("api", __name__, url_prefix="/payments")
 csrf.exempt(bp)  # bearer tokens, not cookies: there is no cross-site form to forge
@@ -31,6 +34,11 @@ def api_error(error: ApiError):
     return error.response()
 
 
+def bearer_token(request) -> str:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
 @bp.before_request
 def authenticate():
     if request.method == "OPTIONS":  # a CORS preflight carries no credentials
@@ -39,8 +47,8 @@ def authenticate():
     if (request.content_length or 0) > limit:
         raise ApiError(413, "payload_too_large", f"the body must be at most {limit} bytes")
     request.max_content_length = limit  # also bounds a chunked body without Content-Length
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    key = keys.authenticate(token.strip()) if scheme.lower() == "bearer" else None
+    token = bearer_token(request)
+    key = keys.authenticate(token) if token else None
     if key is None:
         raise ApiError(401, "unauthorized", "send a valid API key as 'Authorization: Bearer <token>'",
                        headers={"WWW-Authenticate": 'Bearer realm="kasir"'})
@@ -178,6 +186,25 @@ def create_payment():
 @bp.route("/<payment_id>", methods=["GET"])
 def get_payment(payment_id):
     return jsonify(payment_json(own_payment(payment_id)))
+
+
+# `get_payment`'s answer in one read: the payment, if the bearer's key is active and owns it.
+_OWN_PAYMENT = RawRead(
+    db.select(*(column.label(name) for name, column in PAYMENT_COLUMNS.items()), ApiKey.last_used_at)
+    .join(ApiKey, ApiKey.id == Payment.api_key_id)
+    .where(Payment.id == bindparam("payment_id"), ApiKey.token_hash == bindparam("token_hash"),
+           ApiKey.revoked_at.is_(None)))
+
+
+def steady_payment(fast, request, payment_id):
+    """`get_payment` for kasir.fastpath (else the view answers: errors, CORS, a key due for its stamp)."""
+    token = bearer_token(request)
+    if not keys.is_token_shaped(token) or "Origin" in request.headers or request.content_length:
+        return None
+    payment = _OWN_PAYMENT.first(fast.engine, payment_id=payment_id, token_hash=keys.hash_token(token))
+    if payment is None or not keys.stamp_is_fresh(payment.last_used_at):
+        return None
+    return json_answer(fast.app, payment_json(payment))
 
 
 def _encode_cursor(payment: Payment) -> str:

@@ -2,6 +2,7 @@
 from datetime import datetime
 
 from ..clock import to_wib
+from ..payments.models import Payment
 
 
 def iso_wib(moment: datetime | None) -> str | None:
@@ -27,3 +28,9 @@ def payment_json(payment) -> dict:
         "created_at": iso_wib(payment.created_at),
         "updated_at": iso_wib(payment.updated_at),
     }
+
+
+# The attributes payment_json reads, for a read that skips the ORM (kasir.api.routes.steady_payment).
+PAYMENT_COLUMNS = {name: getattr(Payment, name) for name in (
+    "id", "order_id", "amount", "currency", "status", "qr_string", "expires_at", "provider", "provider_trx_id",
+    "provider_ref_no", "paid_at", "late", "callback_url", "meta", "created_at", "updated_at")}

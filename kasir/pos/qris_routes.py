@@ -2,10 +2,15 @@
 import functools
 
 from flask import current_app, g, make_response, render_template, request
+from sqlalchemy import bindparam
 from sqlalchemy.orm import joinedload
 
 from .. import audit, sales
+from ..auth import session_user_id
+from ..database import RawRead
 from ..extensions import db, limiter
+from ..fastpath import html_answer, render_partial
+from ..models import Register, Sale, User
 from ..payments import service, states
 from ..payments.models import Payment
 from ..payments.providers import provider_class
@@ -14,7 +19,7 @@ from ..payments.merchant import merchant_identity
 from ..reports import shifts
 from ..web import toast
 from . import bp
-from .routes import with_register
+from .routes import REGISTER_COOKIE, with_register
 
 # htmx 2 stops polling on 286; the final partial also has no hx-trigger, so htmx 4 stops too (DESIGN §8).
 STOP_POLLING = 286
@@ -86,6 +91,39 @@ def checkout_qris():
 @with_payment
 def payment_status(payment):
     return status_response(payment)
+
+
+# What `payment_status` needs to answer "still waiting": the payment is on this browser's register and not
+# final, and the session's user may use the till (active, no password change due: login_required).
+_STILL_WAITING = RawRead(
+    db.select(Payment.id, Payment.status, Payment.expires_at, Payment.provider)
+    .join(Sale, Sale.id == Payment.sale_id)
+    .join(Register, Register.id == Sale.register_id)
+    .join(User, User.id == bindparam("user_id"))
+    .where(Payment.id == bindparam("payment_id"), Register.code == bindparam("register_code"), Register.active.is_(True),
+           User.active.is_(True), User.must_change_password.is_(False)))
+
+
+def pending_status(fast, request, payment_id):
+    """`payment_status` for kasir.fastpath while the QR is still open (else the view answers)."""
+    user_id = session_user_id(fast.app, request)
+    register_code = request.cookies.get(REGISTER_COOKIE)
+    if user_id is None or not register_code:
+        return None
+    payment = _STILL_WAITING.first(fast.engine, payment_id=payment_id, user_id=user_id, register_code=register_code)
+    if payment is None or payment.status in states.FINAL_FOR_SCREEN:
+        return None
+    # The template's url_for, without a request context: the same endpoints, built by the same map.
+    body = render_partial(
+        fast.app, "pos/_qris_status.html", payment=payment, cashier_confirms=cashier_confirms(payment),
+        url_for=lambda endpoint, payment_id: _payment_url(fast.app.url_map, request.script_root, endpoint,
+                                                          payment_id))
+    return html_answer(body, [("Vary", "Cookie")])
+
+
+@functools.lru_cache(maxsize=1024)  # a QR's four links, built for each of its polls otherwise
+def _payment_url(url_map, script_root: str, endpoint: str, payment_id: str) -> str:
+    return url_map.bind("", script_name=script_root or None).build(endpoint, {"payment_id": payment_id})
 
 
 @bp.route("/payments/<payment_id>/check", methods=["POST"])

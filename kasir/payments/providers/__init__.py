@@ -1,15 +1,22 @@
 """Payment providers behind one interface (base.Provider); `get_provider()` picks the configured one."""
+import functools
+
 from .base import Provider
 
 
-def provider_class(name: str) -> type[Provider]:
+@functools.cache  # imported on first use (the providers import this package), then asked on every poll
+def _registry() -> dict[str, type[Provider]]:
     from .midtrans import MidtransProvider
     from .mock import MockProvider
     from .static import StaticQrisProvider
     from .xendit import XenditProvider
 
-    registry: dict[str, type[Provider]] = {"mock": MockProvider, "midtrans": MidtransProvider,
-                                           "xendit": XenditProvider, "static": StaticQrisProvider}
+    return {"mock": MockProvider, "midtrans": MidtransProvider, "xendit": XenditProvider,
+            "static": StaticQrisProvider}
+
+
+def provider_class(name: str) -> type[Provider]:
+    registry = _registry()
     if name not in registry:
         raise LookupError(f"unknown payment provider {name!r}")
     return registry[name]

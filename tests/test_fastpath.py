@@ -1,0 +1,225 @@
+"""The steady polls answered in front of Flask (kasir.fastpath): the same answers as the Flask views,
+and everything that is not the steady case left to those views."""
+import logging
+import re
+from contextlib import contextmanager
+
+from conftest import CASHIER, paid_body
+from kasir.database import RawRead
+from kasir.extensions import db
+from kasir.models import Register, User
+from kasir.payments.models import Payment
+
+# Headers that differ between any two answers, whoever gives them.
+PER_REQUEST_HEADERS = {"X-Request-Id"}
+
+
+@contextmanager
+def flask_must_not_answer(app):
+    middleware = app.wsgi_app
+
+    def refuse(environ, start_response):
+        raise AssertionError(f"the Flask view answered {environ['PATH_INFO']}")
+
+    middleware.wsgi_app = refuse
+    try:
+        yield
+    finally:
+        middleware.wsgi_app = _flask(app)
+
+
+def _flask(app):
+    """The Flask app's own WSGI callable, behind the middleware."""
+    return type(app).wsgi_app.__get__(app)
+
+
+@contextmanager
+def flask_only(app):
+    middleware = app.wsgi_app
+    app.wsgi_app = _flask(app)
+    try:
+        yield
+    finally:
+        app.wsgi_app = middleware
+
+
+def fast_and_flask(app, get):
+    """The same request answered by the fast path and by the Flask view."""
+    with flask_must_not_answer(app):
+        fast = get()
+    with flask_only(app):
+        flask = get()
+    return fast, flask
+
+
+def assert_same_answer(fast, flask):
+    assert fast.status == flask.status
+    assert fast.get_data() == flask.get_data()
+    headers = {name for name, _ in flask.headers} | {name for name, _ in fast.headers}
+    for name in headers - PER_REQUEST_HEADERS:
+        assert fast.headers.getlist(name) == flask.headers.getlist(name), name
+    assert fast.headers["X-Request-Id"]
+
+
+def open_qr(auth, htmx) -> str:
+    auth.login_cashier()
+    htmx.post("/pos/cart/scan", data={"q": "SKU0001"})
+    modal = htmx.post("/pos/checkout/qris").get_data(as_text=True)
+    return re.search(r'data-payment="([0-9a-f-]+)"', modal).group(1)
+
+
+def display_version(client) -> str:
+    page = client.get("/display/1").get_data(as_text=True)
+    return re.search(r'data-version="([^"]+)"', page).group(1)
+
+
+def test_a_pending_qr_status_poll_gets_the_views_answer_without_flask(app, auth, htmx):
+    payment_id = open_qr(auth, htmx)
+    fast, flask = fast_and_flask(app, lambda: htmx.get(f"/pos/payments/{payment_id}/status"))
+    assert fast.status_code == 200 and "Menunggu pembayaran" in fast.get_data(as_text=True)
+    assert_same_answer(fast, flask)
+
+
+def test_an_unchanged_display_gets_the_views_204_without_flask(app, client):
+    version = display_version(client)
+    fast, flask = fast_and_flask(app, lambda: client.get(f"/display/1/state?v={version}"))
+    assert fast.status_code == 204
+    assert_same_answer(fast, flask)
+
+
+def test_a_display_on_another_device_with_its_token_gets_the_204_without_flask(app, client):
+    with app.app_context():
+        db.session.scalar(db.select(Register).where(Register.code == "1")).display_token = "rahasia"
+        db.session.commit()
+    version = display_version(client)
+    with flask_must_not_answer(app):
+        answer = client.get(f"/display/1/state?v={version}&token=rahasia", environ_base={"REMOTE_ADDR": "192.0.2.10"})
+    assert answer.status_code == 204
+
+
+def test_an_api_payment_read_gets_the_views_json_without_flask(app, api):
+    payment_id = api.create().get_json()["payment_id"]
+    fast, flask = fast_and_flask(app, lambda: api.get(f"/payments/{payment_id}"))
+    assert fast.status_code == 200 and fast.get_json()["payment_id"] == payment_id
+    assert_same_answer(fast, flask)
+
+
+def test_a_pending_poll_is_not_an_info_log_line(app, auth, htmx, caplog):
+    payment_id = open_qr(auth, htmx)
+    with caplog.at_level(logging.INFO, logger="kasir.request"):
+        caplog.clear()
+        htmx.get(f"/pos/payments/{payment_id}/status")
+    assert not [record for record in caplog.records if record.name == "kasir.request"]
+
+
+def test_a_paid_qr_status_poll_goes_to_the_view_which_stops_polling(app, auth, htmx, send_webhook):
+    payment_id = open_qr(auth, htmx)
+    with app.app_context():
+        assert send_webhook(paid_body(db.session.get(Payment, payment_id))).status_code == 200
+    assert htmx.get(f"/pos/payments/{payment_id}/status").status_code == 286
+
+
+def test_a_status_poll_after_logout_goes_to_the_view_which_asks_to_log_in(app, auth, htmx):
+    payment_id = open_qr(auth, htmx)
+    auth.logout()
+    answer = htmx.get(f"/pos/payments/{payment_id}/status")
+    assert answer.status_code == 302 and "/login" in answer.headers["HX-Redirect"]
+
+
+def test_a_status_poll_from_a_deactivated_cashier_goes_to_the_view(app, auth, htmx):
+    payment_id = open_qr(auth, htmx)
+    with app.app_context():
+        db.session.scalar(db.select(User).where(User.username == CASHIER[0])).active = False
+        db.session.commit()
+    answer = htmx.get(f"/pos/payments/{payment_id}/status")
+    assert answer.status_code == 302 and "/login" in answer.headers["HX-Redirect"]
+
+
+def test_a_status_poll_from_another_register_goes_to_the_view_which_finds_nothing(app, client, auth, htmx):
+    payment_id = open_qr(auth, htmx)
+    with app.app_context():
+        db.session.add(Register(code="2", name="Kasir 2"))
+        db.session.commit()
+    client.set_cookie("kasir_register", "2")
+    assert htmx.get(f"/pos/payments/{payment_id}/status").status_code == 404
+
+
+def test_a_forged_session_cookie_gets_no_status(app, client, auth, htmx):
+    payment_id = open_qr(auth, htmx)
+    client.set_cookie(app.config["SESSION_COOKIE_NAME"], "eyJ1c2VyX2lkIjoxfQ.forged.signature")
+    answer = htmx.get(f"/pos/payments/{payment_id}/status")
+    assert answer.status_code == 302 and "/login" in answer.headers["HX-Redirect"]
+
+
+def test_a_changed_display_goes_to_the_view_which_sends_the_new_state(client):
+    answer = client.get("/display/1/state?v=stale")
+    assert answer.status_code == 200 and 'id="display-state"' in answer.get_data(as_text=True)
+
+
+def test_a_display_from_another_device_without_the_token_is_refused(app, client):
+    version = display_version(client)
+    answer = client.get(f"/display/1/state?v={version}", environ_base={"REMOTE_ADDR": "192.0.2.10"})
+    assert answer.status_code == 403
+
+
+def test_an_api_read_with_a_revoked_key_is_refused(app, api, runner):
+    payment_id = api.create().get_json()["payment_id"]
+    runner.invoke(args=["api-key", "revoke", api.token[:14]])
+    assert api.get(f"/payments/{payment_id}").status_code == 401
+
+
+def test_an_api_read_of_another_keys_payment_is_not_found(app, api):
+    from kasir.api.keys import create_key
+
+    payment_id = api.create().get_json()["payment_id"]
+    with app.app_context():
+        other = create_key("Aplikasi Lain")[1]
+    assert api.get(f"/payments/{payment_id}", token=other).status_code == 404
+
+
+def test_a_cross_origin_api_read_goes_to_the_view_which_adds_cors_headers(app_config, tmp_path):
+    from kasir import create_app
+    from kasir.api.keys import create_key
+
+    app = create_app({**app_config, "CORS_ORIGINS": "https://toko.example"})
+    with app.app_context():
+        token = create_key("Toko Online")[1]
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    payment_id = client.post("/payments", json={"order_id": "WEB-1", "amount": 1000}, headers=headers).get_json()["payment_id"]
+    answer = client.get(f"/payments/{payment_id}", headers={**headers, "Origin": "https://toko.example"})
+    assert answer.status_code == 200 and answer.headers["Access-Control-Allow-Origin"] == "https://toko.example"
+
+
+def test_a_key_due_for_its_last_used_stamp_is_read_by_the_view_which_stamps_it(app, api):
+    from kasir.api.models import ApiKey
+
+    payment_id = api.create().get_json()["payment_id"]
+    with app.app_context():
+        db.session.execute(db.update(ApiKey).values(last_used_at=None))
+        db.session.commit()
+    assert api.get(f"/payments/{payment_id}").status_code == 200
+    with app.app_context():
+        assert db.session.scalar(db.select(ApiKey.last_used_at)) is not None
+
+
+def test_a_failing_fast_path_leaves_the_answer_to_the_view(app, client, monkeypatch, caplog):
+    version = display_version(client)
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(RawRead, "first", broken)
+    assert client.get(f"/display/1/state?v={version}").status_code == 204
+    assert "fast path for /display/1/state failed" in caplog.text
+
+
+def test_without_fast_polls_flask_answers_every_poll(app_config):
+    from kasir import create_app
+
+    app = create_app({**app_config, "FAST_POLLS": False})
+    assert app.wsgi_app == _flask(app)
+
+
+def test_a_post_to_a_poll_path_goes_to_the_view(client):
+    assert client.post("/display/1/state").status_code == 405
