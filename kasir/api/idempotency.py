@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from ..clock import utcnow
-from ..database import write_transaction
+from ..database import RawRead, write_transaction
 from ..extensions import db
 from .errors import ApiError
 from .models import IDEMPOTENCY_DONE, IDEMPOTENCY_IN_PROGRESS, IdempotencyKey
@@ -25,6 +25,7 @@ _KEYS = IdempotencyKey.__table__
 _FIND = select(_KEYS.c.id, _KEYS.c.request_hash, _KEYS.c.state, _KEYS.c.response_status, _KEYS.c.response_body,
                _KEYS.c.created_at).where(_KEYS.c.api_key_id == bindparam("api_key_id"), _KEYS.c.key == bindparam("key"))
 _FIND_FOR_UPDATE = _FIND.with_for_update()
+_FIND_ANSWER = RawRead(_FIND)  # a repeat's read, outside any transaction
 _INSERT = _KEYS.insert()
 _DELETE = _KEYS.delete().where(_KEYS.c.id == bindparam("record_id"))
 _RENEW = _KEYS.update().where(_KEYS.c.id == bindparam("record_id")).values(created_at=bindparam("created_at"))
@@ -64,10 +65,9 @@ def _expired(record) -> bool:
     return record.created_at <= utcnow() - KEEP_FOR
 
 
-def _find(api_key_id: int, key: str, *, for_update: bool):
+def _find_for_update(api_key_id: int, key: str):
     """The key's row (id, request_hash, state, response_status, response_body, created_at), or None."""
-    return db.session.connection().execute(_FIND_FOR_UPDATE if for_update else _FIND,
-                                           {"api_key_id": api_key_id, "key": key}).first()
+    return db.session.connection().execute(_FIND_FOR_UPDATE, {"api_key_id": api_key_id, "key": key}).first()
 
 
 def _abandoned(record, abandoned_before: datetime) -> bool:
@@ -79,7 +79,7 @@ def replay(api_key_id: int, key: str, request_hash: str, *, abandoned_before: da
     """A key that an earlier request holds, read without the write lock (a repeat is the common case and
     its stored answer does not change): its Claim, or 422 / 409. None when the key is free or its claim
     was abandoned; then `claim`."""
-    record = _find(api_key_id, key, for_update=False)
+    record = _FIND_ANSWER.first(db.engine, api_key_id=api_key_id, key=key)
     if record is None or _expired(record) or (record.request_hash == request_hash
                                               and _abandoned(record, abandoned_before)):
         return None
@@ -92,7 +92,7 @@ def claim(api_key_id: int, key: str, request_hash: str, *, abandoned_before: dat
     try:
         with write_transaction():
             connection = db.session.connection()
-            record = _find(api_key_id, key, for_update=True)
+            record = _find_for_update(api_key_id, key)
             if record is not None and _expired(record):
                 connection.execute(_DELETE, {"record_id": record.id})  # expired, not purged yet: the key is free
                 record = None
