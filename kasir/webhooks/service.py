@@ -1,4 +1,5 @@
 """Webhook intake: store every delivery first, verify it, then converge through apply_status."""
+import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -46,13 +47,14 @@ _PAYMENT_BY_REFERENCE = db.select(Payment).where(Payment.order_id == bindparam("
 _PAYMENT_BY_TRX_ID = db.select(Payment).where(Payment.provider_trx_id == bindparam("trx_id"))
 
 
-def _insert(provider: str, headers, raw_body: bytes, *, event_id: str | None, status: str, error: str | None = None,
-            payment_id: str | None = None, attempts: int = 0, next_attempt_at: datetime | None = None) -> int:
+def _insert(provider: str, headers, raw_body: bytes, status: str, error: str | None = None, *, event_id: str | None,
+            payment_id: str | None = None, attempts: int = 0, next_attempt_at: datetime | None = None,
+            processed: bool = False) -> int:
     """Add a delivery to the current write transaction; its id. Raises DuplicateDelivery for a stored event id."""
     values = {"provider": provider, "event_id": event_id, "status": status, "error": error,
               "headers": {k: headers.get(k) for k in KEPT_HEADERS if headers.get(k)},
               "payload": raw_body[:MAX_STORED_BODY].decode("utf-8", "replace"), "payment_id": payment_id,
-              "attempts": attempts, "next_attempt_at": next_attempt_at}
+              "attempts": attempts, "next_attempt_at": next_attempt_at, "processed_at": utcnow() if processed else None}
     try:
         return db.session.execute(_INSERT_DELIVERY, values).inserted_primary_key[0]
     except IntegrityError:
@@ -88,9 +90,10 @@ def receive_from(provider_name: str, headers, raw_body: bytes) -> Reply:
 def receive(provider, headers, raw_body: bytes) -> Reply:
     """Verify with the provider, store, then process; a delivery that fails verification changes nothing.
 
-    A delivery is stored in the transaction that applies it (one commit): a server that dies before that
-    commit keeps neither, and the sender, left without an answer, delivers again. One that cannot be applied
-    at once (no payment yet, or a gateway to ask first) is committed on its own before anything else.
+    A delivery is stored with its outcome in the transaction that applies it (one commit): a server that
+    dies before that commit keeps neither, and the sender, left without an answer, delivers again; a replay
+    rolls back on the stored event id. One that cannot be applied at once (no payment yet, or a gateway to
+    ask first) is committed on its own, leased to this request, before anything else.
     """
     try:
         event = provider.parse_webhook(headers, raw_body)
@@ -105,14 +108,15 @@ def receive(provider, headers, raw_body: bytes) -> Reply:
         _store(provider.name, headers, raw_body, event_id=None, status=WEBHOOK_OK, error=f"ignored: {exc}")
         return Reply(200, {"result": "ignored"})
     try:
-        with write_transaction():  # the first processing attempt is leased with the delivery
+        with write_transaction():
             payment = find_payment(event)
             not_ready = _not_ready(payment)
-            delivery_id = _insert(provider.name, headers, raw_body, event_id=event.event_id, status=WEBHOOK_PENDING,
-                                  error=not_ready, payment_id=payment.id if payment is not None else None,
-                                  attempts=1, next_attempt_at=utcnow() if not_ready else utcnow() + CLAIM_LEASE)
             if not_ready is None and not provider.confirms_events_online:
-                return _converge(delivery_id, payment, event)  # joins this transaction
+                return _converge(functools.partial(_insert, provider.name, headers, raw_body, event_id=event.event_id,
+                                                   payment_id=payment.id, attempts=1, processed=True), payment, event)
+            delivery_id = _insert(provider.name, headers, raw_body, WEBHOOK_PENDING, not_ready, event_id=event.event_id,
+                                  payment_id=payment.id if payment is not None else None, attempts=1,
+                                  next_attempt_at=utcnow() if not_ready else utcnow() + CLAIM_LEASE)
     except DuplicateDelivery:
         # Kept too (the event id stays in its headers), but unique only once: replays change nothing.
         _store(provider.name, headers, raw_body, event_id=None, status=WEBHOOK_DUPLICATE)
@@ -171,28 +175,29 @@ def _apply(delivery_id: int, provider_name: str, payment: Payment, event: Webhoo
                                                   "error": f"status check failed: {exc.message}"[:300]})
         return Reply(503, {"error": {"code": exc.code, "message": "could not confirm the status with the gateway",
                                      "details": {}}})
-    return _converge(delivery_id, payment, event)
+    return _converge(functools.partial(_mark, delivery_id), payment, event)
 
 
-def _converge(delivery_id: int, payment: Payment, event: WebhookEvent) -> Reply:
-    """Apply a verified event through apply_status; the delivery's outcome commits with the state change."""
+def _converge(record, payment: Payment, event: WebhookEvent) -> Reply:
+    """Apply a verified event through apply_status; `record(status, error)` writes the delivery's outcome
+    (the stored row, or a new one) in the same transaction as the state change."""
     with write_transaction():
         if event.status == states.PENDING:  # nothing new: the charge's own answer makes a payment PENDING
-            _mark(delivery_id, WEBHOOK_OK, None)
+            record(WEBHOOK_OK, None)
             return Reply(200, {"result": "unchanged", "status": payment.status})
         try:
             outcome = service.apply_status(payment, event.status, source="webhook", amount=event.amount,
                                            provider_ref=event.ref_no, raw={"event_id": event.event_id})
         except service.AmountMismatch as exc:  # apply_status refuses before it changes anything
-            _mark(delivery_id, WEBHOOK_ERROR, f"amount mismatch: got {exc.received}, expected {exc.expected}")
+            record(WEBHOOK_ERROR, f"amount mismatch: got {exc.received}, expected {exc.expected}")
             audit.record("WebhookAmountMismatch", payment.order_id, outcome="rejected", actor="webhook",
                          detail=f"expected={exc.expected} received={exc.received} event={event.event_id}")
             return Reply(422, {"error": {"code": "amount_mismatch", "message": "amount does not match the payment",
                                          "details": {"expected": exc.expected, "received": exc.received}}})
         except states.InvalidTransition as exc:
-            _mark(delivery_id, WEBHOOK_OK, f"ignored: {exc}")
+            record(WEBHOOK_OK, f"ignored: {exc}")
             return Reply(200, {"result": "ignored", "status": payment.status})
-        _mark(delivery_id, WEBHOOK_OK, None)
+        record(WEBHOOK_OK, None)
         return Reply(200, {"result": "applied" if outcome.changed else "unchanged", "status": outcome.payment.status})
 
 
