@@ -1,4 +1,4 @@
-"""Webhook intake: store every delivery first, verify it, then converge through apply_status."""
+"""Webhook intake: verify, store every delivery, converge through apply_status (one commit when it applies)."""
 import functools
 import logging
 from dataclasses import dataclass, field
