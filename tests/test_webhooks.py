@@ -137,3 +137,21 @@ def test_a_replay_completes_a_delivery_whose_server_died_before_processing_it(ap
     assert reply.status_code == 200 and reply.get_json() == {"result": "duplicate"}
     with app.app_context():
         assert db.session.get(Payment, pending_payment.id).status == "PAID"
+
+
+def test_a_refused_amount_is_stored_with_its_error_and_its_replay_is_a_duplicate(send_webhook, pending_payment):
+    send_webhook(paid_body(pending_payment, amount=7000), event_id="evt-short")
+    delivery = db.session.scalar(db.select(WebhookDelivery).where(WebhookDelivery.event_id == "evt-short"))
+    assert delivery.status == "ERROR" and delivery.error.startswith("amount mismatch")
+    again = send_webhook(paid_body(pending_payment, amount=7000), event_id="evt-short")
+    assert again.status_code == 200 and again.json == {"result": "duplicate"}
+    assert db.session.scalar(db.select(db.func.count(AuditLog.id)).where(AuditLog.action == "WebhookAmountMismatch")) == 1
+
+
+def test_an_event_the_state_machine_refuses_is_stored_as_ignored(send_webhook, pending_payment):
+    send_webhook(paid_body(pending_payment))
+    reply = send_webhook(paid_body(pending_payment, status="FAILED"), event_id="evt-late-fail")
+    assert reply.status_code == 200 and reply.json == {"result": "ignored", "status": "PAID"}
+    delivery = db.session.scalar(db.select(WebhookDelivery).where(WebhookDelivery.event_id == "evt-late-fail"))
+    assert delivery.status == "OK" and delivery.error.startswith("ignored") and delivery.processed_at is not None
+    assert status_of(pending_payment) == states.PAID
