@@ -155,3 +155,20 @@ def test_an_event_the_state_machine_refuses_is_stored_as_ignored(send_webhook, p
     delivery = db.session.scalar(db.select(WebhookDelivery).where(WebhookDelivery.event_id == "evt-late-fail"))
     assert delivery.status == "OK" and delivery.error.startswith("ignored") and delivery.processed_at is not None
     assert status_of(pending_payment) == states.PAID
+
+
+def test_a_delivery_whose_processing_fails_is_kept_and_applied_by_the_job(app, send_webhook, pending_payment,
+                                                                         monkeypatch):
+    from kasir.payments import service
+    from kasir.webhooks.service import reprocess_unmatched
+
+    real_apply_status = service.apply_status
+    monkeypatch.setattr(service, "apply_status", lambda *args, **kwargs: 1 / 0)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    assert send_webhook(paid_body(pending_payment), event_id="evt-fails").status_code == 500
+    assert status_of(pending_payment) == states.PENDING
+    kept = db.session.scalar(db.select(WebhookDelivery).where(WebhookDelivery.event_id == "evt-fails"))
+    assert kept.status == WEBHOOK_PENDING
+    monkeypatch.setattr(service, "apply_status", real_apply_status)
+    assert reprocess_unmatched() == 1
+    assert status_of(pending_payment) == states.PAID

@@ -92,7 +92,7 @@ def receive(provider, headers, raw_body: bytes) -> Reply:
 
     A delivery is stored with its outcome in the transaction that applies it (one commit): a server that
     dies before that commit keeps neither, and the sender, left without an answer, delivers again; a replay
-    rolls back on the stored event id. One that cannot be applied at once (no payment yet, or a gateway to
+    rolls back on the stored event id; an error rolls back and the delivery is then kept for the job. One that cannot be applied at once (no payment yet, or a gateway to
     ask first) is committed on its own, leased to this request, before anything else.
     """
     try:
@@ -122,9 +122,22 @@ def receive(provider, headers, raw_body: bytes) -> Reply:
         _store(provider.name, headers, raw_body, event_id=None, status=WEBHOOK_DUPLICATE)
         _complete_interrupted(provider.name, event)
         return Reply(200, {"result": "duplicate"})
+    except Exception:
+        _keep_for_retry(provider.name, headers, raw_body, event)
+        raise
     if not_ready:
         return _not_found_yet()
     return _apply(delivery_id, provider.name, payment, event)
+
+
+def _keep_for_retry(provider_name: str, headers, raw_body: bytes, event: WebhookEvent) -> None:
+    """Processing failed and rolled back (the sender gets a 500): keep the delivery, as if stored first,
+    for the job to apply. If even that fails, the sender's retry is what is left."""
+    try:
+        _store(provider_name, headers, raw_body, event_id=event.event_id, status=WEBHOOK_PENDING,
+               error="processing failed; retried by the job", attempts=1, next_attempt_at=utcnow())
+    except Exception:
+        log.exception("a failed %s webhook could not be kept for retry", provider_name)
 
 
 def _complete_interrupted(provider_name: str, event: WebhookEvent) -> None:
