@@ -137,3 +137,38 @@ def test_a_replay_completes_a_delivery_whose_server_died_before_processing_it(ap
     assert reply.status_code == 200 and reply.get_json() == {"result": "duplicate"}
     with app.app_context():
         assert db.session.get(Payment, pending_payment.id).status == "PAID"
+
+
+def test_a_refused_amount_is_stored_with_its_error_and_its_replay_is_a_duplicate(send_webhook, pending_payment):
+    send_webhook(paid_body(pending_payment, amount=7000), event_id="evt-short")
+    delivery = db.session.scalar(db.select(WebhookDelivery).where(WebhookDelivery.event_id == "evt-short"))
+    assert delivery.status == "ERROR" and delivery.error.startswith("amount mismatch")
+    again = send_webhook(paid_body(pending_payment, amount=7000), event_id="evt-short")
+    assert again.status_code == 200 and again.json == {"result": "duplicate"}
+    assert db.session.scalar(db.select(db.func.count(AuditLog.id)).where(AuditLog.action == "WebhookAmountMismatch")) == 1
+
+
+def test_an_event_the_state_machine_refuses_is_stored_as_ignored(send_webhook, pending_payment):
+    send_webhook(paid_body(pending_payment))
+    reply = send_webhook(paid_body(pending_payment, status="FAILED"), event_id="evt-late-fail")
+    assert reply.status_code == 200 and reply.json == {"result": "ignored", "status": "PAID"}
+    delivery = db.session.scalar(db.select(WebhookDelivery).where(WebhookDelivery.event_id == "evt-late-fail"))
+    assert delivery.status == "OK" and delivery.error.startswith("ignored") and delivery.processed_at is not None
+    assert status_of(pending_payment) == states.PAID
+
+
+def test_a_delivery_whose_processing_fails_is_kept_and_applied_by_the_job(app, send_webhook, pending_payment,
+                                                                         monkeypatch):
+    from kasir.payments import service
+    from kasir.webhooks.service import reprocess_unmatched
+
+    real_apply_status = service.apply_status
+    monkeypatch.setattr(service, "apply_status", lambda *args, **kwargs: 1 / 0)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    assert send_webhook(paid_body(pending_payment), event_id="evt-fails").status_code == 500
+    assert status_of(pending_payment) == states.PENDING
+    kept = db.session.scalar(db.select(WebhookDelivery).where(WebhookDelivery.event_id == "evt-fails"))
+    assert kept.status == WEBHOOK_PENDING
+    monkeypatch.setattr(service, "apply_status", real_apply_status)
+    assert reprocess_unmatched() == 1
+    assert status_of(pending_payment) == states.PAID

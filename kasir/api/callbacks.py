@@ -41,15 +41,17 @@ def verify(key: str, body: bytes, signature: str) -> bool:
     return hmac.compare_digest(sign(key, body), signature or "")
 
 
-def enqueue(payment) -> Callback | None:
+_INSERT = db.insert(Callback.__table__)
+
+
+def enqueue(payment) -> None:
     """Add the callback for the payment's new state to the current transaction (if it has a callback_url)."""
     if not payment.callback_url or payment.status not in NOTIFIED_STATES:
-        return None
+        return
     event = f"payment.{payment.status.lower()}"
     body = json.dumps({"event": event, "payment": payment_json(payment)}, separators=(",", ":"))
-    callback = Callback(payment=payment, url=payment.callback_url, event=event, body=body, next_attempt_at=utcnow())
-    db.session.add(callback)
-    return callback
+    db.session.execute(_INSERT, {"payment_id": payment.id, "url": payment.callback_url, "event": event, "body": body,
+                                 "next_attempt_at": utcnow()})
 
 
 def next_delay(attempts: int) -> timedelta | None:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import bindparam, func, or_
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import audit, sales
 from ..api import callbacks
@@ -71,29 +72,50 @@ class Outcome:
     previous: str
 
 
+# The hot statements of apply_status, built once. The lock reloads the row into the session's object
+# (populate_existing); FOR UPDATE is PostgreSQL's row lock (SQLite holds the write lock already).
+_LOCK_PAYMENT = (db.select(Payment).where(Payment.id == bindparam("payment_id")).with_for_update()
+                 .execution_options(populate_existing=True))
+# No values(): the SET clause is the parameters given, compiled once per set of columns.
+_UPDATE_PAYMENT = db.update(Payment.__table__).where(Payment.__table__.c.id == bindparam("payment_key"))
+_INSERT_LOG = db.insert(PaymentLog.__table__)
+_COLUMN_OF = {attribute.key: attribute.columns[0].key for attribute in Payment.__mapper__.column_attrs}
+DOUBLE_PAYMENT = "Pembayaran ganda: transaksi sudah lunas, perlu refund."
+LATE_PAYMENT = "Pembayaran terlambat: diterima setelah QR kedaluwarsa/dibatalkan."
+
+
 def _lock(payment_id: str) -> Payment:
-    payment = db.session.get(Payment, payment_id, with_for_update=True, populate_existing=True)
+    payment = db.session.execute(_LOCK_PAYMENT, {"payment_id": payment_id}).scalar_one_or_none()
     if payment is None:
         raise LookupError(payment_id)
     return payment
 
 
+def _update(payment: Payment, changes: dict) -> None:
+    """Write `changes` to a locked payment in one UPDATE and show them on the object as stored, so the
+    session has nothing left to flush for it (its unit of work costs more than the statement)."""
+    changes["updated_at"] = utcnow()
+    db.session.execute(_UPDATE_PAYMENT, {"payment_key": payment.id,
+                                         **{_COLUMN_OF[key]: value for key, value in changes.items()}})
+    for key, value in changes.items():
+        set_committed_value(payment, key, value)
+
+
 def _log(payment: Payment, event: str, previous: str | None, source: str, detail: dict | str = "") -> None:
+    """Add the payment's log row to the current transaction (the payment row must exist: flushed)."""
     text = detail if isinstance(detail, str) else json.dumps(detail, default=str, sort_keys=True)
-    db.session.add(PaymentLog(payment=payment, event=event, from_status=previous, to_status=payment.status,
-                              source=source, detail=text[:2000]))
+    db.session.execute(_INSERT_LOG, {"payment_id": payment.id, "event": event, "from_status": previous,
+                                     "to_status": payment.status, "source": source, "detail": text[:2000]})
 
 
-def _settle_sale(payment: Payment) -> None:
-    """A PAID payment closes its sale, unless the sale was already paid: then it is a double payment."""
-    if payment.sale_id is None:  # an API payment: no sale to close
-        return
+def _settle_sale(payment: Payment) -> bool:
+    """A PAID payment closes its sale; False if the sale was already paid: then it is a double payment."""
     sale = db.session.get(Sale, payment.sale_id, with_for_update=True, populate_existing=True)
     if sale.status == SALE_OPEN:
         sales.mark_paid(sale, METHOD_QRIS)
-    else:
-        payment.review_reason = "Pembayaran ganda: transaksi sudah lunas, perlu refund."
-        sales.touch_display(sale.register_id)
+        return True
+    sales.touch_display(sale.register_id)
+    return False
 
 
 def apply_status(payment: Payment, status: str, *, source: str, amount: int | None = None,
@@ -112,29 +134,29 @@ def apply_status(payment: Payment, status: str, *, source: str, amount: int | No
         if amount is not None and amount != payment.amount:
             raise AmountMismatch(payment.amount, amount)
         states.check_transition(previous, status)
-        payment.status = status
+        changes: dict = {"status": status}
         detail: dict = {"raw": raw} if raw else {}
         if provider_trx_id:
-            payment.provider_trx_id = provider_trx_id
+            changes["provider_trx_id"] = provider_trx_id
         if qr_string:
-            payment.qr_string = qr_string
+            changes["qr_string"] = qr_string
         if expires_at:
-            payment.expires_at = expires_at
+            changes["expires_at"] = expires_at
         if error:
-            payment.error = error[:300]
-            detail["error"] = error[:300]
+            changes["error"] = detail["error"] = error[:300]
         if meta:
-            payment.meta = {**(payment.meta or {}), **meta}
+            changes["meta"] = {**(payment.meta or {}), **meta}
         if provider_ref:
-            payment.provider_ref_no = provider_ref[:100]
+            changes["provider_ref_no"] = provider_ref[:100]
         if status == states.PAID:
-            payment.paid_at = utcnow()
+            changes["paid_at"] = utcnow()
             if previous in (states.EXPIRED, states.CANCELLED):
-                payment.late = True
-                payment.review_reason = "Pembayaran terlambat: diterima setelah QR kedaluwarsa/dibatalkan."
-            _settle_sale(payment)
-        elif payment.sale is not None:
+                changes["late"], changes["review_reason"] = True, LATE_PAYMENT
+            if payment.sale_id is not None and not _settle_sale(payment):
+                changes["review_reason"] = DOUBLE_PAYMENT
+        elif payment.sale_id is not None:
             sales.touch_display(payment.sale.register_id)
+        _update(payment, changes)
         _log(payment, f"status:{status.lower()}", previous, source, detail)
         callbacks.enqueue(payment)  # an outbox row in this transaction; a job sends it later
         if status == states.PAID and payment.late:

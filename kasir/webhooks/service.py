@@ -1,9 +1,10 @@
-"""Webhook intake: store every delivery first, verify it, then converge through apply_status."""
+"""Webhook intake: verify, store every delivery, converge through apply_status (one commit when it applies)."""
+import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_
+from sqlalchemy import bindparam, or_
 from sqlalchemy.exc import IntegrityError
 
 from .. import audit
@@ -34,26 +35,45 @@ class Reply:
     body: dict = field(default_factory=dict)
 
 
-def _store(provider: str, headers, raw_body: bytes, *, event_id: str | None, status: str, error: str | None = None,
-           payment: Payment | None = None, attempts: int = 0,
-           next_attempt_at: datetime | None = None) -> WebhookDelivery:
-    delivery = WebhookDelivery(provider=provider, event_id=event_id, status=status, error=error,
-                               headers={k: headers.get(k) for k in KEPT_HEADERS if headers.get(k)},
-                               payload=raw_body[:MAX_STORED_BODY].decode("utf-8", "replace"),
-                               payment_id=payment.id if payment is not None else None, attempts=attempts,
-                               next_attempt_at=next_attempt_at)
-    db.session.add(delivery)
-    db.session.commit()
-    return delivery
+class DuplicateDelivery(Exception):
+    """The delivery's event id is stored already: a replay."""
+
+
+# The hot statements of the intake, built once.
+_DELIVERIES = WebhookDelivery.__table__
+_INSERT_DELIVERY = db.insert(_DELIVERIES)
+_UPDATE_DELIVERY = db.update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("delivery_id"))
+_PAYMENT_BY_REFERENCE = db.select(Payment).where(Payment.order_id == bindparam("reference"))
+_PAYMENT_BY_TRX_ID = db.select(Payment).where(Payment.provider_trx_id == bindparam("trx_id"))
+
+
+def _insert(provider: str, headers, raw_body: bytes, status: str, error: str | None = None, *, event_id: str | None,
+            payment_id: str | None = None, attempts: int = 0, next_attempt_at: datetime | None = None,
+            processed: bool = False) -> int:
+    """Add a delivery to the current write transaction; its id. Raises DuplicateDelivery for a stored event id."""
+    values = {"provider": provider, "event_id": event_id, "status": status, "error": error,
+              "headers": {k: headers.get(k) for k in KEPT_HEADERS if headers.get(k)},
+              "payload": raw_body[:MAX_STORED_BODY].decode("utf-8", "replace"), "payment_id": payment_id,
+              "attempts": attempts, "next_attempt_at": next_attempt_at, "processed_at": utcnow() if processed else None}
+    try:
+        return db.session.execute(_INSERT_DELIVERY, values).inserted_primary_key[0]
+    except IntegrityError:
+        raise DuplicateDelivery(event_id) from None
+
+
+def _store(provider: str, headers, raw_body: bytes, **values) -> None:
+    """Store a delivery that needs nothing more (refused, ignored, a duplicate) in its own transaction."""
+    with write_transaction():
+        _insert(provider, headers, raw_body, **values)
 
 
 def find_payment(event: WebhookEvent) -> Payment | None:
     if event.reference:
-        payment = db.session.scalar(db.select(Payment).where(Payment.order_id == event.reference))
+        payment = db.session.scalar(_PAYMENT_BY_REFERENCE, {"reference": event.reference})
         if payment is not None:
             return payment
     if event.provider_trx_id:
-        return db.session.scalar(db.select(Payment).where(Payment.provider_trx_id == event.provider_trx_id))
+        return db.session.scalar(_PAYMENT_BY_TRX_ID, {"trx_id": event.provider_trx_id})
     return None
 
 
@@ -68,7 +88,13 @@ def receive_from(provider_name: str, headers, raw_body: bytes) -> Reply:
 
 
 def receive(provider, headers, raw_body: bytes) -> Reply:
-    """Verify with the provider, store, then process; a delivery that fails verification changes nothing."""
+    """Verify with the provider, store, then process; a delivery that fails verification changes nothing.
+
+    A delivery is stored with its outcome in the transaction that applies it (one commit): a server that
+    dies before that commit keeps neither, and the sender, left without an answer, delivers again; a replay
+    rolls back on the stored event id; an error rolls back and the delivery is then kept for the job. One that cannot be applied at once (no payment yet, or a gateway to
+    ask first) is committed on its own, leased to this request, before anything else.
+    """
     try:
         event = provider.parse_webhook(headers, raw_body)
     except WebhookRejected as exc:
@@ -81,22 +107,37 @@ def receive(provider, headers, raw_body: bytes) -> Reply:
         log.info("%s webhook ignored: %s", provider.name, exc)
         _store(provider.name, headers, raw_body, event_id=None, status=WEBHOOK_OK, error=f"ignored: {exc}")
         return Reply(200, {"result": "ignored"})
-    # The first processing attempt is stored with the delivery: one commit, not two.
-    payment = find_payment(event)
-    not_ready = _not_ready(payment)
     try:
-        delivery = _store(provider.name, headers, raw_body, event_id=event.event_id, status=WEBHOOK_PENDING,
-                          error=not_ready, payment=payment, attempts=1,
-                          next_attempt_at=utcnow() if not_ready else utcnow() + CLAIM_LEASE)
-    except IntegrityError:
-        db.session.rollback()
+        with write_transaction():
+            payment = find_payment(event)
+            not_ready = _not_ready(payment)
+            if not_ready is None and not provider.confirms_events_online:
+                return _converge(functools.partial(_insert, provider.name, headers, raw_body, event_id=event.event_id,
+                                                   payment_id=payment.id, attempts=1, processed=True), payment, event)
+            delivery_id = _insert(provider.name, headers, raw_body, WEBHOOK_PENDING, not_ready, event_id=event.event_id,
+                                  payment_id=payment.id if payment is not None else None, attempts=1,
+                                  next_attempt_at=utcnow() if not_ready else utcnow() + CLAIM_LEASE)
+    except DuplicateDelivery:
         # Kept too (the event id stays in its headers), but unique only once: replays change nothing.
         _store(provider.name, headers, raw_body, event_id=None, status=WEBHOOK_DUPLICATE)
         _complete_interrupted(provider.name, event)
         return Reply(200, {"result": "duplicate"})
+    except Exception:
+        _keep_for_retry(provider.name, headers, raw_body, event)
+        raise
     if not_ready:
         return _not_found_yet()
-    return _apply(delivery, provider.name, payment, event)
+    return _apply(delivery_id, provider.name, payment, event)
+
+
+def _keep_for_retry(provider_name: str, headers, raw_body: bytes, event: WebhookEvent) -> None:
+    """Processing failed and rolled back (the sender gets a 500): keep the delivery, as if stored first,
+    for the job to apply. If even that fails, the sender's retry is what is left."""
+    try:
+        _store(provider_name, headers, raw_body, event_id=event.event_id, status=WEBHOOK_PENDING,
+               error="processing failed; retried by the job", attempts=1, next_attempt_at=utcnow())
+    except Exception:
+        log.exception("a failed %s webhook could not be kept for retry", provider_name)
 
 
 def _complete_interrupted(provider_name: str, event: WebhookEvent) -> None:
@@ -131,53 +172,51 @@ def process(delivery: WebhookDelivery, event: WebhookEvent) -> Reply:
         db.session.commit()
         return _not_found_yet()
     delivery.payment_id = payment.id
-    provider_name = delivery.provider
+    delivery_id, provider_name = delivery.id, delivery.provider
     db.session.commit()
-    return _apply(delivery, provider_name, payment, event)
+    return _apply(delivery_id, provider_name, payment, event)
 
 
-def _apply(delivery: WebhookDelivery, provider_name: str, payment: Payment, event: WebhookEvent) -> Reply:
-    """Confirm the event with the gateway if it wants that, then converge through apply_status."""
+def _apply(delivery_id: int, provider_name: str, payment: Payment, event: WebhookEvent) -> Reply:
+    """Confirm the event with the gateway if it wants that (outside any transaction), then converge."""
     try:
         event = get_provider(provider_name).confirm_event(payment, event)
     except ProviderError as exc:
         db.session.rollback()
-        delivery = db.session.get(WebhookDelivery, delivery.id)
-        delivery.error = f"status check failed: {exc.message}"[:300]
-        delivery.next_attempt_at = utcnow()
-        db.session.commit()  # stays PENDING: the gateway's retry or our job tries again
+        with write_transaction():  # stays PENDING: the gateway's retry or our job tries again
+            db.session.execute(_UPDATE_DELIVERY, {"delivery_id": delivery_id, "next_attempt_at": utcnow(),
+                                                  "error": f"status check failed: {exc.message}"[:300]})
         return Reply(503, {"error": {"code": exc.code, "message": "could not confirm the status with the gateway",
                                      "details": {}}})
-    if event.status == states.PENDING:  # nothing new: the charge's own answer makes a payment PENDING
-        _finish(delivery, WEBHOOK_OK, None)
-        return Reply(200, {"result": "unchanged", "status": payment.status})
-    try:
-        with write_transaction():  # the state change and the delivery's outcome commit together
+    return _converge(functools.partial(_mark, delivery_id), payment, event)
+
+
+def _converge(record, payment: Payment, event: WebhookEvent) -> Reply:
+    """Apply a verified event through apply_status; `record(status, error)` writes the delivery's outcome
+    (the stored row, or a new one) in the same transaction as the state change."""
+    with write_transaction():
+        if event.status == states.PENDING:  # nothing new: the charge's own answer makes a payment PENDING
+            record(WEBHOOK_OK, None)
+            return Reply(200, {"result": "unchanged", "status": payment.status})
+        try:
             outcome = service.apply_status(payment, event.status, source="webhook", amount=event.amount,
                                            provider_ref=event.ref_no, raw={"event_id": event.event_id})
-            _mark(delivery, WEBHOOK_OK, None)
-            reply = Reply(200, {"result": "applied" if outcome.changed else "unchanged", "status": outcome.payment.status})
-    except service.AmountMismatch as exc:
-        _finish(delivery, WEBHOOK_ERROR, f"amount mismatch: got {exc.received}, expected {exc.expected}")
-        audit.record("WebhookAmountMismatch", payment.order_id, outcome="rejected", actor="webhook",
-                     detail=f"expected={exc.expected} received={exc.received} event={event.event_id}")
-        db.session.commit()
-        return Reply(422, {"error": {"code": "amount_mismatch", "message": "amount does not match the payment",
-                                     "details": {"expected": exc.expected, "received": exc.received}}})
-    except states.InvalidTransition as exc:
-        _finish(delivery, WEBHOOK_OK, f"ignored: {exc}")
-        return Reply(200, {"result": "ignored", "status": payment.status})
-    return reply
+        except service.AmountMismatch as exc:  # apply_status refuses before it changes anything
+            record(WEBHOOK_ERROR, f"amount mismatch: got {exc.received}, expected {exc.expected}")
+            audit.record("WebhookAmountMismatch", payment.order_id, outcome="rejected", actor="webhook",
+                         detail=f"expected={exc.expected} received={exc.received} event={event.event_id}")
+            return Reply(422, {"error": {"code": "amount_mismatch", "message": "amount does not match the payment",
+                                         "details": {"expected": exc.expected, "received": exc.received}}})
+        except states.InvalidTransition as exc:
+            record(WEBHOOK_OK, f"ignored: {exc}")
+            return Reply(200, {"result": "ignored", "status": payment.status})
+        record(WEBHOOK_OK, None)
+        return Reply(200, {"result": "applied" if outcome.changed else "unchanged", "status": outcome.payment.status})
 
 
-def _mark(delivery: WebhookDelivery, status: str, error: str | None) -> None:
-    db.session.execute(db.update(WebhookDelivery).where(WebhookDelivery.id == primary_key(delivery))
-                       .values(status=status, error=error, processed_at=utcnow(), next_attempt_at=None))
-
-
-def _finish(delivery: WebhookDelivery, status: str, error: str | None) -> None:
-    _mark(delivery, status, error)
-    db.session.commit()
+def _mark(delivery_id: int, status: str, error: str | None) -> None:
+    db.session.execute(_UPDATE_DELIVERY, {"delivery_id": delivery_id, "status": status, "error": error,
+                                          "processed_at": utcnow(), "next_attempt_at": None})
 
 
 def _claim_unmatched(limit: int) -> list[WebhookDelivery]:
@@ -201,7 +240,8 @@ def reprocess_unmatched(limit: int = 50) -> int:
         try:
             event = get_provider(delivery.provider).read_event(delivery.event_id, delivery.payload.encode())
         except (MalformedWebhook, WebhookRejected, WebhookIgnored) as exc:
-            _finish(delivery, WEBHOOK_ERROR, f"cannot re-read: {exc}")
+            with write_transaction():
+                _mark(primary_key(delivery), WEBHOOK_ERROR, f"cannot re-read: {exc}")
             continue
         reply = process(delivery, event)
         applied += reply.status == 200

@@ -88,6 +88,8 @@ class Provider(ABC):
     name: str = ""
     # Whether the gateway tells us about payments by itself (webhook or pollable status).
     confirms_payments: bool = True
+    # Whether confirm_event asks the gateway (a network call): a webhook is then committed before the call.
+    confirms_events_online: bool = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

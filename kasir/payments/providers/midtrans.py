@@ -79,6 +79,7 @@ def _gateway_error(code: str, body: dict | None, action: str) -> ProviderError:
 
 class MidtransProvider(Provider):
     name = "midtrans"
+    confirms_events_online = True  # a notification is only a hint: confirm_event asks for the status
 
     def __init__(self, server_key: str, base_url: str, *, timeouts: tuple[float, float] = (3, 10),
                  environment: str = "sandbox", acquirer: str = "gopay"):
