@@ -39,7 +39,6 @@ UNCONFIRMED_CANCEL = "provider unreachable: "  # the error of a cancel the gatew
 _ORDER_TAKEN = db.select(Payment.__table__.c.id).where(Payment.__table__.c.order_id == bindparam("order_id")) \
     .with_for_update()
 _NEW_PAYMENT = Payment.__table__.insert()
-_NEW_LOG = PaymentLog.__table__.insert()
 # An overdue payment is leased to one expiry run this long; a provider that failed to answer is asked again after it.
 EXPIRY_LEASE = timedelta(seconds=30)
 
@@ -244,7 +243,7 @@ def open_api_payment(*, api_key_id: int, order_id: str, amount: int, callback_ur
     """(a CREATED payment to charge, True): a new one, or one whose request died before its charge was
     answered; or (the open payment of a repeated order_id, False).
 
-    A new payment is written with two Core inserts (it and its `created` log) and handed back as a
+    A new payment is written with Core inserts (it and its `created` log) and handed back as a
     transient Payment carrying its values: charging it needs no reload, and apply_status locks the row
     itself. Raises OrderConflict; on PostgreSQL, IntegrityError when a concurrent request inserted the
     same order_id first (see repeated_order). Inside a caller's write_transaction() it joins that transaction.
@@ -263,9 +262,7 @@ def open_api_payment(*, api_key_id: int, order_id: str, amount: int, callback_ur
                           meta=metadata, expires_at=now + timedelta(minutes=current_app.config["EXPIRE_MINUTES"]),
                           next_sync_at=now + SYNC_FAST, created_at=now, updated_at=now)
         connection.execute(_NEW_PAYMENT, column_values(payment))
-        connection.execute(_NEW_LOG, {"payment_id": payment.id, "at": now, "event": "created", "from_status": None,
-                                      "to_status": states.CREATED, "source": "api",
-                                      "detail": json.dumps({"amount": amount})})  # as _log writes it
+        _log(payment, "created", None, "api", {"amount": amount})
     return payment, True
 
 
