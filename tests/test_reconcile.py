@@ -126,6 +126,6 @@ def test_without_a_file_the_provider_settlement_is_used(api, send_webhook, app, 
         payment = db.session.get(Payment, created["payment_id"])
         from kasir.payments import service
         service.check_status(payment, source="sync")
-        day = db.session.get(Payment, created["payment_id"]).paid_at.date()  # the mock settles by UTC day
+        day = business_date(db.session.get(Payment, created["payment_id"]).paid_at)  # the shop's (WIB) day
     result = runner.invoke(args=["reconcile", "--date", day.isoformat()])
     assert "1 baris, 1 cocok" in result.output
