@@ -9,6 +9,7 @@ Within one process, writers queue on a lock before BEGIN IMMEDIATE: SQLite's own
 sleeps in growing steps and turns contention into a convoy; the lock hands over at once.
 On PostgreSQL none of this applies: callers lock rows with SELECT … FOR UPDATE (and jobs SKIP LOCKED).
 """
+import functools
 import threading
 from contextlib import contextmanager
 from types import SimpleNamespace
@@ -184,9 +185,15 @@ class RawRead:
                                   for name, processor, value in zip(names, processors, row)})
 
 
+@functools.cache
+def column_keys(model) -> dict[str, str]:
+    """A mapped class's attribute names -> its table's column keys (`Payment.meta` is column "metadata")."""
+    return {prop.key: prop.columns[0].key for prop in inspect(model).column_attrs}
+
+
 def column_values(instance) -> dict:
     """The column values set on a new ORM object, keyed for a Core insert into its table (which fills
     in the columns' defaults): the object can then be used without the unit of work ever flushing it."""
-    mapper = inspect(instance).mapper
-    return {prop.columns[0].key: instance.__dict__[prop.key] for prop in mapper.column_attrs
-            if prop.key in instance.__dict__}
+    keys = column_keys(type(instance))
+    return {column: instance.__dict__[attribute] for attribute, column in keys.items()
+            if attribute in instance.__dict__}

@@ -77,13 +77,13 @@ class FastPath:
 
     def __call__(self, environ, start_response):
         if environ.get("REQUEST_METHOD") == "GET":
+            started = time.perf_counter()
+            request = PollRequest(environ)
             for pattern, handler in self.routes:
-                if pattern.fullmatch(environ.get("PATH_INFO", "")):
-                    started = time.perf_counter()
-                    request = PollRequest(environ)
-                    match = pattern.fullmatch(request.path)  # the path as Flask decodes it
+                match = pattern.fullmatch(request.path)  # the path as Flask decodes it
+                if match:
                     try:
-                        answer = handler(self, request, *match.groups()) if match else None
+                        answer = handler(self, request, *match.groups())
                     except Exception:  # the Flask view answers, with its error handling, and logs again if it fails too
                         log.exception("fast path for %s failed; the Flask view answers", request.path)
                         answer = None

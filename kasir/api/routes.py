@@ -157,8 +157,7 @@ def _create_keyed(body, key: str):
         idempotency.release(claim.record_id)
         raise
     with write_transaction():
-        payment = service.apply_charge(payment, charge)
-        db.session.flush()  # updated_at and the like, for the answer
+        payment = service.apply_charge(payment, charge)  # written by Core, already as stored on the object
         return _store(claim, 201, _json_text(payment_json(payment)))
 
 

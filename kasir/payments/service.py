@@ -18,7 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from .. import audit, sales
 from ..api import callbacks
 from ..clock import utcnow
-from ..database import column_values, primary_key, write_transaction
+from ..database import column_keys, column_values, primary_key, write_transaction
 from ..extensions import db
 from ..models import METHOD_QRIS, SALE_OPEN, SALE_PAID, Sale
 from . import health, states
@@ -78,7 +78,6 @@ _LOCK_PAYMENT = (db.select(Payment).where(Payment.id == bindparam("payment_id"))
 # No values(): the SET clause is the parameters given, compiled once per set of columns.
 _UPDATE_PAYMENT = db.update(Payment.__table__).where(Payment.__table__.c.id == bindparam("payment_key"))
 _INSERT_LOG = db.insert(PaymentLog.__table__)
-_COLUMN_OF = {attribute.key: attribute.columns[0].key for attribute in Payment.__mapper__.column_attrs}
 DOUBLE_PAYMENT = "Pembayaran ganda: transaksi sudah lunas, perlu refund."
 LATE_PAYMENT = "Pembayaran terlambat: diterima setelah QR kedaluwarsa/dibatalkan."
 
@@ -95,7 +94,7 @@ def _update(payment: Payment, changes: dict) -> None:
     session has nothing left to flush for it (its unit of work costs more than the statement)."""
     changes["updated_at"] = utcnow()
     db.session.execute(_UPDATE_PAYMENT, {"payment_key": payment.id,
-                                         **{_COLUMN_OF[key]: value for key, value in changes.items()}})
+                                         **{column_keys(Payment)[key]: value for key, value in changes.items()}})
     for key, value in changes.items():
         set_committed_value(payment, key, value)
 
