@@ -21,25 +21,37 @@ from sqlalchemy.engine import Engine
 from .extensions import db
 
 _IMMEDIATE = "kasir_begin_immediate"
-_HOLDS_WRITE_LOCK = "kasir_holds_write_lock"
 _IN_WRITE_BLOCK = "kasir_in_write_block"  # session.info: inside write_transaction()
 _write_lock = threading.Lock()
+_lock_holder = None  # the DBAPI connection whose transaction holds _write_lock
 
 
 def _begin_immediate(connection) -> None:
     """BEGIN IMMEDIATE after this process's other writers are done."""
+    global _lock_holder
     _write_lock.acquire()
     try:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     except BaseException:
         _write_lock.release()
         raise
-    connection.info[_HOLDS_WRITE_LOCK] = True
+    _lock_holder = connection.connection.dbapi_connection
 
 
-def _release(info) -> None:
-    if info.pop(_HOLDS_WRITE_LOCK, False):
+def _release(dbapi_connection) -> None:
+    global _lock_holder
+    if _lock_holder is not None and _lock_holder is dbapi_connection:
+        _lock_holder = None
         _write_lock.release()
+
+
+def _releasing_after(end_transaction):
+    def run(connection) -> None:
+        try:
+            end_transaction(connection)
+        finally:
+            _release(connection.dbapi_connection)
+    return run
 
 
 def configure_engine(engine: Engine) -> None:
@@ -82,14 +94,16 @@ def _configure_sqlite(engine: Engine) -> None:
         if connection.get_execution_options().get(_IMMEDIATE, False):
             _begin_immediate(connection)
 
-    @event.listens_for(engine, "commit")
-    @event.listens_for(engine, "rollback")
-    def _on_end(connection):
-        _release(connection.info)
+    # The lock is handed on once the COMMIT or ROLLBACK has run, not at SQLAlchemy's commit/rollback
+    # events, which fire before it: a writer let in during another's commit (its fsync) finds SQLite's
+    # lock still taken and sleeps in the busy handler's growing steps.
+    dialect = engine.dialect
+    dialect.do_commit = _releasing_after(dialect.do_commit)
+    dialect.do_rollback = _releasing_after(dialect.do_rollback)
 
     @event.listens_for(engine.pool, "checkin")
-    def _on_checkin(_dbapi_connection, record):
-        _release(record.info)  # a connection returned without commit or rollback must not keep the lock
+    def _on_checkin(dbapi_connection, _record):
+        _release(dbapi_connection)  # a connection returned without commit or rollback must not keep the lock
 
 
 @event.listens_for(db.session, "before_flush")
@@ -145,8 +159,48 @@ def write_transaction():
         session.info.pop(_IN_WRITE_BLOCK, None)
 
 
+class _Readers:
+    """DBAPI connections kept out of SQLAlchemy's pool for RawRead: a checkout from the pool and back,
+    with its reset, costs more than the one-row read itself. One per concurrent reader at most, each set
+    up by the engine's connect hooks; closed when the engine is disposed."""
+
+    def __init__(self):
+        self.free = []  # list.pop and list.append are atomic: no lock needed
+
+    def borrow(self, engine: Engine) -> tuple[list, object]:
+        free = self.free
+        try:
+            return free, free.pop()
+        except IndexError:
+            pooled = engine.raw_connection()
+            pooled.detach()
+            return free, pooled.dbapi_connection
+
+    def give_back(self, free: list, connection) -> None:
+        if free is self.free:
+            free.append(connection)
+        else:  # borrowed before the engine was disposed
+            connection.close()
+
+    def close_all(self, _engine=None) -> None:
+        closing, self.free = self.free, []
+        while closing:
+            closing.pop().close()
+
+
+_readers: WeakKeyDictionary[Engine, _Readers] = WeakKeyDictionary()  # an app's engine may go (tests)
+
+
+def _readers_of(engine: Engine) -> _Readers:
+    readers = _readers.get(engine)
+    if readers is None:
+        readers = _readers.setdefault(engine, _Readers())
+        event.listen(engine, "engine_disposed", readers.close_all)
+    return readers
+
+
 class RawRead:
-    """A Core SELECT compiled once per engine and run straight on a pooled DBAPI connection.
+    """A Core SELECT compiled once per engine and run straight on a DBAPI connection.
 
     For the polls every till, display and app sends each second (kasir.fastpath): SQLAlchemy's Connection
     and Result layers cost several times the one-row query itself. Column types still apply (times come
@@ -157,28 +211,32 @@ class RawRead:
 
     def __init__(self, statement):
         self.statement = statement
-        self._compiled: WeakKeyDictionary[Engine, tuple] = WeakKeyDictionary()  # an app's engine may go (tests)
+        self._compiled: WeakKeyDictionary[Engine, tuple] = WeakKeyDictionary()
 
     def _compile(self, engine: Engine) -> tuple:
         compiled = self.statement.compile(dialect=engine.dialect)
         processors = tuple(column.type.dialect_impl(engine.dialect).result_processor(engine.dialect, None)
                            for column in self.statement.selected_columns)
         names = tuple(column.key for column in self.statement.selected_columns)
-        plan = (compiled.string, compiled.positiontup if compiled.positional else None, names, processors)
+        plan = (compiled.string, compiled.positiontup if compiled.positional else None, names, processors,
+                _readers_of(engine))
         self._compiled[engine] = plan
         return plan
 
     def first(self, engine: Engine, **params) -> SimpleNamespace | None:
         """The first row, its columns as attributes (the names the statement selected), or None."""
-        sql, positions, names, processors = self._compiled.get(engine) or self._compile(engine)
-        connection = engine.raw_connection()
+        sql, positions, names, processors, readers = self._compiled.get(engine) or self._compile(engine)
+        free, connection = readers.borrow(engine)
         try:
             cursor = connection.cursor()
             cursor.execute(sql, [params[name] for name in positions] if positions is not None else params)
             row = cursor.fetchone()
             cursor.close()
-        finally:
+            connection.rollback()  # PostgreSQL opened a transaction for the SELECT; SQLite's autocommit did not
+        except BaseException:
             connection.close()
+            raise
+        readers.give_back(free, connection)
         if row is None:
             return None
         return SimpleNamespace(**{name: processor(value) if processor else value
