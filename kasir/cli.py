@@ -35,7 +35,7 @@ def print_urls(host: str, port: int) -> None:
 @with_appcontext
 def serve_command(host, port, threads):
     """Upgrade the database, then serve with waitress."""
-    from waitress import serve
+    from .serving import serve
 
     app = current_app._get_current_object()
     run_as_server(Path(app.instance_path))
