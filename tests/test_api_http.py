@@ -5,7 +5,7 @@ import logging
 
 from kasir import create_app
 from kasir.extensions import db
-from kasir.logging_setup import JsonFormatter, RequestIdFilter, redact
+from kasir.logging_setup import HANDLER_NAME, JsonFormatter, RequestIdFilter, configure_logging, redact
 
 
 def cors_app(app_config, origins):
@@ -61,3 +61,20 @@ def test_json_log_line_has_the_request_id_and_no_token(app, api):
     assert entry["request_id"] == "req-77" and entry["path"] == "/payments" and entry["status"] == 200
     assert api.token not in stream.getvalue()
     assert JsonFormatter().format(logging.makeLogRecord({"msg": f"token {api.token}"})).count("[redacted]") == 1
+
+
+def test_waitress_queue_warnings_reach_the_log_once_a_minute():
+    queue = logging.getLogger("waitress.queue")
+    root = logging.getLogger()
+    level = root.level
+    configure_logging("text")
+    try:
+        warnings = [queue.makeRecord(queue.name, logging.WARNING, __file__, 1, "Task queue depth is %d", (n,), None)
+                    for n in (1, 2, 3)]
+        assert [bool(queue.filter(record)) for record in warnings] == [True, False, False]
+    finally:
+        for handler in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
+            root.removeHandler(handler)
+        for throttle in list(queue.filters):
+            queue.removeFilter(throttle)
+        root.setLevel(level)
