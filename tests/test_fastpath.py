@@ -3,8 +3,11 @@ and everything that is not the steady case left to those views."""
 import logging
 import re
 from contextlib import contextmanager
+from datetime import timedelta
 
 from conftest import CASHIER, paid_body
+from kasir import clock
+from kasir.clock import utcnow
 from kasir.database import RawRead
 from kasir.extensions import db
 from kasir.models import Register, User
@@ -77,6 +80,17 @@ def test_a_pending_qr_status_poll_gets_the_views_answer_without_flask(app, auth,
     payment_id = open_qr(auth, htmx)
     fast, flask = fast_and_flask(app, lambda: htmx.get(f"/pos/payments/{payment_id}/status"))
     assert fast.status_code == 200 and "Menunggu pembayaran" in fast.get_data(as_text=True)
+    assert_same_answer(fast, flask)
+
+
+def test_each_pending_qr_status_poll_shows_the_countdown_of_its_moment(app, auth, htmx, monkeypatch):
+    payment_id = open_qr(auth, htmx)
+    first = htmx.get(f"/pos/payments/{payment_id}/status").get_data(as_text=True)
+    later = utcnow() + timedelta(minutes=5)
+    monkeypatch.setattr(clock, "utcnow", lambda: later)
+    fast, flask = fast_and_flask(app, lambda: htmx.get(f"/pos/payments/{payment_id}/status"))
+    assert "Berlaku <span data-countdown-text>14:" in first
+    assert "Berlaku <span data-countdown-text>09:" in fast.get_data(as_text=True)
     assert_same_answer(fast, flask)
 
 
