@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -263,3 +264,45 @@ def run_load(base_url: str, clients: int, total: int, make_request, time_limit: 
     if failures:
         raise SystemExit(failures[0])
     return len(latencies) / elapsed, latencies
+
+
+HELLO_REQUEST = ("GET", "/", {}, b"", {200})
+
+
+@dataclass
+class Paired:
+    """A row measured in rounds, each right after a hello-world round of the same size and clients."""
+    rate: float  # requests per second over all rounds
+    latencies: list[float]
+    ratio: float  # the median over rounds of rate / the hello-world's rate just before
+    hello_rate: float
+    hello_latencies: list[float]
+
+    @property
+    def p99_ratio(self) -> float:
+        return summary(self.latencies)["p99"] / summary(self.hello_latencies)["p99"]
+
+
+def paired_load(hello_url: str, url: str, clients: int, total: int, make_request, rounds: int = 5,
+                time_limit: float = 60, on_answer=None) -> Paired:
+    """`total` requests to `url` in `rounds` rounds, each after a round of the same size to the hello-world.
+
+    A shared VM's speed drifts by a third within a minute; a hello-world measured once, minutes away from
+    the row, turns that drift into the ratio. Paired rounds see the same machine."""
+    per_round = max(1, total // rounds)
+    ratios, latencies, hello_latencies, elapsed, hello_elapsed = [], [], [], 0.0, 0.0
+    for round_number in range(rounds):
+        offset = round_number * per_round
+        started = time.perf_counter()
+        hello_rate, hello_round = run_load(hello_url, clients, per_round, lambda i: HELLO_REQUEST, time_limit)
+        hello_elapsed += time.perf_counter() - started
+        started = time.perf_counter()
+        rate, round_latencies = run_load(
+            url, clients, per_round, lambda i: make_request(offset + i), time_limit,
+            on_answer=(lambda i, body: on_answer(offset + i, body)) if on_answer else None)
+        elapsed += time.perf_counter() - started
+        ratios.append(rate / hello_rate)
+        latencies += round_latencies
+        hello_latencies += hello_round
+    return Paired(len(latencies) / elapsed, latencies, statistics.median(ratios), len(hello_latencies) / hello_elapsed,
+                  hello_latencies)
