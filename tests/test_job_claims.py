@@ -42,6 +42,23 @@ def test_the_last_sync_is_scheduled_no_later_than_expiry(pending_payment):
     assert fresh(Payment, pending_payment.id).next_sync_at == pending_payment.expires_at
 
 
+def test_a_sync_run_holds_only_the_payment_it_is_checking(app, api, monkeypatch):
+    # Holding the whole batch made each check's commit expire, and the next check reload, every other one.
+    for number in range(3):
+        api.create(order_id=f"SYNC-{number}")
+    held = []
+    check_status = service.check_status
+
+    def checking(payment, *, source):
+        held.append(sum(isinstance(instance, Payment) for instance in db.session.identity_map.values()))
+        return check_status(payment, source=source)
+
+    monkeypatch.setattr(service, "check_status", checking)
+    with app.app_context():
+        service.sync_pending(now=utcnow() + timedelta(seconds=5))
+    assert held == [1, 1, 1]
+
+
 def test_a_webhook_being_processed_is_left_alone_by_the_reprocessing_job(app, send_webhook, till):
     """The request that stored the delivery holds its lease; the job only takes it once the request let go."""
     order_id = f"POS-1-{business_date():%y%m%d}-0001-1"

@@ -396,6 +396,15 @@ def regenerate(payment: Payment) -> Payment:
     return create_for_sale(payment.sale_id)
 
 
+def _one_at_a_time(claimed: list[Payment]):
+    """The claimed payments, each loaded when its turn comes. The batch is not held: every commit of one
+    payment's check would expire all the others held in the session, and the next use of each reload it."""
+    payment_ids = [primary_key(payment) for payment in claimed]
+    claimed.clear()
+    for payment_id in payment_ids:
+        yield db.session.get(Payment, payment_id)
+
+
 def _claim_overdue(now: datetime, limit: int) -> list[Payment]:
     """Lease overdue PENDING payments to this run (next_sync_at moved on), in one short transaction.
 
@@ -415,9 +424,8 @@ def _claim_overdue(now: datetime, limit: int) -> list[Payment]:
 def expire_due(now: datetime | None = None, limit: int = 100) -> int:
     """PENDING payments past expires_at: PAID if the provider says so, otherwise EXPIRED."""
     now = now or utcnow()
-    due = _claim_overdue(now, limit)
     expired = 0
-    for payment in due:
+    for payment in _one_at_a_time(_claim_overdue(now, limit)):
         try:
             provider = get_provider(payment.provider)
             reported = provider.fetch_status(payment)
@@ -454,7 +462,7 @@ def sync_pending(now: datetime | None = None, limit: int = 50) -> int:
             payment.next_sync_at = min(next_sync, payment.expires_at) if payment.expires_at else next_sync
             payment.sync_count += 1
     changed = 0
-    for payment in due:
+    for payment in _one_at_a_time(due):
         try:
             changed += check_status(payment, source="sync").changed
         except ProviderError as exc:
