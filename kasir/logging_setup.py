@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
 
 from flask import Flask, g, has_request_context, request
@@ -46,18 +47,20 @@ class RequestIdFilter(logging.Filter):
 
 
 class Throttle(logging.Filter):
-    """Lets one record through per `seconds`."""
+    """Lets one record of `logger` through per `seconds`. In between, the logger is disabled, so the calls
+    it would drop do not even build a record: waitress warns, while holding its task queue's lock, for
+    each request it queues, and building those records cost a busy server a tenth of its time."""
 
-    def __init__(self, seconds: float):
+    def __init__(self, logger: logging.Logger, seconds: float):
         super().__init__()
+        self.logger = logger
         self.seconds = seconds
-        self.next_at = 0.0
 
     def filter(self, record: logging.LogRecord) -> bool:
-        now = time.monotonic()
-        if now < self.next_at:
-            return False
-        self.next_at = now + self.seconds
+        self.logger.disabled = True
+        reopen = threading.Timer(self.seconds, setattr, (self.logger, "disabled", False))
+        reopen.daemon = True
+        reopen.start()
         return True
 
 
@@ -94,7 +97,8 @@ def configure_logging(log_format: str) -> None:
     queue = logging.getLogger("waitress.queue")
     for throttle in [f for f in queue.filters if isinstance(f, Throttle)]:
         queue.removeFilter(throttle)
-    queue.addFilter(Throttle(QUEUE_WARNING_SECONDS))
+    queue.disabled = False
+    queue.addFilter(Throttle(queue, QUEUE_WARNING_SECONDS))
     if root.level == logging.WARNING:  # the untouched default: let INFO through
         root.setLevel(logging.INFO)
 

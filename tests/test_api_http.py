@@ -2,8 +2,9 @@
 import io
 import json
 import logging
+import time
 
-from kasir import create_app
+from kasir import create_app, logging_setup
 from kasir.extensions import db
 from kasir.logging_setup import HANDLER_NAME, JsonFormatter, RequestIdFilter, configure_logging, redact
 
@@ -63,16 +64,28 @@ def test_json_log_line_has_the_request_id_and_no_token(app, api):
     assert JsonFormatter().format(logging.makeLogRecord({"msg": f"token {api.token}"})).count("[redacted]") == 1
 
 
-def test_waitress_queue_warnings_reach_the_log_once_a_minute():
+def test_waitress_queue_warnings_reach_the_log_once_a_period(monkeypatch):
+    monkeypatch.setattr(logging_setup, "QUEUE_WARNING_SECONDS", 0.05)  # a minute in the server
     queue = logging.getLogger("waitress.queue")
     root = logging.getLogger()
     level = root.level
     configure_logging("text")
+    logged = []
+    queue.addHandler(listener := logging.Handler())
+    listener.emit = lambda record: logged.append(record.getMessage())
     try:
-        warnings = [queue.makeRecord(queue.name, logging.WARNING, __file__, 1, "Task queue depth is %d", (n,), None)
-                    for n in (1, 2, 3)]
-        assert [bool(queue.filter(record)) for record in warnings] == [True, False, False]
+        for depth in (1, 2, 3):
+            queue.warning("Task queue depth is %d", depth)
+        assert logged == ["Task queue depth is 1"]
+        assert not queue.isEnabledFor(logging.WARNING)  # the dropped ones build no record
+        for _ in range(200):  # until the period has passed
+            if queue.isEnabledFor(logging.WARNING):
+                break
+            time.sleep(0.05)
+        queue.warning("Task queue depth is %d", 4)
+        assert logged == ["Task queue depth is 1", "Task queue depth is 4"]
     finally:
+        queue.removeHandler(listener)
         for handler in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
             root.removeHandler(handler)
         for throttle in list(queue.filters):
