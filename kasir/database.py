@@ -10,6 +10,8 @@ sleeps in growing steps and turns contention into a convoy; the lock hands over 
 On PostgreSQL none of this applies: callers lock rows with SELECT … FOR UPDATE (and jobs SKIP LOCKED).
 """
 import functools
+import mmap
+import sqlite3
 import threading
 from contextlib import contextmanager
 from types import SimpleNamespace
@@ -199,6 +201,65 @@ def _readers_of(engine: Engine) -> _Readers:
     return readers
 
 
+class _CommitStamp:
+    """Bytes that change whenever a write is committed to a SQLite database, by any connection of any process.
+
+    They are the WAL-index header at the start of the database's "-shm" file (both its copies), which each
+    commit rewrites: readers learn of the commit from it (https://www.sqlite.org/walformat.html, the same on
+    unix and Windows). Read through a memory map: no system call and no release of the GIL, unlike any
+    query, whose every call into SQLite lets the other busy threads in. A connection of ours stays open so
+    that the file is not removed while mapped. None where there is no such file (not SQLite, not WAL).
+    """
+
+    HEADER_BYTES = 96
+
+    def __init__(self, engine: Engine):
+        self.view = self.keeper = None
+        path = engine.url.database
+        if engine.dialect.name != "sqlite" or not path or path == ":memory:" or path.startswith("file:"):
+            return
+        try:
+            pooled = engine.raw_connection()
+            pooled.detach()
+            self.keeper = pooled.dbapi_connection
+            if self.keeper.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                self.keeper.execute("SELECT count(*) FROM sqlite_master").fetchone()  # maps the WAL-index
+                with open(f"{path}-shm", "rb") as shm:
+                    self.view = mmap.mmap(shm.fileno(), self.HEADER_BYTES, access=mmap.ACCESS_READ)
+        except (OSError, ValueError, sqlite3.Error):
+            self.view = None
+        if self.view is None:
+            self.close()
+
+    def read(self) -> bytes | None:
+        try:
+            return self.view[:self.HEADER_BYTES] if self.view is not None else None
+        except ValueError:  # closed meanwhile: the engine was disposed
+            return None
+
+    def close(self, _engine=None) -> None:
+        view, keeper, self.view, self.keeper = self.view, self.keeper, None, None
+        if view is not None:
+            view.close()
+        if keeper is not None:
+            keeper.close()
+
+
+_stamps: WeakKeyDictionary[Engine, _CommitStamp] = WeakKeyDictionary()
+_stamps_lock = threading.Lock()
+
+
+def _stamp_of(engine: Engine) -> _CommitStamp:
+    stamp = _stamps.get(engine)
+    if stamp is None:
+        with _stamps_lock:
+            stamp = _stamps.get(engine)
+            if stamp is None:
+                stamp = _stamps[engine] = _CommitStamp(engine)
+                event.listen(engine, "engine_disposed", stamp.close)
+    return stamp
+
+
 class RawRead:
     """A Core SELECT compiled once per engine and run straight on a DBAPI connection.
 
@@ -207,7 +268,13 @@ class RawRead:
     back as aware UTC datetimes, booleans as bool); parameters go to the driver as they are, so they must
     be plain strings and integers, each a named `bindparam` (no literal values or IN lists, which
     SQLAlchemy binds itself). Reads run in autocommit, as every read here does.
+
+    On SQLite, a row read stays the answer until a write is committed (_CommitStamp): the same poll again
+    is answered from memory. So a statement must not read the clock (pass the time as a parameter), and
+    its rows are shared: read them, never change them.
     """
+
+    MEMO_SIZE = 4096  # rows kept per statement; all are dropped when full
 
     def __init__(self, statement):
         self.statement = statement
@@ -219,17 +286,24 @@ class RawRead:
                            for column in self.statement.selected_columns)
         names = tuple(column.key for column in self.statement.selected_columns)
         plan = (compiled.string, compiled.positiontup if compiled.positional else None, names, processors,
-                _readers_of(engine))
+                _readers_of(engine), _stamp_of(engine), {})
         self._compiled[engine] = plan
         return plan
 
     def first(self, engine: Engine, **params) -> SimpleNamespace | None:
         """The first row, its columns as attributes (the names the statement selected), or None."""
-        sql, positions, names, processors, readers = self._compiled.get(engine) or self._compile(engine)
+        sql, positions, names, processors, readers, stamp, memo = self._compiled.get(engine) or self._compile(engine)
+        arguments = [params[name] for name in positions] if positions is not None else params
+        committed = stamp.read()  # before the read: a commit after it makes the next read run again
+        if committed is not None:
+            key = tuple(arguments) if positions is not None else tuple(sorted(params.items()))
+            remembered = memo.get(key)
+            if remembered is not None and remembered[0] == committed:
+                return remembered[1]
         free, connection = readers.borrow(engine)
         try:
             cursor = connection.cursor()
-            cursor.execute(sql, [params[name] for name in positions] if positions is not None else params)
+            cursor.execute(sql, arguments)
             row = cursor.fetchone()
             cursor.close()
             connection.rollback()  # PostgreSQL opened a transaction for the SELECT; SQLite's autocommit did not
@@ -237,10 +311,14 @@ class RawRead:
             connection.close()
             raise
         readers.give_back(free, connection)
-        if row is None:
-            return None
-        return SimpleNamespace(**{name: processor(value) if processor else value
-                                  for name, processor, value in zip(names, processors, row)})
+        if row is not None:
+            row = SimpleNamespace(**{name: processor(value) if processor else value
+                                     for name, processor, value in zip(names, processors, row)})
+        if committed is not None:
+            if len(memo) >= self.MEMO_SIZE:
+                memo.clear()
+            memo[key] = (committed, row)
+        return row
 
 
 @functools.cache

@@ -1,10 +1,12 @@
-"""kasir.database: write transactions, seen from another connection as another process would."""
+"""kasir.database: write transactions and raw reads, seen from another connection as another process would."""
+import subprocess
+import sys
 import threading
 
 import pytest
 from sqlalchemy import event
 
-from kasir.database import write_transaction
+from kasir.database import RawRead, _Readers, write_transaction
 from kasir.extensions import db
 from kasir.models import Register
 
@@ -67,3 +69,44 @@ def test_writers_in_one_process_never_meet_sqlites_lock(app):
     for thread in threads:
         thread.join()
     assert failures == []
+
+
+REGISTER_NAME = RawRead(db.select(Register.name).where(Register.code == db.bindparam("code")))
+
+
+def reads_of_the_database(monkeypatch) -> list:
+    borrowed = []
+    borrow = _Readers.borrow
+    monkeypatch.setattr(_Readers, "borrow", lambda readers, engine: borrowed.append(engine) or borrow(readers, engine))
+    return borrowed
+
+
+@sqlite_only("the WAL-index of the SQLite file")
+def test_a_raw_read_again_is_answered_from_memory_until_a_commit(app, monkeypatch):
+    reads = reads_of_the_database(monkeypatch)
+    with app.app_context():
+        first = REGISTER_NAME.first(db.engine, code="1")
+        assert REGISTER_NAME.first(db.engine, code="1") is first and len(reads) == 1
+        with write_transaction():
+            rename_register("Kasir Depan")
+        assert REGISTER_NAME.first(db.engine, code="1").name == "Kasir Depan" and len(reads) == 2
+
+
+@sqlite_only("the WAL-index of the SQLite file")
+def test_a_raw_read_sees_a_commit_made_by_another_process(app):
+    with app.app_context():
+        assert REGISTER_NAME.first(db.engine, code="1").name == "Kasir 1"
+        database = db.engine.url.database
+        subprocess.run([sys.executable, "-c", "import sqlite3, sys\n"
+                        "with sqlite3.connect(sys.argv[1]) as connection:\n"
+                        "    connection.execute(\"UPDATE registers SET name = 'Kasir Belakang' WHERE code = '1'\")",
+                        database], check=True)
+        assert REGISTER_NAME.first(db.engine, code="1").name == "Kasir Belakang"
+
+
+def test_a_raw_read_of_a_missing_row_sees_it_once_committed(app):
+    with app.app_context():
+        assert REGISTER_NAME.first(db.engine, code="9") is None
+        db.session.add(Register(code="9", name="Kasir 9"))
+        db.session.commit()
+        assert REGISTER_NAME.first(db.engine, code="9").name == "Kasir 9"
