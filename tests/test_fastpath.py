@@ -4,6 +4,7 @@ import logging
 import re
 from contextlib import contextmanager
 from datetime import timedelta
+from types import SimpleNamespace
 
 from conftest import CASHIER, paid_body
 from kasir import clock
@@ -115,6 +116,15 @@ def test_an_api_payment_read_gets_the_views_json_without_flask(app, api):
     payment_id = api.create().get_json()["payment_id"]
     fast, flask = fast_and_flask(app, lambda: api.get(f"/payments/{payment_id}"))
     assert fast.status_code == 200 and fast.get_json()["payment_id"] == payment_id
+    assert_same_answer(fast, flask)
+
+
+def test_an_api_payment_read_after_it_was_paid_gets_the_paid_payment(app, api, send_webhook):
+    created = api.create().get_json()
+    assert api.get(f"/payments/{created['payment_id']}").get_json()["status"] == "PENDING"
+    send_webhook(paid_body(SimpleNamespace(**created)))
+    fast, flask = fast_and_flask(app, lambda: api.get(f"/payments/{created['payment_id']}"))
+    assert fast.get_json()["status"] == "PAID"
     assert_same_answer(fast, flask)
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import audit
 from ..database import RawRead, write_transaction
 from ..extensions import csrf, db, limiter
-from ..fastpath import json_answer
+from ..fastpath import Answer, json_answer
 from ..payments import service, states
 from ..payments.models import Payment
 from ..payments.providers.base import ProviderError, ProviderUnavailable
@@ -198,12 +198,28 @@ _OWN_PAYMENT = RawRead(
 def steady_payment(fast, request, payment_id):
     """`get_payment` for kasir.fastpath (else the view answers: errors, CORS, a key due for its stamp)."""
     token = bearer_token(request)
-    if not keys.is_token_shaped(token) or "Origin" in request.headers or request.content_length:
+    if not keys.is_token_shaped(token) or "HTTP_ORIGIN" in request.environ or request.content_length:
         return None
     payment = _OWN_PAYMENT.first(fast.engine, payment_id=payment_id, token_hash=keys.hash_token(token))
     if payment is None or not keys.stamp_is_fresh(payment.last_used_at):
         return None
-    return json_answer(fast.app, payment_json(payment))
+    return _answer_of(fast.app, payment)
+
+
+# The JSON of each row _OWN_PAYMENT remembers: the same row object comes back until a commit, so each
+# version of a payment is encoded once, not once per poll. Holding the row keeps its id() from reuse.
+_ANSWERS: dict[int, tuple[object, Answer]] = {}
+
+
+def _answer_of(app, payment) -> Answer:
+    remembered = _ANSWERS.get(id(payment))
+    if remembered is not None and remembered[0] is payment:
+        return remembered[1]
+    answer = json_answer(app, payment_json(payment))
+    if len(_ANSWERS) >= RawRead.MEMO_SIZE:
+        _ANSWERS.clear()
+    _ANSWERS[id(payment)] = (payment, answer)
+    return answer
 
 
 def _encode_cursor(payment: Payment) -> str:
