@@ -274,7 +274,7 @@ class RawRead:
     its rows are shared: read them, never change them.
     """
 
-    MEMO_SIZE = 4096  # rows kept per statement; all are dropped when full
+    MEMO_SIZE = 1024  # rows kept per statement (a shop polls tens at once); all are dropped when full
 
     def __init__(self, statement):
         self.statement = statement
