@@ -137,6 +137,11 @@ def begin_write() -> None:
     session.connection(execution_options={_IMMEDIATE: True})
 
 
+def in_write_block() -> bool:
+    """Inside `write_transaction()`: the session's transaction holds the write lock (SQLite) until it ends."""
+    return bool(db.session().info.get(_IN_WRITE_BLOCK))
+
+
 @contextmanager
 def write_transaction():
     """`with write_transaction():` runs its body under the write lock; commits, or rolls back on error.

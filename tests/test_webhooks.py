@@ -2,13 +2,18 @@
 import json
 import time
 
-from conftest import paid_body
+from sqlalchemy import event
+
+from conftest import ON_POSTGRES, paid_body
 from kasir.clock import business_date
+from kasir.database import write_transaction
 from kasir.extensions import db
 from kasir.models import AuditLog
-from kasir.payments import states
+from kasir.payments import service, states
 from kasir.payments.models import WEBHOOK_PENDING, Payment, PaymentLog, WebhookDelivery
+from kasir.payments.providers.base import WebhookEvent
 from kasir.webhooks import generic
+from kasir.webhooks import service as intake
 
 
 def status_of(payment):
@@ -172,3 +177,33 @@ def test_a_delivery_whose_processing_fails_is_kept_and_applied_by_the_job(app, s
     monkeypatch.setattr(service, "apply_status", real_apply_status)
     assert reprocess_unmatched() == 1
     assert status_of(pending_payment) == states.PAID
+
+
+def payment_reads(app) -> list[str]:
+    """The SELECTs of payments rows from now on."""
+    reads = []
+
+    def seen(_connection, _cursor, statement, *_rest):
+        if statement.startswith("SELECT") and "\nFROM payments" in statement:
+            reads.append(statement)
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", seen)
+    return reads
+
+
+def test_a_webhook_reads_its_payment_once(app, send_webhook, pending_payment):
+    body = paid_body(pending_payment)
+    reads = payment_reads(app)
+    assert send_webhook(body).get_json()["result"] == "applied"
+    assert len(reads) == 1
+
+
+def test_a_payment_the_intake_found_is_read_again_in_a_later_transaction(app, pending_payment):
+    delivered = WebhookEvent(event_id="evt-1", reference=pending_payment.order_id, provider_trx_id=None,
+                         status=states.PAID, amount=pending_payment.amount, ref_no=None)
+    with write_transaction():
+        found = intake.find_payment(delivered)
+    reads = payment_reads(app)
+    service.apply_status(found, states.PAID, source="webhook", amount=delivered.amount)
+    assert len(reads) == 1 and (not ON_POSTGRES or "FOR UPDATE" in reads[0])  # locked anew

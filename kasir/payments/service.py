@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, func, or_
+from sqlalchemy import bindparam, event, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import audit, sales
 from ..api import callbacks
 from ..clock import utcnow
-from ..database import column_keys, column_values, primary_key, write_transaction
+from ..database import column_keys, column_values, in_write_block, primary_key, write_transaction
 from ..extensions import db
 from ..models import METHOD_QRIS, SALE_OPEN, SALE_PAID, Sale
 from . import health, states
@@ -82,7 +82,27 @@ DOUBLE_PAYMENT = "Pembayaran ganda: transaksi sudah lunas, perlu refund."
 LATE_PAYMENT = "Pembayaran terlambat: diterima setelah QR kedaluwarsa/dibatalkan."
 
 
+_LOCKED = "kasir_locked_payments"  # session.info: ids of the payments locked_payment loaded in this transaction
+
+
+@event.listens_for(db.session, "after_transaction_end")
+def _forget_locked(session, transaction) -> None:
+    if transaction.parent is None:  # the lock ends with the transaction
+        session.info.pop(_LOCKED, None)
+
+
+def locked_payment(statement, params: dict) -> Payment | None:
+    """Inside `write_transaction()`: the payment `statement` finds (a SELECT of Payment with FOR UPDATE and
+    populate_existing), loaded under the lock; apply_status in the same transaction does not load it again."""
+    payment = db.session.execute(statement, params).scalar_one_or_none()
+    if payment is not None and in_write_block():
+        db.session.info.setdefault(_LOCKED, set()).add(payment.id)
+    return payment
+
+
 def _lock(payment_id: str) -> Payment:
+    if payment_id in db.session.info.get(_LOCKED, ()):
+        return db.session.get(Payment, payment_id)  # loaded under this transaction's lock by locked_payment
     payment = db.session.execute(_LOCK_PAYMENT, {"payment_id": payment_id}).scalar_one_or_none()
     if payment is None:
         raise LookupError(payment_id)

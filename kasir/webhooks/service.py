@@ -43,8 +43,11 @@ class DuplicateDelivery(Exception):
 _DELIVERIES = WebhookDelivery.__table__
 _INSERT_DELIVERY = db.insert(_DELIVERIES)
 _UPDATE_DELIVERY = db.update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("delivery_id"))
-_PAYMENT_BY_REFERENCE = db.select(Payment).where(Payment.order_id == bindparam("reference"))
-_PAYMENT_BY_TRX_ID = db.select(Payment).where(Payment.provider_trx_id == bindparam("trx_id"))
+# Locked: inside the intake's write transaction the payment found is the one apply_status changes.
+_PAYMENT_BY_REFERENCE = (db.select(Payment).where(Payment.order_id == bindparam("reference")).with_for_update()
+                         .execution_options(populate_existing=True))
+_PAYMENT_BY_TRX_ID = (db.select(Payment).where(Payment.provider_trx_id == bindparam("trx_id")).with_for_update()
+                      .execution_options(populate_existing=True))
 
 
 def _insert(provider: str, headers, raw_body: bytes, status: str, error: str | None = None, *, event_id: str | None,
@@ -69,11 +72,11 @@ def _store(provider: str, headers, raw_body: bytes, **values) -> None:
 
 def find_payment(event: WebhookEvent) -> Payment | None:
     if event.reference:
-        payment = db.session.scalar(_PAYMENT_BY_REFERENCE, {"reference": event.reference})
+        payment = service.locked_payment(_PAYMENT_BY_REFERENCE, {"reference": event.reference})
         if payment is not None:
             return payment
     if event.provider_trx_id:
-        return db.session.scalar(_PAYMENT_BY_TRX_ID, {"trx_id": event.provider_trx_id})
+        return service.locked_payment(_PAYMENT_BY_TRX_ID, {"trx_id": event.provider_trx_id})
     return None
 
 
