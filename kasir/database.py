@@ -11,6 +11,7 @@ On PostgreSQL none of this applies: callers lock rows with SELECT … FOR UPDATE
 """
 import functools
 import mmap
+import os
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -212,14 +213,19 @@ class _CommitStamp:
     They are the WAL-index header at the start of the database's "-shm" file (both its copies), which each
     commit rewrites: readers learn of the commit from it (https://www.sqlite.org/walformat.html, the same on
     unix and Windows). Read through a memory map: no system call and no release of the GIL, unlike any
-    query, whose every call into SQLite lets the other busy threads in. A connection of ours stays open so
-    that the file is not removed while mapped. None where there is no such file (not SQLite, not WAL).
+    query, whose every call into SQLite lets the other busy threads in. None where there is no such file
+    (not SQLite, not WAL).
+
+    The file stays open, and mapped, until the engine is disposed: on POSIX, closing any descriptor of a file
+    drops all of the process's locks on it, SQLite's included, and another process would then take this one
+    for gone and reset the shared memory under it. A connection of ours stays open meanwhile, so that SQLite
+    keeps the file in use (it removes it with its last connection).
     """
 
     HEADER_BYTES = 96
 
     def __init__(self, engine: Engine):
-        self.view = self.keeper = None
+        self.view = self.keeper = self.descriptor = None
         path = engine.url.database
         if engine.dialect.name != "sqlite" or not path or path == ":memory:" or path.startswith("file:"):
             return
@@ -229,25 +235,31 @@ class _CommitStamp:
             self.keeper = pooled.dbapi_connection
             if self.keeper.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
                 self.keeper.execute("SELECT count(*) FROM sqlite_master").fetchone()  # maps the WAL-index
-                with open(f"{path}-shm", "rb") as shm:
-                    self.view = mmap.mmap(shm.fileno(), self.HEADER_BYTES, access=mmap.ACCESS_READ)
+                self.descriptor = os.open(f"{path}-shm", os.O_RDONLY | getattr(os, "O_BINARY", 0))
+                self.view = mmap.mmap(self.descriptor, self.HEADER_BYTES, access=mmap.ACCESS_READ)
         except (OSError, ValueError, sqlite3.Error):
             self.view = None
         if self.view is None:
+            self.descriptor = None  # left open if mapping it failed: closing it would drop SQLite's locks
             self.close()
 
     def read(self) -> bytes | None:
         try:
             return self.view[:self.HEADER_BYTES] if self.view is not None else None
-        except ValueError:  # closed meanwhile: the engine was disposed
+        except (TypeError, ValueError):  # closed meanwhile: the engine is being disposed
             return None
 
     def close(self, _engine=None) -> None:
-        view, keeper, self.view, self.keeper = self.view, self.keeper, None, None
-        if view is not None:
-            view.close()
+        """When the engine is disposed, after its pool and kasir's readers: our connection goes first (the
+        process's last to this file, SQLite tidies up), then the file, whose closing drops the process's locks."""
+        view, keeper, descriptor = self.view, self.keeper, self.descriptor
+        self.view = self.keeper = self.descriptor = None
         if keeper is not None:
             keeper.close()
+        if view is not None:
+            view.close()
+        if descriptor is not None:
+            os.close(descriptor)
 
 
 _stamps: WeakKeyDictionary[Engine, _CommitStamp] = WeakKeyDictionary()

@@ -110,3 +110,22 @@ def test_a_raw_read_of_a_missing_row_sees_it_once_committed(app):
         db.session.add(Register(code="9", name="Kasir 9"))
         db.session.commit()
         assert REGISTER_NAME.first(db.engine, code="9").name == "Kasir 9"
+
+
+@sqlite_only("the WAL-index of the SQLite file")
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX record locks")
+def test_reading_the_commit_stamp_leaves_sqlite_its_locks_on_the_shared_memory(app):
+    # Closing any descriptor of a file drops all of a process's POSIX locks on it: had the stamp done so,
+    # another process would take this one's shared memory for abandoned and reset it under its readers.
+    with app.app_context():
+        REGISTER_NAME.first(db.engine, code="1")
+        shared_memory = f"{db.engine.url.database}-shm"
+        probe = subprocess.run([sys.executable, "-c", "import fcntl, os, sys\n"
+                                "descriptor = os.open(sys.argv[1], os.O_RDWR)\n"
+                                "try:\n"
+                                "    fcntl.lockf(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 128)\n"  # SQLite's DMS byte
+                                "except OSError:\n"
+                                "    print('in use')\n"
+                                "else:\n"
+                                "    print('abandoned')", shared_memory], capture_output=True, text=True, check=True)
+        assert probe.stdout.strip() == "in use"
