@@ -123,6 +123,11 @@ def primary_key(instance):
     return identity[0] if identity else inspect(instance).mapper.primary_key_from_instance(instance)[0]
 
 
+def in_write_block() -> bool:
+    """Inside `write_transaction()`: the session's transaction holds the write lock (SQLite) until it ends."""
+    return bool(db.session().info.get(_IN_WRITE_BLOCK))
+
+
 def begin_write() -> None:
     """Open the session's next transaction holding the database write lock (SQLite BEGIN IMMEDIATE).
 
@@ -130,17 +135,12 @@ def begin_write() -> None:
     can slip in between their check and their change. Any transaction already open is committed,
     except inside `write_transaction()`, whose transaction already holds the lock.
     """
-    session = db.session()
-    if session.info.get(_IN_WRITE_BLOCK):
+    if in_write_block():
         return
+    session = db.session()
     if session.in_transaction():
         session.commit()
     session.connection(execution_options={_IMMEDIATE: True})
-
-
-def in_write_block() -> bool:
-    """Inside `write_transaction()`: the session's transaction holds the write lock (SQLite) until it ends."""
-    return bool(db.session().info.get(_IN_WRITE_BLOCK))
 
 
 @contextmanager
@@ -151,10 +151,10 @@ def write_transaction():
     steps which must be atomic together (a state change and the answer stored for it) cost one commit.
     An error in the inner body must reach the outer block, which rolls back.
     """
-    session = db.session()
-    if session.info.get(_IN_WRITE_BLOCK):
+    if in_write_block():
         yield
         return
+    session = db.session()
     begin_write()
     session.info[_IN_WRITE_BLOCK] = True
     try:
