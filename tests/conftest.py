@@ -343,6 +343,23 @@ def api(client, api_token):
 
 
 @pytest.fixture
+def commits(app):
+    """The COMMITs of the app's database while the test runs (a list of the connections' ids)."""
+    from sqlalchemy import event
+
+    seen = []
+
+    def commit(connection):
+        seen.append(id(connection))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "commit", commit)
+    yield seen
+    event.remove(engine, "commit", commit)
+
+
+@pytest.fixture
 def fake_midtrans():
     """A loopback Midtrans Core API (tests/fake_gateways.py)."""
     from fake_gateways import FakeMidtrans

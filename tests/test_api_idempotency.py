@@ -40,6 +40,28 @@ def test_same_key_with_another_body_is_422(api):
     assert response.status_code == 422 and response.json["error"]["code"] == "idempotency_key_reuse"
 
 
+def test_a_keyed_payment_of_a_local_provider_is_claimed_charged_and_answered_in_one_commit(api, commits):
+    api.create("WEB-0", 5000)  # the key's first use is stamped in a commit of its own
+    commits.clear()
+    assert api.create("WEB-1", 5000, headers=keyed("k-1")).status_code == 201
+    assert len(commits) == 1
+
+
+def test_a_refused_local_charge_keeps_the_failed_payment_and_its_answer(api, app, monkeypatch):
+    from kasir.payments.providers.base import ProviderError
+    from kasir.payments.providers.mock import MockProvider
+
+    def refuse(*_args):
+        raise ProviderError("QRIS statis toko belum diatur.", code="provider_not_configured")
+
+    monkeypatch.setattr(MockProvider, "create_qr", refuse)
+    first = api.create("WEB-1", 5000, headers=keyed("k-1"))
+    again = api.create("WEB-1", 5000, headers=keyed("k-1"))
+    assert first.status_code == again.status_code == 502 and again.headers["Idempotent-Replayed"] == "true"
+    with app.app_context():
+        assert db.session.scalar(db.select(Payment.status).where(Payment.order_id == "WEB-1")) == "FAILED"
+
+
 def test_a_refusal_is_replayed_too(api):
     api.create("WEB-1", 5000)
     first = api.create("WEB-1", 6000, headers=keyed("k-2"))

@@ -1,6 +1,7 @@
 """/payments (DESIGN §7): auth, validation, order_id rules, reading, listing and cancelling."""
 
 import pytest
+from conftest import query_database
 
 from kasir.extensions import db
 from kasir.payments import states
@@ -102,6 +103,33 @@ def test_provider_outage_is_503_and_the_payment_failed(api, app, monkeypatch):
     assert response.status_code == 503 and error_code(response) == "provider_unavailable"
     with app.app_context():
         assert db.session.scalar(db.select(Payment.status).where(Payment.order_id == "WEB-9")) == states.FAILED
+
+
+def test_a_provider_that_charges_locally_is_asked_in_the_payments_one_commit(api, commits):
+    api.create("WEB-0", 5000)  # the key's first use is stamped in a commit of its own
+    commits.clear()
+    response = api.create("WEB-1", 5000)
+    assert response.status_code == 201 and response.json["status"] == "PENDING"
+    assert len(commits) == 1
+
+
+def test_a_gateway_on_the_network_is_asked_once_the_created_payment_is_committed(api, app, monkeypatch):
+    from kasir.database import in_write_block
+    from kasir.payments.providers.mock import MockProvider
+
+    seen = {}
+    create_qr = MockProvider.create_qr
+
+    def online_create_qr(provider, reference, amount, expires_at):
+        seen["in_write_block"] = in_write_block()
+        seen["stored"] = query_database(app.config["SQLALCHEMY_DATABASE_URI"],
+                                        "SELECT status FROM payments WHERE order_id = :order_id", order_id=reference)
+        return create_qr(provider, reference, amount, expires_at)
+
+    monkeypatch.setattr(MockProvider, "charges_online", True)
+    monkeypatch.setattr(MockProvider, "create_qr", online_create_qr)
+    assert api.create("WEB-1", 5000).json["status"] == "PENDING"
+    assert seen == {"in_write_block": False, "stored": [(states.CREATED,)]}
 
 
 def test_get_returns_the_payment(api):

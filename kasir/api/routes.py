@@ -12,10 +12,11 @@ from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 
 from .. import audit
-from ..database import RawRead, write_transaction
+from ..database import RawRead, in_write_block, write_transaction
 from ..extensions import csrf, db, limiter
 from ..fastpath import Answer, json_answer
 from ..payments import service, states
+from ..payments.gateway_settings import active_provider_name
 from ..payments.models import Payment
 from ..payments.providers.base import ProviderError, ProviderUnavailable
 from . import idempotency, keys, validation
@@ -117,15 +118,17 @@ def _answer(status: int, text: str):
 
 
 def _create_keyed(body, key: str):
-    """POST /payments with an Idempotency-Key. A repeat reads the stored answer without the write lock;
-    a new payment takes three commits: the claim with the CREATED payment (before the provider is
-    asked, so a concurrent identical request finds the claim), the provider's own, and the PENDING
-    payment with the stored answer. Any answer, a refusal too, is stored."""
+    """POST /payments with an Idempotency-Key. A repeat reads the stored answer without the write lock.
+    A new payment is claimed with its key, charged and answered in one commit when the provider charges
+    locally. A gateway on the network is asked between two commits: the claim with the CREATED payment
+    (so that a concurrent identical request finds the claim, and a crash leaves a charge to resume), and
+    the PENDING payment with the stored answer. Any answer, a refusal too, is stored."""
     request_hash = idempotency.fingerprint(request.method, request.path, body)
     abandoned_before = service.abandoned_before()
     earlier = idempotency.replay(g.api_key_id, key, request_hash, abandoned_before=abandoned_before)
     if earlier is not None:
         return _replay(earlier)
+    provider_name = active_provider_name()
     wanted = payment = None
     try:
         with write_transaction():
@@ -136,25 +139,34 @@ def _create_keyed(body, key: str):
                 wanted = validation.payment_request(body, current_app.config["QRIS_MAX_AMOUNT"])
                 payment, created = service.open_api_payment(
                     api_key_id=g.api_key_id, order_id=wanted.order_id, amount=wanted.amount,
-                    callback_url=wanted.callback_url, metadata=wanted.metadata)
+                    callback_url=wanted.callback_url, metadata=wanted.metadata, provider_name=provider_name)
             except service.OrderConflict as exc:
                 return _store(claim, *_refusal(_order_conflict(exc)))
             except ApiError as exc:
                 return _store(claim, *_refusal(exc))
             if not created:
                 return _store(claim, 200, _json_text(payment_json(payment)))
+            if not service.charges_online(provider_name):
+                return _charge_and_store(claim, payment)
     except IntegrityError:  # PostgreSQL: a concurrent request took this order_id first; nothing of ours was kept
         try:
             payment = service.repeated_order(api_key_id=g.api_key_id, order_id=wanted.order_id, amount=wanted.amount)
         except service.OrderConflict as exc:
             raise _order_conflict(exc) from None
         return jsonify(payment_json(payment)), 200
+    return _charge_and_store(claim, payment)
+
+
+def _charge_and_store(claim: idempotency.Claim, payment):
+    """Charge the CREATED payment and keep the answer for the claim's key, a refusal too (in the
+    caller's write transaction, if any)."""
     try:
         charge = service.charge_for_api(payment)
     except ProviderError as exc:
         return _store(claim, *_refusal(_provider_refusal(exc)))
     except BaseException:
-        idempotency.release(claim.record_id)
+        if not in_write_block():  # the claim is committed: free the key for the client's retry
+            idempotency.release(claim.record_id)
         raise
     with write_transaction():
         payment = service.apply_charge(payment, charge)  # written by Core, already as stored on the object

@@ -7,6 +7,7 @@ the state change, its payment_logs row and any sale completion in one transactio
 import json
 import logging
 import secrets
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -258,7 +259,7 @@ def _reuse_order(existing: Payment, api_key_id: int, amount: int) -> Payment:
 
 
 def open_api_payment(*, api_key_id: int, order_id: str, amount: int, callback_url: str | None = None,
-                     metadata: dict | None = None) -> tuple[Payment, bool]:
+                     metadata: dict | None = None, provider_name: str | None = None) -> tuple[Payment, bool]:
     """(a CREATED payment to charge, True): a new one, or one whose request died before its charge was
     answered; or (the open payment of a repeated order_id, False).
 
@@ -266,6 +267,7 @@ def open_api_payment(*, api_key_id: int, order_id: str, amount: int, callback_ur
     transient Payment carrying its values: charging it needs no reload, and apply_status locks the row
     itself. Raises OrderConflict; on PostgreSQL, IntegrityError when a concurrent request inserted the
     same order_id first (see repeated_order). Inside a caller's write_transaction() it joins that transaction.
+    A new payment is for `provider_name`, by default the active provider.
     """
     with write_transaction():
         connection = db.session.connection()
@@ -277,7 +279,7 @@ def open_api_payment(*, api_key_id: int, order_id: str, amount: int, callback_ur
             return _reuse_order(existing, api_key_id, amount), False
         now = utcnow()
         payment = Payment(id=new_uuid(), order_id=order_id, amount=amount, currency="IDR", status=states.CREATED,
-                          provider=active_provider_name(), api_key_id=api_key_id, callback_url=callback_url,
+                          provider=provider_name or active_provider_name(), api_key_id=api_key_id, callback_url=callback_url,
                           meta=metadata, expires_at=now + timedelta(minutes=current_app.config["EXPIRE_MINUTES"]),
                           next_sync_at=now + SYNC_FAST, created_at=now, updated_at=now)
         connection.execute(_NEW_PAYMENT, column_values(payment))
@@ -296,17 +298,40 @@ def create_api_payment(*, api_key_id: int, order_id: str, amount: int, callback_
                        metadata: dict | None = None) -> tuple[Payment, bool]:
     """A QR for another app's order: (payment, True) once charged, or (open payment, False) for a repeat.
 
+    A provider that charges locally is asked inside the transaction that opens the payment: one commit.
     Raises OrderConflict, or the ProviderError of a refused charge (the payment is then FAILED).
     """
+    provider_name = active_provider_name()
+    charge_now = not charges_online(provider_name)
+    refusal = None
     try:
-        payment, created = open_api_payment(api_key_id=api_key_id, order_id=order_id, amount=amount,
-                                            callback_url=callback_url, metadata=metadata)
+        with write_transaction() if charge_now else nullcontext():
+            payment, created = open_api_payment(api_key_id=api_key_id, order_id=order_id, amount=amount,
+                                                callback_url=callback_url, metadata=metadata,
+                                                provider_name=provider_name)
+            if created and charge_now:
+                payment, refusal = _charged(payment)
     except IntegrityError:  # PostgreSQL: a concurrent request inserted the same order_id first
         db.session.rollback()
         return repeated_order(api_key_id=api_key_id, order_id=order_id, amount=amount), False
-    if created:
-        payment = apply_charge(payment, charge_for_api(payment))
+    if created and not charge_now:
+        payment, refusal = _charged(payment)
+    if refusal is not None:
+        raise refusal  # after the FAILED payment was committed
     return payment, created
+
+
+def _charged(payment: Payment) -> tuple[Payment, ProviderError | None]:
+    """A CREATED API payment charged: (PENDING with its QR, None), or (FAILED, the provider's refusal)."""
+    try:
+        return apply_charge(payment, charge_for_api(payment)), None
+    except ProviderError as exc:
+        return payment, exc
+
+
+def charges_online(provider_name: str) -> bool:
+    """Whether the provider's charge is a network call, to be made outside any transaction."""
+    return provider_class(provider_name).charges_online
 
 
 def charge_for_api(payment: Payment) -> Charge:
@@ -343,12 +368,13 @@ def _claim_resumed_charge(payment: Payment) -> None:
 
 
 def ask_for_qr(payment: Payment) -> Charge:
-    """Ask the provider for the QR of a CREATED payment (outside any transaction: it may be a network
-    call). A refusal makes the payment FAILED and raises PaymentError."""
+    """Ask the provider for the QR of a CREATED payment (outside any transaction if it charges online:
+    a network call). A refusal makes the payment FAILED and raises PaymentError."""
     try:
         return get_provider(payment.provider).create_qr(payment.order_id, payment.amount, payment.expires_at)
     except ProviderError as exc:
-        db.session.rollback()
+        if not in_write_block():  # inside one, the refusal is recorded in that transaction (a local provider)
+            db.session.rollback()
         if isinstance(exc, ProviderUnavailable):
             health.record_unreachable(payment.provider, exc)
         apply_status(payment, states.FAILED, source="provider", error=exc.message)

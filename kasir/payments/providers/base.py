@@ -90,6 +90,9 @@ class Provider(ABC):
     confirms_payments: bool = True
     # Whether confirm_event asks the gateway (a network call): a webhook is then committed before the call.
     confirms_events_online: bool = False
+    # Whether create_qr is a network call. A new payment is then committed (CREATED) before the call and
+    # answered after it; a provider that makes its QR here is charged inside that one transaction instead.
+    charges_online: bool = True
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

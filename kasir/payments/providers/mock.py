@@ -42,11 +42,12 @@ def build_payload(amount: int, trx_id: str) -> str:
 
 class MockProvider(Provider):
     name = "mock"
+    charges_online = False  # its ledger is in our database
 
     def create_qr(self, reference: str, amount: int, expires_at: datetime) -> Charge:
         # Like the real gateways, one transaction per reference: a repeated charge gets the one already made.
         # The check and the insert share one write transaction, so two charges at once cannot both insert.
-        with write_transaction():  # the gateway's own books: committed before it answers
+        with write_transaction():  # the gateway's own books (in the caller's transaction, if there is one)
             connection = db.session.connection()
             made = connection.execute(_OPEN_ENTRY, {"reference": reference, "amount": amount}).first()
             if made is not None:

@@ -14,6 +14,7 @@ from .base import Charge, ConnectionResult, Provider, ProviderError, ProviderSta
 class StaticQrisProvider(Provider):
     name = "static"
     confirms_payments = False
+    charges_online = False  # the QR is the shop's own, made dynamic here
 
     def __init__(self, payload: str):
         self._payload = payload
