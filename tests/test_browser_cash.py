@@ -47,3 +47,17 @@ def test_product_grid_shows_everything_again_after_a_scan(cashier_page):
     scan(page, "SKU0006")
     page.wait_for_selector(".cart-line[data-item='SKU0006']")
     page.wait_for_selector(".product-tile >> nth=30")
+
+
+def test_grid_comes_back_after_a_search_is_added_with_enter(cashier_page):
+    # The cashier types, sees the grid narrow to the product, then presses Enter. The search's answer must land
+    # inside #products, not replace it: the reset after the scan (and every later search) needs #products.
+    page = cashier_page
+    page.fill("#scan", "SKU0010")
+    page.wait_for_selector(".product-tile >> nth=1", state="detached")  # the search has narrowed the grid
+    page.press("#scan", "Enter")
+    page.wait_for_selector(".cart-line[data-item='SKU0010']")
+    page.wait_for_selector("#products .product-tile >> nth=30")
+    page.fill("#scan", "SKU0001")  # and the next search still reaches the grid
+    page.wait_for_selector("#products .product-tile >> nth=1", state="detached")
+    page.wait_for_selector("#products .product-tile")
