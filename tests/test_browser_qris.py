@@ -112,6 +112,12 @@ def test_regenerate_shows_a_fresh_qr(browser, server, screenshots):
     cashier.wait_for_selector(f"#qris-status[data-payment]:not([data-payment='{first}'])")
     assert cashier.get_attribute("#qris-status", "data-status") == "PENDING"
     cashier.screenshot(path=screenshots / "qris-cashier-regenerated.png")
+    # The fresh QR came inside the modal, so it closes like any other and the next one opens.
+    cashier.click("#qris-status button:has-text('Batal')")
+    cashier.click("#qris-status button:has-text('Tutup')")
+    cashier.wait_for_selector("#modal [data-modal]", state="detached")
+    cashier.keyboard.press("F4")
+    cashier.wait_for_selector("#modal [data-cash-form]")
 
 
 def test_expired_qr_turns_orange_and_can_be_renewed(browser, tmp_path_factory, screenshots):
