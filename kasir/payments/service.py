@@ -279,8 +279,8 @@ def open_api_payment(*, api_key_id: int, order_id: str, amount: int, callback_ur
             return _reuse_order(existing, api_key_id, amount), False
         now = utcnow()
         payment = Payment(id=new_uuid(), order_id=order_id, amount=amount, currency="IDR", status=states.CREATED,
-                          provider=provider_name or active_provider_name(), api_key_id=api_key_id, callback_url=callback_url,
-                          meta=metadata, expires_at=now + timedelta(minutes=current_app.config["EXPIRE_MINUTES"]),
+                          provider=provider_name or active_provider_name(), api_key_id=api_key_id,
+                          callback_url=callback_url, meta=metadata, expires_at=now + timedelta(minutes=current_app.config["EXPIRE_MINUTES"]),
                           next_sync_at=now + SYNC_FAST, created_at=now, updated_at=now)
         connection.execute(_NEW_PAYMENT, column_values(payment))
         _log(payment, "created", None, "api", {"amount": amount})
@@ -321,12 +321,13 @@ def create_api_payment(*, api_key_id: int, order_id: str, amount: int, callback_
     return payment, created
 
 
-def _charged(payment: Payment) -> tuple[Payment, ProviderError | None]:
-    """A CREATED API payment charged: (PENDING with its QR, None), or (FAILED, the provider's refusal)."""
+def _charged(payment: Payment) -> tuple[Payment | None, ProviderError | None]:
+    """A CREATED API payment charged: (the payment, PENDING with its QR, None), or (None, the provider's
+    refusal), the payment then FAILED."""
     try:
         return apply_charge(payment, charge_for_api(payment)), None
     except ProviderError as exc:
-        return payment, exc
+        return None, exc
 
 
 def charges_online(provider_name: str) -> bool:
