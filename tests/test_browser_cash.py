@@ -42,6 +42,16 @@ def test_cashier_scans_two_products_and_pays_cash(cashier_page, screenshots):
     assert page.text_content("[data-cart-total]") == "Rp 0"
 
 
+def test_a_quick_tender_pays_the_exact_total(cashier_page):
+    page = cashier_page
+    scan(page, "SKU0006")
+    page.wait_for_selector(".cart-line[data-item='SKU0006']")
+    page.keyboard.press("F4")
+    page.click(".btn-tender:has-text('Uang Pas')")
+    page.wait_for_selector("[data-change]")
+    assert page.text_content("[data-change]") == "Rp 0"
+
+
 def test_product_grid_shows_everything_again_after_a_scan(cashier_page):
     page = cashier_page
     scan(page, "SKU0006")

@@ -1,14 +1,17 @@
-"""The templates' htmx attributes, read as htmx reads them (it inherits hx-swap from any ancestor)."""
+"""The templates' htmx attributes, read as htmx reads them: it inherits them from any ancestor."""
 from html.parser import HTMLParser
 
 from conftest import PROJECT_ROOT
 
 REQUESTS = ("hx-get", "hx-post", "hx-put", "hx-patch", "hx-delete")
+# Attributes whose value means something where it is written (outerHTML of the target, "find button"
+# below the element): inherited by a request further down, they act on the wrong element.
+PLACE_BOUND = ("hx-swap", "hx-target", "hx-disabled-elt")
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
 
-class InheritedSwaps(HTMLParser):
-    """Elements that send a request without an hx-swap of their own, inside one that has an hx-swap."""
+class InheritedAttributes(HTMLParser):
+    """Elements that send a request and inherit a PLACE_BOUND attribute from an element around them."""
 
     def __init__(self, name: str):
         super().__init__()
@@ -16,12 +19,14 @@ class InheritedSwaps(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         attributes = dict(attrs)
-        swapping = [(parent, swap) for parent, swap in self.open if swap is not None]
-        if swapping and "hx-swap" not in attributes and any(name in attributes for name in REQUESTS):
-            parent, swap = swapping[-1]
-            self.found.append(f"{self.name}:{self.getpos()[0]} <{tag}> inherits hx-swap={swap!r} from <{parent}>")
+        if any(name in attributes for name in REQUESTS):
+            for name in PLACE_BOUND:
+                parent = next((parent for parent in reversed(self.open) if name in parent[1]), None)
+                if name not in attributes and parent is not None:
+                    self.found.append(f"{self.name}:{self.getpos()[0]} <{tag}> inherits {name}="
+                                      f"{parent[1][name]!r} from <{parent[0]}>")
         if tag not in VOID:
-            self.open.append((tag, attributes.get("hx-swap")))
+            self.open.append((tag, attributes))
 
     def handle_endtag(self, tag):
         for depth in range(len(self.open) - 1, -1, -1):
@@ -30,12 +35,12 @@ class InheritedSwaps(HTMLParser):
                 break
 
 
-def test_no_request_inherits_the_swap_of_an_element_around_it():
+def test_no_request_inherits_a_swap_target_or_disabled_element_from_around_it():
     # An inherited outerHTML swapped the scan box's search over #products itself, and "Perbarui QR" over
     # #modal: every later request aimed at the element that was replaced then failed in the page.
     found = []
     for path in sorted((PROJECT_ROOT / "templates").rglob("*.html")):
-        parser = InheritedSwaps(str(path.relative_to(PROJECT_ROOT)))
+        parser = InheritedAttributes(str(path.relative_to(PROJECT_ROOT)))
         parser.feed(path.read_text())
         found += parser.found
     assert found == []
