@@ -2,6 +2,7 @@
 import json
 import time
 
+import pytest
 from sqlalchemy import event
 
 from conftest import ON_POSTGRES, paid_body
@@ -179,8 +180,9 @@ def test_a_delivery_whose_processing_fails_is_kept_and_applied_by_the_job(app, s
     assert status_of(pending_payment) == states.PAID
 
 
-def payment_reads(app) -> list[str]:
-    """The SELECTs of payments rows from now on."""
+@pytest.fixture
+def payment_reads(app):
+    """The SELECTs of payments rows while the test runs."""
     reads = []
 
     def seen(_connection, _cursor, statement, *_rest):
@@ -188,22 +190,24 @@ def payment_reads(app) -> list[str]:
             reads.append(statement)
 
     with app.app_context():
-        event.listen(db.engine, "before_cursor_execute", seen)
-    return reads
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", seen)
+    yield reads
+    event.remove(engine, "before_cursor_execute", seen)
 
 
-def test_a_webhook_reads_its_payment_once(app, send_webhook, pending_payment):
+def test_a_webhook_reads_its_payment_once(app, send_webhook, pending_payment, payment_reads):
     body = paid_body(pending_payment)
-    reads = payment_reads(app)
+    payment_reads.clear()
     assert send_webhook(body).get_json()["result"] == "applied"
-    assert len(reads) == 1
+    assert len(payment_reads) == 1
 
 
-def test_a_payment_the_intake_found_is_read_again_in_a_later_transaction(app, pending_payment):
+def test_a_payment_the_intake_found_is_read_again_in_a_later_transaction(app, pending_payment, payment_reads):
     delivered = WebhookEvent(event_id="evt-1", reference=pending_payment.order_id, provider_trx_id=None,
                          status=states.PAID, amount=pending_payment.amount, ref_no=None)
     with write_transaction():
         found = intake.find_payment(delivered)
-    reads = payment_reads(app)
+    payment_reads.clear()
     service.apply_status(found, states.PAID, source="webhook", amount=delivered.amount)
-    assert len(reads) == 1 and (not ON_POSTGRES or "FOR UPDATE" in reads[0])  # locked anew
+    assert len(payment_reads) == 1 and (not ON_POSTGRES or "FOR UPDATE" in payment_reads[0])  # locked anew

@@ -280,7 +280,8 @@ def open_api_payment(*, api_key_id: int, order_id: str, amount: int, callback_ur
         now = utcnow()
         payment = Payment(id=new_uuid(), order_id=order_id, amount=amount, currency="IDR", status=states.CREATED,
                           provider=provider_name or active_provider_name(), api_key_id=api_key_id,
-                          callback_url=callback_url, meta=metadata, expires_at=now + timedelta(minutes=current_app.config["EXPIRE_MINUTES"]),
+                          callback_url=callback_url, meta=metadata,
+                          expires_at=now + timedelta(minutes=current_app.config["EXPIRE_MINUTES"]),
                           next_sync_at=now + SYNC_FAST, created_at=now, updated_at=now)
         connection.execute(_NEW_PAYMENT, column_values(payment))
         _log(payment, "created", None, "api", {"amount": amount})
