@@ -1,4 +1,5 @@
-"""The polls every till, customer display and app sends each second, answered in front of Flask.
+"""The polls every till, customer display and app sends each second, and the gateways' webhooks,
+answered in front of Flask.
 
 A till polls its QR's status, a customer display its state and an app `GET /payments/<id>`, each about
 once a second for as long as a payment is open (DESIGN §8). Almost every one of those answers is the
@@ -6,12 +7,16 @@ steady one: the QR is still PENDING, the display has not changed, the payment is
 answered here, with one `RawRead` and no request context, ORM session or Flask hooks, which cost
 many times the query itself.
 
-Each handler returns None for anything that is not the steady case (not logged in, wrong register or
+Each poll handler returns None for anything that is not the steady case (not logged in, wrong register or
 token, a final state, a CORS request, an API key due for its last-used stamp, …): the request then goes
 to the Flask view, which stays the reference for every rule and every error. The answers carry the
 same headers as Flask's; tests compare both paths answer for answer. Their log line is DEBUG: one line
 per screen per second would bury everything else (a poll that changes something goes to Flask and is
 logged at INFO as ever).
+
+A webhook is all work and no page: its handler runs the same intake service as the view, in an app
+context, and answers whatever the outcome (Flask's request handling was a quarter of its cost). Only
+a body Flask would refuse unread (no Content-Length, or over the limit) goes to the view.
 """
 import logging
 import re
@@ -19,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 
 from flask import Flask
-from werkzeug.http import parse_cookie
+from werkzeug.http import HTTP_STATUS_CODES, parse_cookie
 from werkzeug.utils import cached_property
 from werkzeug.wrappers import Request
 
@@ -36,6 +41,7 @@ class Answer:
     body: bytes = b""
     content_type: str | None = None
     headers: list[tuple[str, str]] = field(default_factory=list)
+    log_level: int = logging.DEBUG
 
 
 NO_CONTENT = Answer("204 NO CONTENT", content_type="text/html; charset=utf-8")  # as Flask sends ("", 204)
@@ -45,9 +51,11 @@ def html_answer(body: str, headers: list[tuple[str, str]] | None = None) -> Answ
     return Answer("200 OK", body.encode(), "text/html; charset=utf-8", headers or [])
 
 
-def json_answer(app: Flask, payload) -> Answer:
-    """JSON as Flask's `jsonify` writes it (compact, sorted keys, a final newline)."""
-    return Answer("200 OK", f"{app.json.dumps(payload, separators=(',', ':'))}\n".encode(), "application/json")
+def json_answer(app: Flask, payload, status: int = 200, log_level: int = logging.DEBUG) -> Answer:
+    """JSON as Flask's `jsonify` writes it (compact, sorted keys, a final newline), with its status line."""
+    return Answer(f"{status} {HTTP_STATUS_CODES[status].upper()}",
+                  f"{app.json.dumps(payload, separators=(',', ':'))}\n".encode(), "application/json",
+                  log_level=log_level)
 
 
 def render_partial(app: Flask, template_name: str, **context) -> str:
@@ -57,7 +65,7 @@ def render_partial(app: Flask, template_name: str, **context) -> str:
     return template.environment.concat(template.root_render_func(template.new_context(context, shared=True)))
 
 
-class PollRequest(Request):
+class FastRequest(Request):
     @cached_property
     def cookies(self):
         # Werkzeug joins every Cookie header via a scan of the whole environ; a WSGI environ holds one.
@@ -65,31 +73,34 @@ class PollRequest(Request):
 
 
 class FastPath:
-    """WSGI middleware: `routes` maps a GET path pattern to handler(fast, request, *groups) -> Answer | None,
+    """WSGI middleware: `routes` maps (method, path pattern) to handler(fast, request, *groups) -> Answer | None,
     where `fast.app` is the Flask app and `fast.engine` its database engine."""
 
-    def __init__(self, app: Flask, routes: dict[str, callable]):
+    def __init__(self, app: Flask, routes: dict[tuple[str, str], callable]):
         self.app = app
         self.wsgi_app = app.wsgi_app
         with app.app_context():
             self.engine = db.engine
-        self.routes = [(re.compile(pattern), handler) for pattern, handler in routes.items()]
+        self.routes = [(method, re.compile(pattern), handler) for (method, pattern), handler in routes.items()]
 
     def __call__(self, environ, start_response):
-        if environ.get("REQUEST_METHOD") == "GET":
-            started = time.perf_counter()
-            request = PollRequest(environ)
-            for pattern, handler in self.routes:
-                match = pattern.fullmatch(request.path)  # the path as Flask decodes it
-                if match:
-                    try:
-                        answer = handler(self, request, *match.groups())
-                    except Exception:  # the Flask view answers, with its error handling, and logs again if it fails too
-                        log.exception("fast path for %s failed; the Flask view answers", request.path)
-                        answer = None
-                    if answer is not None:
-                        return self._respond(request, answer, started, start_response)
-                    break
+        method = environ.get("REQUEST_METHOD")
+        started = time.perf_counter()
+        request = None
+        for route_method, pattern, handler in self.routes:
+            if route_method != method:
+                continue
+            request = request or FastRequest(environ)
+            match = pattern.fullmatch(request.path)  # the path as Flask decodes it
+            if match:
+                try:
+                    answer = handler(self, request, *match.groups())
+                except Exception:  # the Flask view answers, with its error handling, and logs again if it fails too
+                    log.exception("fast path for %s failed; the Flask view answers", request.path)
+                    answer = None
+                if answer is not None:
+                    return self._respond(request, answer, started, start_response)
+                break
         return self.wsgi_app(environ, start_response)
 
     def _respond(self, request: Request, answer: Answer, started: float, start_response):
@@ -102,7 +113,7 @@ class FastPath:
         headers.append(("X-Request-Id", request_id))
         start_response(answer.status, headers)
         log_request_line(request.method, request.path, int(answer.status[:3]), request.remote_addr, request_id,
-                         started, logging.DEBUG)
+                         started, answer.log_level)
         return [answer.body]
 
 
@@ -110,10 +121,12 @@ def install(app: Flask) -> None:
     from .api.routes import steady_payment
     from .display.routes import unchanged_state
     from .pos.qris_routes import pending_status
+    from .webhooks import intake
 
-    if app.config["FAST_POLLS"]:
+    if app.config["FAST_PATH"]:
         app.wsgi_app = FastPath(app, {
-            r"/pos/payments/([^/]+)/status": pending_status,
-            r"/display/([^/]+)/state": unchanged_state,
-            r"/payments/([^/]+)": steady_payment,
+            ("GET", r"/pos/payments/([^/]+)/status"): pending_status,
+            ("GET", r"/display/([^/]+)/state"): unchanged_state,
+            ("GET", r"/payments/([^/]+)"): steady_payment,
+            ("POST", r"/webhooks/(qris|midtrans|xendit)"): intake,
         })

@@ -60,11 +60,16 @@ def toast(message: str, status: int = 422, kind: str = "error"):
     return response
 
 
+def json_error(status: int) -> dict:
+    """DESIGN §7's error body for an HTTP status."""
+    code, english = JSON_ERRORS.get(status, JSON_ERRORS[500])
+    return {"error": {"code": code, "message": english, "details": {}}}
+
+
 def error_response(status: int, message: str | None = None):
     message = message or ERROR_MESSAGES.get(status, ERROR_MESSAGES[500])
     if wants_json():
-        code, english = JSON_ERRORS.get(status, JSON_ERRORS[500])
-        return jsonify(error={"code": code, "message": english, "details": {}}), status
+        return jsonify(json_error(status)), status
     if is_htmx():
         return toast(message, status)
     return render_template("error.html", status=status, message=message), status

@@ -1,5 +1,5 @@
-"""The steady polls answered in front of Flask (kasir.fastpath): the same answers as the Flask views,
-and everything that is not the steady case left to those views."""
+"""The steady polls and the webhooks answered in front of Flask (kasir.fastpath): the same answers as the
+Flask views, and everything that is not the steady case left to those views."""
 import logging
 import re
 from contextlib import contextmanager
@@ -238,12 +238,86 @@ def test_a_failing_fast_path_leaves_the_answer_to_the_view(app, client, monkeypa
     assert "fast path for /display/1/state failed" in caplog.text
 
 
-def test_without_fast_polls_flask_answers_every_poll(app_config):
+def test_without_the_fast_path_flask_answers_every_request(app_config):
     from kasir import create_app
 
-    app = create_app({**app_config, "FAST_POLLS": False})
+    app = create_app({**app_config, "FAST_PATH": False})
     assert app.wsgi_app == _flask(app)
 
 
 def test_a_post_to_a_poll_path_goes_to_the_view(client):
     assert client.post("/display/1/state").status_code == 405
+
+
+def new_payments(api, count: int = 2):
+    """`count` new API payments, made before any comparison (Flask answers POST /payments): next() for each."""
+    return iter([SimpleNamespace(**api.create(order_id=f"WEB-{number}").get_json()) for number in range(count)])
+
+
+def test_a_paying_webhook_gets_the_views_answer_without_flask(app, api, send_webhook):
+    payments = new_payments(api)
+    fast, flask = fast_and_flask(app, lambda: send_webhook(paid_body(next(payments))))
+    assert fast.status_code == 200 and fast.get_json() == {"result": "applied", "status": "PAID"}
+    assert_same_answer(fast, flask)
+
+
+def test_a_replayed_webhook_gets_the_views_duplicate_answer_without_flask(app, api, send_webhook):
+    body = paid_body(next(new_payments(api, 1)))
+    send_webhook(body, event_id="evt-1")
+    fast, flask = fast_and_flask(app, lambda: send_webhook(body, event_id="evt-1"))
+    assert fast.get_json() == {"result": "duplicate"}
+    assert_same_answer(fast, flask)
+
+
+def test_a_webhook_that_cannot_be_applied_gets_the_views_answer_without_flask(app, api, send_webhook):
+    payments = new_payments(api, 6)
+    for send, status in [(lambda: send_webhook(paid_body(next(payments)), secret="not-the-secret"), 401),
+                         (lambda: send_webhook({}, raw=b"not json"), 400),
+                         (lambda: send_webhook(paid_body(next(payments), order_id="NOPE", trx_id="NOPE")), 202),
+                         (lambda: send_webhook(paid_body(next(payments), amount=1)), 422)]:
+        fast, flask = fast_and_flask(app, send)
+        assert fast.status_code == status
+        assert_same_answer(fast, flask)
+
+
+def test_gateway_webhooks_get_the_views_answers_without_flask(app, client):
+    for path in ("/webhooks/midtrans", "/webhooks/xendit"):
+        fast, flask = fast_and_flask(app, lambda: client.post(path, json={"order_id": "WEB-1"}))
+        assert fast.status_code >= 400
+        assert_same_answer(fast, flask)
+
+
+def test_a_webhook_answered_without_flask_is_an_info_log_line(app, api, send_webhook, caplog):
+    payment = next(new_payments(api, 1))
+    with caplog.at_level(logging.INFO, logger="kasir.request"), flask_must_not_answer(app):
+        send_webhook(paid_body(payment))
+    assert [record.getMessage() for record in caplog.records if record.name == "kasir.request"] == \
+        ["POST /webhooks/qris 200"]
+
+
+def test_a_webhook_that_fails_unexpectedly_gets_a_json_500_and_is_kept_for_the_job(app, api, send_webhook,
+                                                                                 monkeypatch, caplog):
+    from kasir.payments import service
+    from kasir.payments.models import WEBHOOK_PENDING, WebhookDelivery
+
+    payment = next(new_payments(api, 1))
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("disk gone")
+
+    monkeypatch.setattr(service, "apply_status", broken)
+    with flask_must_not_answer(app):
+        answer = send_webhook(paid_body(payment), event_id="evt-broken")
+    assert answer.status_code == 500
+    assert answer.get_json() == {"error": {"code": "internal_error", "message": "Something went wrong on our side.",
+                                           "details": {}}}
+    assert "disk gone" not in answer.get_data(as_text=True) and "webhook /webhooks/qris failed" in caplog.text
+    with app.app_context():
+        kept = db.session.scalar(db.select(WebhookDelivery).where(WebhookDelivery.event_id == "evt-broken"))
+        assert kept.status == WEBHOOK_PENDING
+
+
+def test_a_webhook_over_the_size_limit_goes_to_the_view_which_refuses_it(app, send_webhook):
+    app.config["MAX_CONTENT_LENGTH"] = 100
+    answer = send_webhook({}, raw=b"x" * 101)
+    assert answer.status_code == 413 and answer.get_json()["error"]["code"] == "payload_too_large"
