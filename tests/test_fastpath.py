@@ -290,6 +290,7 @@ def test_gateway_webhooks_get_the_views_answers_without_flask(app, client):
 def test_a_webhook_answered_without_flask_is_an_info_log_line(app, api, send_webhook, caplog):
     payment = next(new_payments(api, 1))
     with caplog.at_level(logging.INFO, logger="kasir.request"), flask_must_not_answer(app):
+        caplog.clear()
         send_webhook(paid_body(payment))
     assert [record.getMessage() for record in caplog.records if record.name == "kasir.request"] == \
         ["POST /webhooks/qris 200"]
@@ -321,3 +322,11 @@ def test_a_webhook_over_the_size_limit_goes_to_the_view_which_refuses_it(app, se
     app.config["MAX_CONTENT_LENGTH"] = 100
     answer = send_webhook({}, raw=b"x" * 101)
     assert answer.status_code == 413 and answer.get_json()["error"]["code"] == "payload_too_large"
+
+
+def test_a_webhook_runs_in_the_app_context_already_pushed_as_a_flask_request_would(app, api, send_webhook):
+    payment = next(new_payments(api, 1))
+    with app.app_context(), flask_must_not_answer(app):
+        shown = db.session.get(Payment, payment.payment_id)
+        send_webhook(paid_body(payment))
+        assert shown.status == "PAID"

@@ -7,7 +7,7 @@ import logging
 from flask import Blueprint, jsonify, request
 
 from ..extensions import csrf, limiter
-from ..fastpath import json_answer
+from ..fastpath import app_context, json_answer
 from ..web import json_error
 from . import service
 
@@ -51,7 +51,7 @@ def intake(fast, fast_request, endpoint: str):
     if length is None or length > fast.app.config["MAX_CONTENT_LENGTH"]:
         return None
     raw_body = fast_request.get_data(cache=False)
-    with fast.app.app_context():  # the database session, settings and providers; removed again on exit
+    with app_context(fast.app):  # the database session, settings and providers
         try:
             reply = receive(endpoint, fast_request.headers, raw_body)
         except Exception:  # receive() rolled back and kept the delivery for the job: the sender retries too
