@@ -19,12 +19,13 @@ from types import SimpleNamespace
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import event, inspect
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from .extensions import db
 
 _IMMEDIATE = "kasir_begin_immediate"
-_IN_WRITE_BLOCK = "kasir_in_write_block"  # session.info: inside write_transaction()
+_IN_WRITE_BLOCK = "kasir_in_write_block"  # session.info: inside write_transaction(), its Connection
 _write_lock = threading.Lock()
 _lock_holder = None  # the DBAPI connection whose transaction holds _write_lock
 
@@ -32,13 +33,26 @@ _lock_holder = None  # the DBAPI connection whose transaction holds _write_lock
 def _begin_immediate(connection) -> None:
     """BEGIN IMMEDIATE after this process's other writers are done."""
     global _lock_holder
+    dbapi_connection = connection.connection.dbapi_connection
     _write_lock.acquire()
     try:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        cursor = dbapi_connection.cursor()
+        try:
+            _execute(cursor, connection.dialect, "BEGIN IMMEDIATE", ())  # as a statement, without SQLAlchemy's cost
+        finally:
+            cursor.close()
     except BaseException:
         _write_lock.release()
         raise
-    _lock_holder = connection.connection.dbapi_connection
+    _lock_holder = dbapi_connection
+
+
+def _execute(cursor, dialect, sql: str, arguments) -> None:
+    """Run a statement on a DBAPI cursor; a database error is raised as SQLAlchemy's (an IntegrityError…)."""
+    try:
+        cursor.execute(sql, arguments)
+    except dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(sql, arguments, exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc
 
 
 def _release(dbapi_connection) -> None:
@@ -118,29 +132,33 @@ def _writes_in_one_transaction(session, _flush_context, _instances):
 
 def primary_key(instance):
     """An ORM object's primary key without reloading it: after a commit expired the object, reading
-    `.id` would cost a SELECT, which code that is about to (re)load the row itself does not need."""
-    identity = inspect(instance).identity
-    return identity[0] if identity else inspect(instance).mapper.primary_key_from_instance(instance)[0]
+    `.id` would cost a SELECT, which code that is about to (re)load the row itself does not need.
+    A row standing in for an object (RawRead, RawWrite) has it as `.id`."""
+    state = inspect(instance, raiseerr=False)
+    if state is None:
+        return instance.id
+    return state.identity[0] if state.identity else state.mapper.primary_key_from_instance(instance)[0]
 
 
 def in_write_block() -> bool:
     """Inside `write_transaction()`: the session's transaction holds the write lock (SQLite) until it ends."""
-    return bool(db.session().info.get(_IN_WRITE_BLOCK))
+    return db.session().info.get(_IN_WRITE_BLOCK) is not None
 
 
-def begin_write() -> None:
-    """Open the session's next transaction holding the database write lock (SQLite BEGIN IMMEDIATE).
+def begin_write() -> Connection:
+    """Open the session's next transaction holding the database write lock (SQLite BEGIN IMMEDIATE); its connection.
 
     Read-then-write rules (pay a sale, change a payment's state) call this first so no other writer
     can slip in between their check and their change. Any transaction already open is committed,
     except inside `write_transaction()`, whose transaction already holds the lock.
     """
-    if in_write_block():
-        return
     session = db.session()
+    connection = session.info.get(_IN_WRITE_BLOCK)
+    if connection is not None:
+        return connection
     if session.in_transaction():
         session.commit()
-    session.connection(execution_options={_IMMEDIATE: True})
+    return session.connection(execution_options={_IMMEDIATE: True})
 
 
 @contextmanager
@@ -155,8 +173,7 @@ def write_transaction():
         yield
         return
     session = db.session()
-    begin_write()
-    session.info[_IN_WRITE_BLOCK] = True
+    session.info[_IN_WRITE_BLOCK] = begin_write()
     try:
         yield
         session.commit()
@@ -277,6 +294,17 @@ def _stamp_of(engine: Engine) -> _CommitStamp:
     return stamp
 
 
+def _result_shape(columns, dialect) -> tuple[tuple, tuple]:
+    """The names and result processors of a statement's selected (or returned) columns."""
+    return (tuple(column.key for column in columns),
+            tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns))
+
+
+def _namespace(names: tuple, processors: tuple, row) -> SimpleNamespace:
+    return SimpleNamespace(**{name: processor(value) if processor else value
+                              for name, processor, value in zip(names, processors, row)})
+
+
 class RawRead:
     """A Core SELECT compiled once per engine and run straight on a DBAPI connection.
 
@@ -299,9 +327,7 @@ class RawRead:
 
     def _compile(self, engine: Engine) -> tuple:
         compiled = self.statement.compile(dialect=engine.dialect)
-        processors = tuple(column.type.dialect_impl(engine.dialect).result_processor(engine.dialect, None)
-                           for column in self.statement.selected_columns)
-        names = tuple(column.key for column in self.statement.selected_columns)
+        names, processors = _result_shape(self.statement.selected_columns, engine.dialect)
         plan = (compiled.string, compiled.positiontup if compiled.positional else None, names, processors,
                 _readers_of(engine), _stamp_of(engine), {})
         self._compiled[engine] = plan
@@ -329,13 +355,94 @@ class RawRead:
             raise
         readers.give_back(free, connection)
         if row is not None:
-            row = SimpleNamespace(**{name: processor(value) if processor else value
-                                     for name, processor, value in zip(names, processors, row)})
+            row = _namespace(names, processors, row)
         if committed is not None:
             if len(memo) >= self.MEMO_SIZE:
                 memo.clear()
             memo[key] = (committed, row)
         return row
+
+
+def _value_of(bind, column_default):
+    """A function of nothing giving a parameter the caller does not pass: the column's Python default (a
+    value, or a function) that Core made a parameter, or a value the statement holds (`.values(state="DONE")`)."""
+    if column_default is not None and bind.value is None and bind.callable is None:
+        if column_default.is_callable:
+            return functools.partial(column_default.arg, None)
+        return lambda: column_default.arg
+    if bind.required:
+        raise TypeError(f"a value is required for the parameter {bind.key!r}")
+    return lambda: bind.effective_value
+
+
+class RawWrite:
+    """A Core statement compiled once per engine and set of parameter names, run straight on the DBAPI
+    connection of the session's `write_transaction()`.
+
+    For the statements of a payment's state change, a new API payment and a webhook's intake, which
+    SQLAlchemy's Session and Connection layers cost several times over. Within the transaction it behaves
+    as `session.execute` would: pending ORM changes are flushed first; column types apply both ways;
+    an INSERT fills in the columns' Python defaults and an UPDATE their `onupdate` for columns it is not
+    given; a database error is raised as SQLAlchemy's (an IntegrityError, say); the engine's
+    before_cursor_execute listeners see the statement. As with Core, an UPDATE's SET clause is the
+    parameters named after columns (others are the WHERE clause's bindparams).
+    """
+
+    def __init__(self, statement):
+        self.statement = statement
+        self._plans: WeakKeyDictionary[Engine, dict] = WeakKeyDictionary()
+
+    def _compile(self, engine: Engine, names) -> tuple:
+        statement, dialect = self.statement, engine.dialect
+        compiled = statement.compile(dialect=dialect, column_keys=list(names))
+        defaults = {}
+        if statement.is_dml and (statement.is_insert or statement.is_update):
+            for column in statement.table.columns:
+                default = column.default if statement.is_insert else column.onupdate
+                if default is not None and (default.is_scalar or default.is_callable):
+                    defaults[column.key] = default
+        binds = []
+        for name in (compiled.positiontup if compiled.positional else compiled.binds):
+            bind = compiled.binds[name]
+            binds.append((name, bind.type.dialect_impl(dialect).bind_processor(dialect),
+                          None if name in names else _value_of(bind, defaults.get(name))))
+        returned = _result_shape(statement.exported_columns, dialect) if statement.exported_columns else None
+        plan = (compiled.string, compiled.positional, tuple(binds), returned)
+        self._plans.setdefault(engine, {})[frozenset(names)] = plan
+        return plan
+
+    def _run(self, params: dict):
+        session = db.session()
+        connection = session.info.get(_IN_WRITE_BLOCK)
+        if connection is None:
+            raise RuntimeError("RawWrite runs inside write_transaction()")
+        session.flush()  # as session.execute autoflushes
+        engine = connection.engine
+        sql, positional, binds, returned = self._plans.get(engine, {}).get(frozenset(params)) \
+            or self._compile(engine, params)
+        values = []
+        for name, processor, default in binds:
+            value = params[name] if default is None else default()
+            values.append((name, processor(value) if processor else value))
+        arguments = [value for _, value in values] if positional else dict(values)
+        cursor = connection.connection.dbapi_connection.cursor()
+        try:
+            if engine.dispatch.before_cursor_execute:
+                engine.dispatch.before_cursor_execute(connection, cursor, sql, arguments, None, False)
+            _execute(cursor, engine.dialect, sql, arguments)
+            rows = cursor.fetchall() if returned is not None else None
+            return cursor.rowcount, rows, returned
+        finally:
+            cursor.close()
+
+    def execute(self, **params) -> int:
+        """Run the statement; the number of rows it changed."""
+        return self._run(params)[0]
+
+    def first(self, **params) -> SimpleNamespace | None:
+        """The first row the statement selects or returns, its columns as attributes, or None."""
+        _, rows, (names, processors) = self._run(params)
+        return _namespace(names, processors, rows[0]) if rows else None
 
 
 @functools.cache

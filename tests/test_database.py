@@ -1,14 +1,17 @@
-"""kasir.database: write transactions and raw reads, seen from another connection as another process would."""
+"""kasir.database: write transactions, raw reads and raw writes, seen from another connection as another process would."""
 import subprocess
 import sys
 import threading
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
 
-from kasir.database import RawRead, _Readers, write_transaction
+from kasir.clock import utcnow
+from kasir.database import RawRead, RawWrite, _Readers, write_transaction
 from kasir.extensions import db
 from kasir.models import Register
+from kasir.payments.models import Payment, WebhookDelivery
 
 from conftest import query_database, sqlite_only
 
@@ -129,3 +132,88 @@ def test_reading_the_commit_stamp_leaves_sqlite_its_locks_on_the_shared_memory(a
                                 "else:\n"
                                 "    print('abandoned')", shared_memory], capture_output=True, text=True, check=True)
         assert probe.stdout.strip() == "in use"
+
+
+DELIVERIES = WebhookDelivery.__table__
+NEW_DELIVERY = RawWrite(db.insert(DELIVERIES).returning(DELIVERIES.c.id, DELIVERIES.c.status, DELIVERIES.c.received_at))
+PAYMENTS = Payment.__table__
+PAYMENT_BY_ORDER = RawWrite(db.select(PAYMENTS.c.id, PAYMENTS.c.late, PAYMENTS.c.metadata, PAYMENTS.c.expires_at)
+                            .where(PAYMENTS.c.order_id == db.bindparam("order_id")))
+SET_PAYMENT = RawWrite(db.update(PAYMENTS).where(PAYMENTS.c.id == db.bindparam("payment_key")))
+CANCEL_PAYMENT = RawWrite(db.update(PAYMENTS).where(PAYMENTS.c.id == db.bindparam("payment_key")).values(status="CANCELLED"))
+REGISTER_NAME_TO_WRITE = RawWrite(db.select(Register.name).where(Register.code == db.bindparam("code")))
+
+
+@pytest.fixture
+def stored_payment(app):
+    """A payment row (not charged) with metadata and an expiry; its id."""
+    with app.app_context():
+        payment = Payment(order_id="RAW-1", amount=5000, provider="mock", meta={"table": 7},
+                          expires_at=utcnow().replace(microsecond=0))
+        db.session.add(payment)
+        db.session.commit()
+        return payment.id
+
+
+def test_a_raw_insert_fills_in_the_column_defaults_it_is_not_given(app):
+    with app.app_context():
+        with write_transaction():
+            row = NEW_DELIVERY.first(provider="mock", event_id="evt-raw")
+        stored = db.session.get(WebhookDelivery, row.id)
+        assert (stored.status, stored.attempts, stored.payload) == ("PENDING", 0, "")
+        assert row.status == "PENDING" and row.received_at == stored.received_at and row.received_at.tzinfo is not None
+
+
+def test_a_raw_select_gives_the_column_types_values(app, stored_payment):
+    with app.app_context():
+        with write_transaction():
+            row = PAYMENT_BY_ORDER.first(order_id="RAW-1")
+        assert (row.id, row.late, row.metadata) == (stored_payment, False, {"table": 7})
+        assert row.expires_at == db.session.get(Payment, stored_payment).expires_at and row.expires_at.tzinfo
+
+
+def test_a_raw_update_sets_its_onupdate_columns_and_the_values_it_holds(app, stored_payment):
+    with app.app_context():
+        before = db.session.get(Payment, stored_payment).updated_at
+        with write_transaction():
+            assert SET_PAYMENT.execute(payment_key=stored_payment, late=True) == 1
+            CANCEL_PAYMENT.execute(payment_key=stored_payment)
+        db.session.expire_all()
+        payment = db.session.get(Payment, stored_payment)
+        assert (payment.late, payment.status) == (True, "CANCELLED") and payment.updated_at > before
+
+
+def test_a_raw_write_fails_as_sqlalchemy_does_and_rolls_back_with_its_transaction(app):
+    with app.app_context():
+        with pytest.raises(IntegrityError):
+            with write_transaction():
+                NEW_DELIVERY.first(provider="mock", event_id="evt-twice")
+                NEW_DELIVERY.first(provider="mock", event_id="evt-twice")
+        assert db.session.scalar(db.select(db.func.count(WebhookDelivery.id))) == 0
+
+
+def test_a_raw_write_sees_the_sessions_changes_not_flushed_yet(app):
+    with app.app_context():
+        with write_transaction():
+            db.session.scalar(db.select(Register).where(Register.code == "1")).name = "Kasir Depan"
+            assert REGISTER_NAME_TO_WRITE.first(code="1").name == "Kasir Depan"
+
+
+def test_a_raw_write_outside_a_write_transaction_is_refused(app):
+    with app.app_context(), pytest.raises(RuntimeError):
+        REGISTER_NAME_TO_WRITE.first(code="1")
+
+
+def test_the_engines_statement_listeners_see_a_raw_write(app):
+    seen = []
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+        with write_transaction():
+            REGISTER_NAME_TO_WRITE.first(code="1")
+    assert any(statement.startswith("SELECT registers.name") for statement in seen)
+
+
+def test_a_raw_write_without_a_parameter_its_statement_needs_is_refused(app, stored_payment):
+    with app.app_context():
+        with pytest.raises(TypeError, match="payment_key"), write_transaction():
+            SET_PAYMENT.execute(late=True)
