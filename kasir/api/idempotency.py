@@ -13,24 +13,24 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from ..clock import utcnow
-from ..database import RawRead, write_transaction
+from ..database import RawRead, RawWrite, write_transaction
 from ..extensions import db
 from .errors import ApiError
 from .models import IDEMPOTENCY_DONE, IDEMPOTENCY_IN_PROGRESS, IdempotencyKey
 
 KEEP_FOR = timedelta(hours=24)
 
-# The statements of every keyed request, built once (SQLAlchemy Core: no ORM objects to load or flush).
+# The statements of every keyed request (no ORM objects to load or flush).
 _KEYS = IdempotencyKey.__table__
 _FIND = select(_KEYS.c.id, _KEYS.c.request_hash, _KEYS.c.state, _KEYS.c.response_status, _KEYS.c.response_body,
                _KEYS.c.created_at).where(_KEYS.c.api_key_id == bindparam("api_key_id"), _KEYS.c.key == bindparam("key"))
-_FIND_FOR_UPDATE = _FIND.with_for_update()
+_FIND_FOR_UPDATE = RawWrite(_FIND.with_for_update())
 _FIND_ANSWER = RawRead(_FIND)  # a repeat's read, outside any transaction
-_INSERT = _KEYS.insert()
-_DELETE = _KEYS.delete().where(_KEYS.c.id == bindparam("record_id"))
-_RENEW = _KEYS.update().where(_KEYS.c.id == bindparam("record_id")).values(created_at=bindparam("created_at"))
-_FINISH = _KEYS.update().where(_KEYS.c.id == bindparam("record_id")).values(
-    state=IDEMPOTENCY_DONE, response_status=bindparam("status"), response_body=bindparam("body"))
+_INSERT = RawWrite(_KEYS.insert().returning(_KEYS.c.id))
+_DELETE = RawWrite(_KEYS.delete().where(_KEYS.c.id == bindparam("record_id")))
+_RENEW = RawWrite(_KEYS.update().where(_KEYS.c.id == bindparam("record_id")).values(created_at=bindparam("created_at")))
+_FINISH = RawWrite(_KEYS.update().where(_KEYS.c.id == bindparam("record_id")).values(
+    state=IDEMPOTENCY_DONE, response_status=bindparam("status"), response_body=bindparam("body")))
 
 
 @dataclass(frozen=True)
@@ -65,10 +65,6 @@ def _expired(record) -> bool:
     return record.created_at <= utcnow() - KEEP_FOR
 
 
-def _find_for_update(api_key_id: int, key: str):
-    """The key's row (id, request_hash, state, response_status, response_body, created_at), or None."""
-    return db.session.connection().execute(_FIND_FOR_UPDATE, {"api_key_id": api_key_id, "key": key}).first()
-
 
 def _abandoned(record, abandoned_before: datetime) -> bool:
     """A claim whose request never finished and no live request could still be running: its process died."""
@@ -91,18 +87,16 @@ def claim(api_key_id: int, key: str, request_hash: str, *, abandoned_before: dat
     never finished (its process died) is taken over, so the client's retry gets an answer."""
     try:
         with write_transaction():
-            connection = db.session.connection()
-            record = _find_for_update(api_key_id, key)
+            record = _FIND_FOR_UPDATE.first(api_key_id=api_key_id, key=key)
             if record is not None and _expired(record):
-                connection.execute(_DELETE, {"record_id": record.id})  # expired, not purged yet: the key is free
+                _DELETE.execute(record_id=record.id)  # expired, not purged yet: the key is free
                 record = None
             if record is None:
-                inserted = connection.execute(_INSERT, {
-                    "api_key_id": api_key_id, "key": key, "request_hash": request_hash,
-                    "state": IDEMPOTENCY_IN_PROGRESS, "created_at": utcnow()})
-                return Claim(record_id=inserted.inserted_primary_key[0])
+                inserted = _INSERT.first(api_key_id=api_key_id, key=key, request_hash=request_hash,
+                                         state=IDEMPOTENCY_IN_PROGRESS, created_at=utcnow())
+                return Claim(record_id=inserted.id)
             if record.request_hash == request_hash and _abandoned(record, abandoned_before):
-                connection.execute(_RENEW, {"record_id": record.id, "created_at": utcnow()})
+                _RENEW.execute(record_id=record.id, created_at=utcnow())
                 return Claim(record_id=record.id)
             return _answer_for(record, request_hash)
     except IntegrityError:  # PostgreSQL: another request inserted the same key a moment earlier
@@ -111,13 +105,13 @@ def claim(api_key_id: int, key: str, request_hash: str, *, abandoned_before: dat
 
 def finish(record_id: int, status: int, body: str) -> None:
     with write_transaction():
-        db.session.connection().execute(_FINISH, {"record_id": record_id, "status": status, "body": body})
+        _FINISH.execute(record_id=record_id, status=status, body=body)
 
 
 def release(record_id: int) -> None:
     """The request failed unexpectedly: free the key so that the client's retry can do the work."""
     with write_transaction():
-        db.session.connection().execute(_DELETE, {"record_id": record_id})
+        _DELETE.execute(record_id=record_id)
 
 
 def purge_expired(now: datetime | None = None) -> int:

@@ -2,7 +2,8 @@
 
 Webhooks, the background status sync and the cashier's "Cek Status" all end in apply_status, which
 locks the payment, ignores a status it already has, checks the transition and the amount, and writes
-the state change, its payment_logs row and any sale completion in one transaction.
+the state change, its payment_logs row and any sale completion in one transaction. Its statements are
+RawWrites: the payment is read as a row (PAYMENT_ROW), and the caller's object shows it as stored after.
 """
 import json
 import logging
@@ -12,14 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, event, func, or_
+from sqlalchemy import bindparam, func, inspect, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import audit, sales
 from ..api import callbacks
 from ..clock import utcnow
-from ..database import column_keys, column_values, in_write_block, primary_key, write_transaction
+from ..database import RawWrite, column_keys, column_values, in_write_block, primary_key, write_transaction
 from ..extensions import db
 from ..models import METHOD_QRIS, SALE_OPEN, SALE_PAID, Sale
 from . import health, states
@@ -36,10 +37,12 @@ FAST_SYNC_WINDOW = timedelta(minutes=2)
 MAX_DUPLICATE_ORDER_IDS = 20
 ABANDON_MARGIN_SECONDS = 10
 UNCONFIRMED_CANCEL = "provider unreachable: "  # the error of a cancel the gateway has not confirmed yet
-# The hot statements of a new API payment, built once (SQLAlchemy Core).
-_ORDER_TAKEN = db.select(Payment.__table__.c.id).where(Payment.__table__.c.order_id == bindparam("order_id")) \
-    .with_for_update()
-_NEW_PAYMENT = Payment.__table__.insert()
+_PAYMENTS = Payment.__table__
+# A payment as stored, its columns under the ORM's attribute names: a row read with it stands in for a Payment.
+PAYMENT_ROW = tuple(_PAYMENTS.c[column].label(attribute) for attribute, column in column_keys(Payment).items())
+# The statements of a new API payment.
+_ORDER_TAKEN = RawWrite(db.select(_PAYMENTS.c.id).where(_PAYMENTS.c.order_id == bindparam("order_id")).with_for_update())
+_NEW_PAYMENT = RawWrite(_PAYMENTS.insert())
 # An overdue payment is leased to one expiry run this long; a provider that failed to answer is asked again after it.
 EXPIRY_LEASE = timedelta(seconds=30)
 
@@ -67,67 +70,54 @@ class AmountMismatch(Exception):
 
 @dataclass(frozen=True)
 class Outcome:
-    payment: Payment
+    payment: Payment  # the caller's payment (an ORM object or a row), as stored now
     changed: bool
     previous: str
 
 
-# The hot statements of apply_status, built once. The lock reloads the row into the session's object
-# (populate_existing); FOR UPDATE is PostgreSQL's row lock (SQLite holds the write lock already).
-_LOCK_PAYMENT = (db.select(Payment).where(Payment.id == bindparam("payment_id")).with_for_update()
-                 .execution_options(populate_existing=True))
+# The statements of apply_status. FOR UPDATE is PostgreSQL's row lock (SQLite holds the write lock already).
+_LOCK_PAYMENT = RawWrite(db.select(*PAYMENT_ROW).where(_PAYMENTS.c.id == bindparam("payment_id")).with_for_update())
 # No values(): the SET clause is the parameters given, compiled once per set of columns.
-_UPDATE_PAYMENT = db.update(Payment.__table__).where(Payment.__table__.c.id == bindparam("payment_key"))
-_INSERT_LOG = db.insert(PaymentLog.__table__)
+_UPDATE_PAYMENT = RawWrite(db.update(_PAYMENTS).where(_PAYMENTS.c.id == bindparam("payment_key")))
+_INSERT_LOG = RawWrite(db.insert(PaymentLog.__table__))
+_PAYMENT_MAPPER = inspect(Payment)
 DOUBLE_PAYMENT = "Pembayaran ganda: transaksi sudah lunas, perlu refund."
 LATE_PAYMENT = "Pembayaran terlambat: diterima setelah QR kedaluwarsa/dibatalkan."
 
 
-_LOCKED = "kasir_locked_payments"  # session.info: ids of the payments locked_payment loaded in this transaction
-
-
-@event.listens_for(db.session, "after_transaction_end")
-def _forget_locked(session, transaction) -> None:
-    if transaction.parent is None:  # the lock ends with the transaction
-        session.info.pop(_LOCKED, None)
-
-
-def locked_payment(statement, params: dict) -> Payment | None:
-    """Inside `write_transaction()`: the payment `statement` finds (a SELECT of Payment with FOR UPDATE and
-    populate_existing), loaded under the lock; apply_status in the same transaction does not load it again."""
-    payment = db.session.execute(statement, params).scalar_one_or_none()
-    if payment is not None and in_write_block():
-        db.session.info.setdefault(_LOCKED, set()).add(payment.id)
-    return payment
-
-
-def _lock(payment_id: str) -> Payment:
-    if payment_id in db.session.info.get(_LOCKED, ()):
-        return db.session.get(Payment, payment_id)  # loaded under this transaction's lock by locked_payment
-    payment = db.session.execute(_LOCK_PAYMENT, {"payment_id": payment_id}).scalar_one_or_none()
-    if payment is None:
+def _locked_row(payment_id: str):
+    row = _LOCK_PAYMENT.first(payment_id=payment_id)
+    if row is None:
         raise LookupError(payment_id)
-    return payment
+    return row
 
 
-def _update(payment: Payment, changes: dict) -> None:
-    """Write `changes` to a locked payment in one UPDATE and show them on the object as stored, so the
-    session has nothing left to flush for it (its unit of work costs more than the statement)."""
+def _update(row, changes: dict) -> None:
+    """Write `changes` (attribute names) to a locked payment's row in one UPDATE, and to the row."""
     changes["updated_at"] = utcnow()
-    db.session.execute(_UPDATE_PAYMENT, {"payment_key": payment.id,
-                                         **{column_keys(Payment)[key]: value for key, value in changes.items()}})
-    for key, value in changes.items():
-        set_committed_value(payment, key, value)
+    _UPDATE_PAYMENT.execute(payment_key=row.id, **{column_keys(Payment)[key]: value for key, value in changes.items()})
+    vars(row).update(changes)
+
+
+def _show_as_stored(payment, row) -> None:
+    """The caller's payment, and the session's object for it if it holds one, show the row as a reload would."""
+    held = db.session.identity_map.get(_PAYMENT_MAPPER.identity_key_from_primary_key((row.id,)))
+    for target in {id(target): target for target in (payment, held) if target is not None}.values():
+        if isinstance(target, Payment):
+            for key, value in vars(row).items():
+                set_committed_value(target, key, value)
+        else:
+            vars(target).update(vars(row))
 
 
 def _log(payment: Payment, event: str, previous: str | None, source: str, detail: dict | str = "") -> None:
     """Add the payment's log row to the current transaction (the payment row must exist: flushed)."""
     text = detail if isinstance(detail, str) else json.dumps(detail, default=str, sort_keys=True)
-    db.session.execute(_INSERT_LOG, {"payment_id": payment.id, "event": event, "from_status": previous,
-                                     "to_status": payment.status, "source": source, "detail": text[:2000]})
+    _INSERT_LOG.execute(payment_id=payment.id, event=event, from_status=previous, to_status=payment.status,
+                        source=source, detail=text[:2000])
 
 
-def _settle_sale(payment: Payment) -> bool:
+def _settle_sale(payment) -> bool:
     """A PAID payment closes its sale; False if the sale was already paid: then it is a double payment."""
     sale = db.session.get(Sale, payment.sale_id, with_for_update=True, populate_existing=True)
     if sale.status == SALE_OPEN:
@@ -141,17 +131,19 @@ def apply_status(payment: Payment, status: str, *, source: str, amount: int | No
                  provider_ref: str | None = None, raw: dict | None = None, provider_trx_id: str | None = None,
                  qr_string: str | None = None, expires_at: datetime | None = None,
                  error: str | None = None, meta: dict | None = None) -> Outcome:
-    """Move `payment` to `status` if the state machine allows it; a repeat is a no-op.
+    """Move `payment` (a Payment, or a row of PAYMENT_ROW) to `status` if the state machine allows it; a
+    repeat is a no-op. Either way the payment shows its row as stored (locked and read anew) afterwards.
 
     Raises InvalidTransition or AmountMismatch without changing anything.
     """
     with write_transaction():
-        payment = _lock(primary_key(payment))  # _lock reloads the row: no refresh before it
-        previous = payment.status
+        row = _locked_row(primary_key(payment))
+        previous = row.status
         if previous == status:
+            _show_as_stored(payment, row)
             return Outcome(payment, False, previous)
-        if amount is not None and amount != payment.amount:
-            raise AmountMismatch(payment.amount, amount)
+        if amount is not None and amount != row.amount:
+            raise AmountMismatch(row.amount, amount)
         states.check_transition(previous, status)
         changes: dict = {"status": status}
         detail: dict = {"raw": raw} if raw else {}
@@ -164,23 +156,24 @@ def apply_status(payment: Payment, status: str, *, source: str, amount: int | No
         if error:
             changes["error"] = detail["error"] = error[:300]
         if meta:
-            changes["meta"] = {**(payment.meta or {}), **meta}
+            changes["meta"] = {**(row.meta or {}), **meta}
         if provider_ref:
             changes["provider_ref_no"] = provider_ref[:100]
         if status == states.PAID:
             changes["paid_at"] = utcnow()
             if previous in (states.EXPIRED, states.CANCELLED):
                 changes["late"], changes["review_reason"] = True, LATE_PAYMENT
-            if payment.sale_id is not None and not _settle_sale(payment):
+            if row.sale_id is not None and not _settle_sale(row):
                 changes["review_reason"] = DOUBLE_PAYMENT
-        elif payment.sale_id is not None:
-            sales.touch_display(payment.sale.register_id)
-        _update(payment, changes)
-        _log(payment, f"status:{status.lower()}", previous, source, detail)
-        callbacks.enqueue(payment)  # an outbox row in this transaction; a job sends it later
-        if status == states.PAID and payment.late:
-            audit.record("LatePayment", payment.order_id, outcome="review", actor="system",
-                         detail=f"amount={payment.amount} source={source}")
+        elif row.sale_id is not None:
+            sales.touch_display(db.session.get(Sale, row.sale_id).register_id)
+        _update(row, changes)
+        _log(row, f"status:{status.lower()}", previous, source, detail)
+        callbacks.enqueue(row)  # an outbox row in this transaction; a job sends it later
+        if status == states.PAID and row.late:
+            audit.record("LatePayment", row.order_id, outcome="review", actor="system",
+                         detail=f"amount={row.amount} source={source}")
+        _show_as_stored(payment, row)
     return Outcome(payment, True, previous)
 
 
@@ -270,8 +263,7 @@ def open_api_payment(*, api_key_id: int, order_id: str, amount: int, callback_ur
     A new payment is for `provider_name`, by default the active provider.
     """
     with write_transaction():
-        connection = db.session.connection()
-        if connection.execute(_ORDER_TAKEN, {"order_id": order_id}).first() is not None:
+        if _ORDER_TAKEN.first(order_id=order_id) is not None:
             existing = db.session.scalar(db.select(Payment).where(Payment.order_id == order_id))
             if _abandoned_charge(existing, api_key_id, amount):
                 _claim_resumed_charge(existing)
@@ -283,7 +275,7 @@ def open_api_payment(*, api_key_id: int, order_id: str, amount: int, callback_ur
                           callback_url=callback_url, meta=metadata,
                           expires_at=now + timedelta(minutes=current_app.config["EXPIRE_MINUTES"]),
                           next_sync_at=now + SYNC_FAST, created_at=now, updated_at=now)
-        connection.execute(_NEW_PAYMENT, column_values(payment))
+        _NEW_PAYMENT.execute(**column_values(payment))
         _log(payment, "created", None, "api", {"amount": amount})
     return payment, True
 
@@ -552,7 +544,7 @@ def confirm_unreachable_cancels(now: datetime | None = None, limit: int = 20) ->
             apply_provider_status(payment, reported, source="sync")
         else:
             with write_transaction():
-                payment = _lock(payment.id)
+                payment = db.session.get(Payment, payment.id, with_for_update=True, populate_existing=True)
                 payment.next_sync_at = None  # confirmed: nothing left to ask
                 _log(payment, "cancel_confirmed", payment.status, "sync", {"raw": reported.raw})
         settled += 1

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import audit
 from ..clock import utcnow
-from ..database import primary_key, write_transaction
+from ..database import RawWrite, primary_key, write_transaction
 from ..extensions import db
 from ..payments import service, states
 from ..payments.models import WEBHOOK_DUPLICATE, WEBHOOK_ERROR, WEBHOOK_OK, WEBHOOK_PENDING, Payment, WebhookDelivery
@@ -39,15 +39,15 @@ class DuplicateDelivery(Exception):
     """The delivery's event id is stored already: a replay."""
 
 
-# The hot statements of the intake, built once.
+# The statements of the intake.
 _DELIVERIES = WebhookDelivery.__table__
-_INSERT_DELIVERY = db.insert(_DELIVERIES)
-_UPDATE_DELIVERY = db.update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("delivery_id"))
-# Locked: inside the intake's write transaction the payment found is the one apply_status changes.
-_PAYMENT_BY_REFERENCE = (db.select(Payment).where(Payment.order_id == bindparam("reference")).with_for_update()
-                         .execution_options(populate_existing=True))
-_PAYMENT_BY_TRX_ID = (db.select(Payment).where(Payment.provider_trx_id == bindparam("trx_id")).with_for_update()
-                      .execution_options(populate_existing=True))
+_INSERT_DELIVERY = RawWrite(db.insert(_DELIVERIES).returning(_DELIVERIES.c.id))
+_UPDATE_DELIVERY = RawWrite(db.update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("delivery_id")))
+_PAYMENTS = Payment.__table__
+_PAYMENT_BY_REFERENCE = RawWrite(db.select(*service.PAYMENT_ROW).where(_PAYMENTS.c.order_id == bindparam("reference"))
+                                 .with_for_update())
+_PAYMENT_BY_TRX_ID = RawWrite(db.select(*service.PAYMENT_ROW).where(_PAYMENTS.c.provider_trx_id == bindparam("trx_id"))
+                              .with_for_update())
 
 
 def _insert(provider: str, headers, raw_body: bytes, status: str, error: str | None = None, *, event_id: str | None,
@@ -59,7 +59,7 @@ def _insert(provider: str, headers, raw_body: bytes, status: str, error: str | N
               "payload": raw_body[:MAX_STORED_BODY].decode("utf-8", "replace"), "payment_id": payment_id,
               "attempts": attempts, "next_attempt_at": next_attempt_at, "processed_at": utcnow() if processed else None}
     try:
-        return db.session.execute(_INSERT_DELIVERY, values).inserted_primary_key[0]
+        return _INSERT_DELIVERY.first(**values).id
     except IntegrityError:
         raise DuplicateDelivery(event_id) from None
 
@@ -70,13 +70,16 @@ def _store(provider: str, headers, raw_body: bytes, **values) -> None:
         _insert(provider, headers, raw_body, **values)
 
 
-def find_payment(event: WebhookEvent) -> Payment | None:
-    if event.reference:
-        payment = service.locked_payment(_PAYMENT_BY_REFERENCE, {"reference": event.reference})
-        if payment is not None:
-            return payment
-    if event.provider_trx_id:
-        return service.locked_payment(_PAYMENT_BY_TRX_ID, {"trx_id": event.provider_trx_id})
+def find_payment(event: WebhookEvent):
+    """The event's payment as a row (service.PAYMENT_ROW), or None. Locked: inside the caller's write
+    transaction, the payment found is the one apply_status changes."""
+    with write_transaction():
+        if event.reference:
+            payment = _PAYMENT_BY_REFERENCE.first(reference=event.reference)
+            if payment is not None:
+                return payment
+        if event.provider_trx_id:
+            return _PAYMENT_BY_TRX_ID.first(trx_id=event.provider_trx_id)
     return None
 
 
@@ -152,7 +155,7 @@ def _complete_interrupted(provider_name: str, event: WebhookEvent) -> None:
         process(original, event)
 
 
-def _not_ready(payment: Payment | None) -> str | None:
+def _not_ready(payment) -> str | None:
     """Why an event cannot be applied yet: no such payment, or its QR still being made (the charge's answer
     is not stored). The job retries it."""
     if payment is None:
@@ -180,21 +183,21 @@ def process(delivery: WebhookDelivery, event: WebhookEvent) -> Reply:
     return _apply(delivery_id, provider_name, payment, event)
 
 
-def _apply(delivery_id: int, provider_name: str, payment: Payment, event: WebhookEvent) -> Reply:
+def _apply(delivery_id: int, provider_name: str, payment, event: WebhookEvent) -> Reply:
     """Confirm the event with the gateway if it wants that (outside any transaction), then converge."""
     try:
         event = get_provider(provider_name).confirm_event(payment, event)
     except ProviderError as exc:
         db.session.rollback()
         with write_transaction():  # stays PENDING: the gateway's retry or our job tries again
-            db.session.execute(_UPDATE_DELIVERY, {"delivery_id": delivery_id, "next_attempt_at": utcnow(),
-                                                  "error": f"status check failed: {exc.message}"[:300]})
+            _UPDATE_DELIVERY.execute(delivery_id=delivery_id, next_attempt_at=utcnow(),
+                                     error=f"status check failed: {exc.message}"[:300])
         return Reply(503, {"error": {"code": exc.code, "message": "could not confirm the status with the gateway",
                                      "details": {}}})
     return _converge(functools.partial(_mark, delivery_id), payment, event)
 
 
-def _converge(record, payment: Payment, event: WebhookEvent) -> Reply:
+def _converge(record, payment, event: WebhookEvent) -> Reply:
     """Apply a verified event through apply_status; `record(status, error)` writes the delivery's outcome
     (the stored row, or a new one) in the same transaction as the state change."""
     with write_transaction():
@@ -218,8 +221,8 @@ def _converge(record, payment: Payment, event: WebhookEvent) -> Reply:
 
 
 def _mark(delivery_id: int, status: str, error: str | None) -> None:
-    db.session.execute(_UPDATE_DELIVERY, {"delivery_id": delivery_id, "status": status, "error": error,
-                                          "processed_at": utcnow(), "next_attempt_at": None})
+    _UPDATE_DELIVERY.execute(delivery_id=delivery_id, status=status, error=error, processed_at=utcnow(),
+                             next_attempt_at=None)
 
 
 def _claim_unmatched(limit: int) -> list[WebhookDelivery]:
