@@ -196,6 +196,13 @@ def payment_reads(app):
     event.remove(engine, "before_cursor_execute", seen)
 
 
+def test_a_webhook_reads_its_payment_once(app, send_webhook, pending_payment, payment_reads):
+    body = paid_body(pending_payment)
+    payment_reads.clear()
+    assert send_webhook(body).get_json()["result"] == "applied"
+    assert len(payment_reads) == 1
+
+
 def test_a_payment_the_intake_found_is_read_again_in_a_later_transaction(app, pending_payment, payment_reads):
     delivered = WebhookEvent(event_id="evt-1", reference=pending_payment.order_id, provider_trx_id=None,
                          status=states.PAID, amount=pending_payment.amount, ref_no=None)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, func, inspect, or_
+from sqlalchemy import bindparam, event, func, inspect, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -85,8 +85,26 @@ DOUBLE_PAYMENT = "Pembayaran ganda: transaksi sudah lunas, perlu refund."
 LATE_PAYMENT = "Pembayaran terlambat: diterima setelah QR kedaluwarsa/dibatalkan."
 
 
+_LOCKED = "kasir_locked_payments"  # session.info: {id: row} of the payments locked_payment read in this transaction
+
+
+@event.listens_for(db.session, "after_transaction_end")
+def _forget_locked(session, transaction) -> None:
+    if transaction.parent is None:  # the lock ends with the transaction
+        session.info.pop(_LOCKED, None)
+
+
+def locked_payment(statement: RawWrite, **params):
+    """Inside `write_transaction()`: the payment row `statement` finds (a SELECT of PAYMENT_ROW with FOR
+    UPDATE), or None; apply_status in the same transaction changes that row instead of reading it again."""
+    row = statement.first(**params)
+    if row is not None:
+        db.session.info.setdefault(_LOCKED, {})[row.id] = row
+    return row
+
+
 def _locked_row(payment_id: str):
-    row = _LOCK_PAYMENT.first(payment_id=payment_id)
+    row = db.session.info.get(_LOCKED, {}).get(payment_id) or _LOCK_PAYMENT.first(payment_id=payment_id)
     if row is None:
         raise LookupError(payment_id)
     return row
@@ -132,7 +150,7 @@ def apply_status(payment: Payment, status: str, *, source: str, amount: int | No
                  qr_string: str | None = None, expires_at: datetime | None = None,
                  error: str | None = None, meta: dict | None = None) -> Outcome:
     """Move `payment` (a Payment, or a row of PAYMENT_ROW) to `status` if the state machine allows it; a
-    repeat is a no-op. Either way the payment shows its row as stored (locked and read anew) afterwards.
+    repeat is a no-op. Either way the payment shows its row as stored (locked) afterwards.
 
     Raises InvalidTransition or AmountMismatch without changing anything.
     """

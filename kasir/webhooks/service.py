@@ -75,11 +75,11 @@ def find_payment(event: WebhookEvent):
     transaction, the payment found is the one apply_status changes."""
     with write_transaction():
         if event.reference:
-            payment = _PAYMENT_BY_REFERENCE.first(reference=event.reference)
+            payment = service.locked_payment(_PAYMENT_BY_REFERENCE, reference=event.reference)
             if payment is not None:
                 return payment
         if event.provider_trx_id:
-            return _PAYMENT_BY_TRX_ID.first(trx_id=event.provider_trx_id)
+            return service.locked_payment(_PAYMENT_BY_TRX_ID, trx_id=event.provider_trx_id)
     return None
 
 
