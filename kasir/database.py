@@ -15,6 +15,7 @@ import os
 import sqlite3
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 from types import SimpleNamespace
 from weakref import WeakKeyDictionary
 
@@ -26,19 +27,23 @@ from .extensions import db
 
 _IMMEDIATE = "kasir_begin_immediate"
 _IN_WRITE_BLOCK = "kasir_in_write_block"  # session.info: inside write_transaction(), its Connection
+_BLOCK_MEMO = "kasir_write_block_memo"  # session.info: write_block_memo()
 _write_lock = threading.Lock()
 _lock_holder = None  # the DBAPI connection whose transaction holds _write_lock
 
 
 def _begin_immediate(connection) -> None:
+    _lock_for_writing(connection.connection.dbapi_connection, connection.dialect)
+
+
+def _lock_for_writing(dbapi_connection, dialect) -> None:
     """BEGIN IMMEDIATE after this process's other writers are done."""
     global _lock_holder
-    dbapi_connection = connection.connection.dbapi_connection
     _write_lock.acquire()
     try:
         cursor = dbapi_connection.cursor()
         try:
-            _execute(cursor, connection.dialect, "BEGIN IMMEDIATE", ())  # as a statement, without SQLAlchemy's cost
+            _execute(cursor, dialect, "BEGIN IMMEDIATE", ())  # as a statement, without SQLAlchemy's cost
         finally:
             cursor.close()
     except BaseException:
@@ -125,6 +130,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
 @event.listens_for(db.session, "before_flush")
 def _writes_in_one_transaction(session, _flush_context, _instances):
+    _refuse_in_raw_block(session)
     connection = session.connection()
     if connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
         _begin_immediate(connection)
@@ -138,6 +144,14 @@ def primary_key(instance):
     if state is None:
         return instance.id
     return state.identity[0] if state.identity else state.mapper.primary_key_from_instance(instance)[0]
+
+
+def write_block_memo() -> dict:
+    """A dict for the current write transaction (or run_write attempt) alone, such as rows read under its lock."""
+    info = db.session().info
+    if info.get(_IN_WRITE_BLOCK) is None:
+        raise RuntimeError("write_block_memo() is for inside write_transaction() or run_write()")
+    return info.setdefault(_BLOCK_MEMO, {})
 
 
 def in_write_block() -> bool:
@@ -155,6 +169,7 @@ def begin_write() -> Connection:
     session = db.session()
     connection = session.info.get(_IN_WRITE_BLOCK)
     if connection is not None:
+        _refuse_in_raw_block(session)
         return connection
     if session.in_transaction():
         session.commit()
@@ -182,10 +197,90 @@ def write_transaction():
         raise
     finally:
         session.info.pop(_IN_WRITE_BLOCK, None)
+        session.info.pop(_BLOCK_MEMO, None)
+
+
+class SessionNeeded(BaseException):
+    """The work of `run_write()` asked the Session for something: it runs again in `write_transaction()`.
+    A BaseException, so that no `except Exception` in the work takes it for a failure of its own."""
+
+
+@dataclass
+class _RawBlock:
+    """session.info[_IN_WRITE_BLOCK] while `run_write()` runs its work without the Session."""
+    engine: Engine
+    dbapi_connection: object
+
+
+def _refuse_in_raw_block(session, *_event_args) -> None:
+    if isinstance(session.info.get(_IN_WRITE_BLOCK), _RawBlock):
+        raise SessionNeeded()
+
+
+# Anything the Session is asked for inside a raw block: a query or flush (it takes a connection), an object added.
+event.listen(db.session, "after_begin", _refuse_in_raw_block)
+event.listen(db.session, "transient_to_pending", _refuse_in_raw_block)
+
+
+def _is_clean(session) -> bool:
+    return not (session.new or session.dirty or session.deleted)
+
+
+def run_write(work):
+    """`work()` in one write transaction; its result.
+
+    First on a DBAPI connection of kasir's own, without the Session, whose transaction costs more than a
+    webhook's statements: for work that writes through RawWrite alone. If the work asks the Session for
+    anything (a query, an object to add or change, `begin_write`), that attempt rolls back and the work
+    runs again in `write_transaction()`: it must have no effect outside the database. Inside a write
+    transaction already, or with changes pending in the Session, it runs in `write_transaction()` at once.
+    """
+    session = db.session()
+    if session.info.get(_IN_WRITE_BLOCK) is None and _is_clean(session):
+        if session.in_transaction():
+            session.commit()  # as begin_write does: the work sees what was read before as committed
+        try:
+            return _run_raw(session, db.engine, work)
+        except SessionNeeded:
+            session.rollback()  # whatever the attempt left in the Session
+    with write_transaction():
+        return work()
+
+
+def _run_raw(session, engine: Engine, work):
+    readers = _readers_of(engine)
+    free, connection = readers.borrow(engine)
+    reusable = True
+    session.info[_IN_WRITE_BLOCK] = _RawBlock(engine, connection)
+    try:
+        try:
+            if engine.dialect.name == "sqlite":
+                _lock_for_writing(connection, engine.dialect)
+            result = work()
+            if not _is_clean(session):  # an ORM change made in the work would miss this transaction
+                raise SessionNeeded()
+            connection.commit()
+            session.expire_all()  # as the Session's commit would (a request's Session holds nothing: no cost)
+            return result
+        except BaseException:
+            try:
+                connection.rollback()
+            except Exception:
+                reusable = False
+            raise
+        finally:
+            _release(connection)
+    finally:
+        session.info.pop(_IN_WRITE_BLOCK, None)
+        session.info.pop(_BLOCK_MEMO, None)
+        if reusable:
+            readers.give_back(free, connection)
+        else:
+            connection.close()
 
 
 class _Readers:
-    """DBAPI connections kept out of SQLAlchemy's pool for RawRead: a checkout from the pool and back,
+    """DBAPI connections kept out of SQLAlchemy's pool for RawRead and run_write: a checkout from the pool and back,
     with its reset, costs more than the one-row read itself. One per concurrent reader at most, each set
     up by the engine's connect hooks; closed when the engine is disposed."""
 
@@ -377,7 +472,7 @@ def _value_of(bind, column_default):
 
 class RawWrite:
     """A Core statement compiled once per engine and set of parameter names, run straight on the DBAPI
-    connection of the session's `write_transaction()`.
+    connection of the session's `write_transaction()`, or of `run_write()`'s attempt without the Session.
 
     For the statements of a payment's state change, a new API payment and a webhook's intake, which
     SQLAlchemy's Session and Connection layers cost several times over. Within the transaction it behaves
@@ -413,11 +508,16 @@ class RawWrite:
 
     def _run(self, params: dict):
         session = db.session()
-        connection = session.info.get(_IN_WRITE_BLOCK)
-        if connection is None:
-            raise RuntimeError("RawWrite runs inside write_transaction()")
-        session.flush()  # as session.execute autoflushes
-        engine = connection.engine
+        block = session.info.get(_IN_WRITE_BLOCK)
+        if block is None:
+            raise RuntimeError("RawWrite runs inside write_transaction() or run_write()")
+        if isinstance(block, _RawBlock):
+            if not _is_clean(session):
+                raise SessionNeeded()
+            engine, dbapi_connection, connection = block.engine, block.dbapi_connection, None
+        else:
+            session.flush()  # as session.execute autoflushes
+            engine, dbapi_connection, connection = block.engine, block.connection.dbapi_connection, block
         sql, positional, binds, returned = self._plans.get(engine, {}).get(frozenset(params)) \
             or self._compile(engine, params)
         values = []
@@ -425,9 +525,9 @@ class RawWrite:
             value = params[name] if default is None else default()
             values.append((name, processor(value) if processor else value))
         arguments = [value for _, value in values] if positional else dict(values)
-        cursor = connection.connection.dbapi_connection.cursor()
+        cursor = dbapi_connection.cursor()
         try:
-            if engine.dispatch.before_cursor_execute:
+            if engine.dispatch.before_cursor_execute:  # (no Connection in run_write's raw attempt)
                 engine.dispatch.before_cursor_execute(connection, cursor, sql, arguments, None, False)
             _execute(cursor, engine.dialect, sql, arguments)
             rows = cursor.fetchall() if returned is not None else None

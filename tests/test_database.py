@@ -8,7 +8,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
 from kasir.clock import utcnow
-from kasir.database import RawRead, RawWrite, _Readers, write_transaction
+from kasir.database import RawRead, RawWrite, _Readers, run_write, write_block_memo, write_transaction
 from kasir.extensions import db
 from kasir.models import Register
 from kasir.payments.models import Payment, WebhookDelivery
@@ -217,3 +217,68 @@ def test_a_raw_write_without_a_parameter_its_statement_needs_is_refused(app, sto
     with app.app_context():
         with pytest.raises(TypeError, match="payment_key"), write_transaction():
             SET_PAYMENT.execute(late=True)
+
+
+def new_delivery(event_id: str):
+    return NEW_DELIVERY.first(provider="mock", event_id=event_id).id
+
+
+def stored_event_ids(app) -> list:
+    return [event_id for (event_id,) in query_database(app.config["SQLALCHEMY_DATABASE_URI"],
+                                                       "SELECT event_id FROM webhook_events ORDER BY id")]
+
+
+def test_run_write_commits_raw_writes_without_the_session(app):
+    with app.app_context():
+        db.session.execute(db.select(Register)).all()  # the Session had a transaction open: ended first
+        assert run_write(lambda: new_delivery("evt-raw")) > 0
+        assert not db.session().in_transaction()
+    assert stored_event_ids(app) == ["evt-raw"]
+
+
+def test_work_that_asks_the_session_runs_again_in_a_session_transaction_and_commits_once(app):
+    attempts = []
+
+    def work():
+        attempts.append(new_delivery(f"evt-{len(attempts)}"))
+        rename_register("Kasir Depan")  # a Session statement
+        return "done"
+
+    with app.app_context():
+        assert run_write(work) == "done"
+    assert len(attempts) == 2 and stored_event_ids(app) == ["evt-1"] and committed_register_name(app) == "Kasir Depan"
+
+
+def test_an_orm_change_made_in_raw_work_is_not_lost(app):
+    with app.app_context():
+        register = db.session.scalar(db.select(Register).where(Register.code == "1"))
+
+        def work():
+            new_delivery("evt-orm")
+            register.name = "Kasir Belakang"  # no statement yet: found when the work ends
+
+        run_write(work)
+    assert stored_event_ids(app) == ["evt-orm"] and committed_register_name(app) == "Kasir Belakang"
+
+
+def test_raw_work_that_fails_keeps_nothing_and_releases_the_lock(app):
+    with app.app_context():
+        with pytest.raises(IntegrityError):
+            run_write(lambda: [new_delivery("evt-twice"), new_delivery("evt-twice")])
+        assert run_write(lambda: new_delivery("evt-after")) > 0
+    assert stored_event_ids(app) == ["evt-after"]
+
+
+def test_run_write_inside_a_write_transaction_joins_it(app):
+    with app.app_context():
+        with pytest.raises(RuntimeError):
+            with write_transaction():
+                run_write(lambda: new_delivery("evt-joined"))
+                raise RuntimeError("printer on fire")
+    assert stored_event_ids(app) == []
+
+
+def test_raw_work_sees_rows_read_under_its_lock_only_in_its_own_transaction(app):
+    with app.app_context():
+        run_write(lambda: write_block_memo().setdefault("seen", 1))
+        assert run_write(lambda: write_block_memo().get("seen")) is None

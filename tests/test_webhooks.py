@@ -1,6 +1,7 @@
 """POST /webhooks/qris: stored first, verified, deduplicated, amount-checked, converging via apply_status."""
 import json
 import time
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import event
@@ -196,10 +197,10 @@ def payment_reads(app):
     event.remove(engine, "before_cursor_execute", seen)
 
 
-def test_a_webhook_reads_its_payment_once(app, send_webhook, pending_payment, payment_reads):
-    body = paid_body(pending_payment)
+def test_a_webhook_for_an_api_payment_reads_the_payment_once(app, api, send_webhook, payment_reads):
+    payment = SimpleNamespace(**api.create().get_json())
     payment_reads.clear()
-    assert send_webhook(body).get_json()["result"] == "applied"
+    assert send_webhook(paid_body(payment)).get_json()["result"] == "applied"
     assert len(payment_reads) == 1
 
 

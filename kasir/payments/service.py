@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, event, func, inspect, or_
+from sqlalchemy import bindparam, func, inspect, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import audit, sales
 from ..api import callbacks
 from ..clock import utcnow
-from ..database import RawWrite, column_keys, column_values, in_write_block, primary_key, write_transaction
+from ..database import (RawWrite, column_keys, column_values, in_write_block, primary_key, write_block_memo,
+                        write_transaction)
 from ..extensions import db
 from ..models import METHOD_QRIS, SALE_OPEN, SALE_PAID, Sale
 from . import health, states
@@ -85,26 +86,20 @@ DOUBLE_PAYMENT = "Pembayaran ganda: transaksi sudah lunas, perlu refund."
 LATE_PAYMENT = "Pembayaran terlambat: diterima setelah QR kedaluwarsa/dibatalkan."
 
 
-_LOCKED = "kasir_locked_payments"  # session.info: {id: row} of the payments locked_payment read in this transaction
-
-
-@event.listens_for(db.session, "after_transaction_end")
-def _forget_locked(session, transaction) -> None:
-    if transaction.parent is None:  # the lock ends with the transaction
-        session.info.pop(_LOCKED, None)
+_LOCKED = "locked_payments"  # write_block_memo(): {id: row} of the payments locked_payment read
 
 
 def locked_payment(statement: RawWrite, **params):
-    """Inside `write_transaction()`: the payment row `statement` finds (a SELECT of PAYMENT_ROW with FOR
+    """Inside a write transaction: the payment row `statement` finds (a SELECT of PAYMENT_ROW with FOR
     UPDATE), or None; apply_status in the same transaction changes that row instead of reading it again."""
     row = statement.first(**params)
     if row is not None:
-        db.session.info.setdefault(_LOCKED, {})[row.id] = row
+        write_block_memo().setdefault(_LOCKED, {})[row.id] = row
     return row
 
 
 def _locked_row(payment_id: str):
-    row = db.session.info.get(_LOCKED, {}).get(payment_id) or _LOCK_PAYMENT.first(payment_id=payment_id)
+    row = write_block_memo().get(_LOCKED, {}).get(payment_id) or _LOCK_PAYMENT.first(payment_id=payment_id)
     if row is None:
         raise LookupError(payment_id)
     return row

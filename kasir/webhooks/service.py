@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import audit
 from ..clock import utcnow
-from ..database import RawWrite, primary_key, write_transaction
+from ..database import RawWrite, primary_key, run_write, write_transaction
 from ..extensions import db
 from ..payments import service, states
 from ..payments.models import WEBHOOK_DUPLICATE, WEBHOOK_ERROR, WEBHOOK_OK, WEBHOOK_PENDING, Payment, WebhookDelivery
@@ -39,6 +39,14 @@ class DuplicateDelivery(Exception):
     """The delivery's event id is stored already: a replay."""
 
 
+@dataclass
+class _Stored:
+    """A verified delivery committed PENDING, leased to this request, with what it found."""
+    delivery_id: int
+    payment: object  # its row (service.PAYMENT_ROW), or None
+    not_ready: str | None
+
+
 # The statements of the intake.
 _DELIVERIES = WebhookDelivery.__table__
 _INSERT_DELIVERY = RawWrite(db.insert(_DELIVERIES).returning(_DELIVERIES.c.id))
@@ -66,8 +74,7 @@ def _insert(provider: str, headers, raw_body: bytes, status: str, error: str | N
 
 def _store(provider: str, headers, raw_body: bytes, **values) -> None:
     """Store a delivery that needs nothing more (refused, ignored, a duplicate) in its own transaction."""
-    with write_transaction():
-        _insert(provider, headers, raw_body, **values)
+    run_write(functools.partial(_insert, provider, headers, raw_body, **values))
 
 
 def find_payment(event: WebhookEvent):
@@ -114,15 +121,7 @@ def receive(provider, headers, raw_body: bytes) -> Reply:
         _store(provider.name, headers, raw_body, event_id=None, status=WEBHOOK_OK, error=f"ignored: {exc}")
         return Reply(200, {"result": "ignored"})
     try:
-        with write_transaction():
-            payment = find_payment(event)
-            not_ready = _not_ready(payment)
-            if not_ready is None and not provider.confirms_events_online:
-                return _converge(functools.partial(_insert, provider.name, headers, raw_body, event_id=event.event_id,
-                                                   payment_id=payment.id, attempts=1, processed=True), payment, event)
-            delivery_id = _insert(provider.name, headers, raw_body, WEBHOOK_PENDING, not_ready, event_id=event.event_id,
-                                  payment_id=payment.id if payment is not None else None, attempts=1,
-                                  next_attempt_at=utcnow() if not_ready else utcnow() + CLAIM_LEASE)
+        taken = run_write(functools.partial(_take, provider, headers, raw_body, event))
     except DuplicateDelivery:
         # Kept too (the event id stays in its headers), but unique only once: replays change nothing.
         _store(provider.name, headers, raw_body, event_id=None, status=WEBHOOK_DUPLICATE)
@@ -131,9 +130,24 @@ def receive(provider, headers, raw_body: bytes) -> Reply:
     except Exception:
         _keep_for_retry(provider.name, headers, raw_body, event)
         raise
-    if not_ready:
+    if isinstance(taken, Reply):
+        return taken
+    if taken.not_ready:
         return _not_found_yet()
-    return _apply(delivery_id, provider.name, payment, event)
+    return _apply(taken.delivery_id, provider.name, taken.payment, event)
+
+
+def _take(provider, headers, raw_body: bytes, event: WebhookEvent) -> Reply | _Stored:
+    """In one write transaction: the event applied and its delivery stored (the Reply), or the delivery
+    stored PENDING when it cannot be applied at once."""
+    payment = find_payment(event)
+    not_ready = _not_ready(payment)
+    if not_ready is None and not provider.confirms_events_online:
+        return _converge(functools.partial(_insert, provider.name, headers, raw_body, event_id=event.event_id,
+                                           payment_id=payment.id, attempts=1, processed=True), payment, event)
+    return _Stored(_insert(provider.name, headers, raw_body, WEBHOOK_PENDING, not_ready, event_id=event.event_id,
+                           payment_id=payment.id if payment is not None else None, attempts=1,
+                           next_attempt_at=utcnow() if not_ready else utcnow() + CLAIM_LEASE), payment, not_ready)
 
 
 def _keep_for_retry(provider_name: str, headers, raw_body: bytes, event: WebhookEvent) -> None:
@@ -194,7 +208,7 @@ def _apply(delivery_id: int, provider_name: str, payment, event: WebhookEvent) -
                                      error=f"status check failed: {exc.message}"[:300])
         return Reply(503, {"error": {"code": exc.code, "message": "could not confirm the status with the gateway",
                                      "details": {}}})
-    return _converge(functools.partial(_mark, delivery_id), payment, event)
+    return run_write(functools.partial(_converge, functools.partial(_mark, delivery_id), payment, event))
 
 
 def _converge(record, payment, event: WebhookEvent) -> Reply:
