@@ -260,6 +260,8 @@ def _run_raw(session, engine: Engine, work):
             if not _is_clean(session):  # an ORM change made in the work would miss this transaction
                 raise SessionNeeded()
             connection.commit()
+            if engine.dispatch.commit:  # the engine's listeners see it, as its statements (without a Connection)
+                engine.dispatch.commit(None)
             session.expire_all()  # as the Session's commit would (a request's Session holds nothing: no cost)
             return result
         except BaseException:

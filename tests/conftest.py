@@ -344,13 +344,13 @@ def api(client, api_token):
 
 @pytest.fixture
 def commits(app):
-    """The COMMITs of the app's database while the test runs (a list of the connections' ids)."""
+    """The COMMITs of the app's database while the test runs."""
     from sqlalchemy import event
 
     seen = []
 
-    def commit(connection):
-        seen.append(id(connection))
+    def commit(connection):  # None for run_write's commit without the Session
+        seen.append(connection)
 
     with app.app_context():
         engine = db.engine

@@ -4,6 +4,7 @@ Routes parse, authenticate and answer; the rules live in kasir.payments.service 
 """
 import base64
 import binascii
+import functools
 import json
 from datetime import datetime
 
@@ -12,7 +13,7 @@ from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 
 from .. import audit
-from ..database import RawRead, in_write_block, write_transaction
+from ..database import RawRead, in_write_block, run_write, write_transaction
 from ..extensions import csrf, db, limiter
 from ..fastpath import Answer, json_answer
 from ..payments import service, states
@@ -128,33 +129,41 @@ def _create_keyed(body, key: str):
     earlier = idempotency.replay(g.api_key_id, key, request_hash, abandoned_before=abandoned_before)
     if earlier is not None:
         return _replay(earlier)
-    provider_name = active_provider_name()
-    wanted = payment = None
     try:
-        with write_transaction():
-            claim = idempotency.claim(g.api_key_id, key, request_hash, abandoned_before=abandoned_before)
-            if claim.record_id is None:
-                return _replay(claim)
-            try:
-                wanted = validation.payment_request(body, current_app.config["QRIS_MAX_AMOUNT"])
-                payment, created = service.open_api_payment(
-                    api_key_id=g.api_key_id, order_id=wanted.order_id, amount=wanted.amount,
-                    callback_url=wanted.callback_url, metadata=wanted.metadata, provider_name=provider_name)
-            except service.OrderConflict as exc:
-                return _store(claim, *_refusal(_order_conflict(exc)))
-            except ApiError as exc:
-                return _store(claim, *_refusal(exc))
-            if not created:
-                return _store(claim, 200, _json_text(payment_json(payment)))
-            if not service.charges_online(provider_name):
-                return _charge_and_store(claim, payment)
+        opened = run_write(functools.partial(_claim_and_open, body, key, request_hash, abandoned_before,
+                                             active_provider_name()))
     except IntegrityError:  # PostgreSQL: a concurrent request took this order_id first; nothing of ours was kept
+        wanted = validation.payment_request(body, current_app.config["QRIS_MAX_AMOUNT"])
         try:
             payment = service.repeated_order(api_key_id=g.api_key_id, order_id=wanted.order_id, amount=wanted.amount)
         except service.OrderConflict as exc:
             raise _order_conflict(exc) from None
         return jsonify(payment_json(payment)), 200
-    return _charge_and_store(claim, payment)
+    if isinstance(opened, tuple):  # a gateway on the network charges it, outside any transaction
+        return _charge_and_store(*opened)
+    return opened
+
+
+def _claim_and_open(body, key: str, request_hash: str, abandoned_before: datetime, provider_name: str):
+    """In one write transaction: claim the key and open the payment. The answer when it is given here (a
+    replay, a refusal, a repeated order, a payment its provider charges locally), else (claim, payment)."""
+    claim = idempotency.claim(g.api_key_id, key, request_hash, abandoned_before=abandoned_before)
+    if claim.record_id is None:
+        return _replay(claim)
+    try:
+        wanted = validation.payment_request(body, current_app.config["QRIS_MAX_AMOUNT"])
+        payment, created = service.open_api_payment(
+            api_key_id=g.api_key_id, order_id=wanted.order_id, amount=wanted.amount,
+            callback_url=wanted.callback_url, metadata=wanted.metadata, provider_name=provider_name)
+    except service.OrderConflict as exc:
+        return _store(claim, *_refusal(_order_conflict(exc)))
+    except ApiError as exc:
+        return _store(claim, *_refusal(exc))
+    if not created:
+        return _store(claim, 200, _json_text(payment_json(payment)))
+    if not service.charges_online(provider_name):
+        return _charge_and_store(claim, payment)
+    return claim, payment
 
 
 def _charge_and_store(claim: idempotency.Claim, payment):
