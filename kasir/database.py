@@ -3,8 +3,9 @@
 Reads run in autocommit: each SELECT sees the latest data and holds no snapshot, so a later write
 can never fail on a stale snapshot (SQLITE_BUSY_SNAPSHOT, which no busy timeout waits out). Writes
 run inside BEGIN IMMEDIATE, which takes the write lock up front and waits its turn (busy_timeout):
-either a whole block opened with `write_transaction()` / `begin_write()`, for read-check-write rules,
-or, for any other flush, a transaction opened just before the flush so its statements commit together.
+either a whole block opened with `write_transaction()` / `begin_write()` / `run_write()`, for
+read-check-write rules, or, for any other flush, a transaction opened just before the flush so its
+statements commit together.
 Within one process, writers queue on a lock before BEGIN IMMEDIATE: SQLite's own busy handler
 sleeps in growing steps and turns contention into a convoy; the lock hands over at once.
 On PostgreSQL none of this applies: callers lock rows with SELECT … FOR UPDATE (and jobs SKIP LOCKED).
@@ -155,7 +156,7 @@ def write_block_memo() -> dict:
 
 
 def in_write_block() -> bool:
-    """Inside `write_transaction()`: the session's transaction holds the write lock (SQLite) until it ends."""
+    """Inside `write_transaction()` or `run_write()`: its transaction holds the write lock (SQLite) until it ends."""
     return db.session().info.get(_IN_WRITE_BLOCK) is not None
 
 
