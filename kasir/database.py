@@ -283,9 +283,9 @@ def _run_raw(session, engine: Engine, work):
 
 
 class _Readers:
-    """DBAPI connections kept out of SQLAlchemy's pool for RawRead and run_write: a checkout from the pool and back,
-    with its reset, costs more than the one-row read itself. One per concurrent reader at most, each set
-    up by the engine's connect hooks; closed when the engine is disposed."""
+    """DBAPI connections kept out of SQLAlchemy's pool for RawRead and run_write: a checkout from the pool and
+    back, with its reset, costs more than the one-row read itself. One per concurrent reader or raw writer at
+    most, each set up by the engine's connect hooks; closed when the engine is disposed."""
 
     def __init__(self):
         self.free = []  # list.pop and list.append are atomic: no lock needed
