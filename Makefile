@@ -48,6 +48,7 @@ bench: $(VENV)/.dev
 	$(PY) bench/polling.py
 	$(PY) bench/paid_to_screen.py
 	$(PY) bench/memory.py
+	$(PY) bench/settlement_import.py
 
 clean-venv:
 	rm -rf $(VENV)
