@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from sqlalchemy import bindparam, func, update
 
-from . import audit
+from . import approvals, audit
 from .clock import business_date, utcnow
 from .database import write_transaction
 from .extensions import db
@@ -15,6 +15,7 @@ from .printing.queue import enqueue_receipt
 
 MAX_QUANTITY = 9999
 THANKS_SECONDS = timedelta(seconds=6)
+ZERO_TOTAL = "Total Rp 0 tidak bisa dibayar. Periksa diskon, atau kosongkan keranjang."
 
 
 class SaleError(ValueError):
@@ -134,19 +135,35 @@ def clear(sale: Sale) -> None:
     recalculate(sale)
 
 
-def set_line_discount(sale: Sale, item_id: int, text: str) -> None:
+def cart_label(sale: Sale) -> str:
+    """How the audit log names a cart that has no sale number yet."""
+    return f"Keranjang {sale.register.code} #{sale.id}"
+
+
+def _approve_discount(sale: Sale, discount: Discount, base: int, approver: User | None, what: str, line: str) -> None:
+    """Check the cashier's discount limit (over it needs `approver`) and audit the discount: who, how much, approved by whom."""
+    amount = discount.of(base)
+    approved_by = approvals.check_discount(sale.cashier, amount, base, approver, what) if sale.cashier else None
+    audit.record("Discount", cart_label(sale),
+                 detail=f"{line} amount={amount} percent={discount.percent if discount.percent is not None else '-'} "
+                        f"of={base} approved_by={approved_by.username if approved_by else '-'}")
+
+
+def set_line_discount(sale: Sale, item_id: int, text: str, approver: User | None = None) -> None:
     item = _item(sale, item_id)
     discount = parse_discount(text)
     if discount.percent is None and discount.amount > item.gross:
         raise SaleError("Diskon melebihi harga barang.")
+    _approve_discount(sale, discount, item.gross, approver, f"Diskon {item.name}", f"line={item.sku}")
     item.discount, item.discount_percent = discount.amount, discount.percent
     recalculate(sale)
 
 
-def set_sale_discount(sale: Sale, text: str) -> None:
+def set_sale_discount(sale: Sale, text: str, approver: User | None = None) -> None:
     discount = parse_discount(text)
     if discount.percent is None and discount.amount > sale.subtotal:
         raise SaleError("Diskon melebihi total belanja.")
+    _approve_discount(sale, discount, sale.subtotal, approver, "Diskon total", "sale")
     sale.discount, sale.discount_percent = discount.amount, discount.percent
     recalculate(sale)
 
@@ -183,6 +200,8 @@ def complete_sale(sale_id: int, method: str, *, tendered: int | None = None, edc
         if not sale.items:
             raise SaleError("Keranjang masih kosong.")
         recalculate(sale)
+        if sale.total <= 0:
+            raise SaleError(ZERO_TOTAL)
         if method == METHOD_CASH:
             if tendered is None or tendered < sale.total:
                 raise SaleError("Uang tunai kurang dari total belanja.")
@@ -227,11 +246,18 @@ def pay_debit(sale_id: int, edc_reference: str) -> Sale:
     return complete_sale(sale_id, METHOD_DEBIT, edc_reference=reference)
 
 
-def void_sale(sale_id: int, admin: User, reason: str) -> Sale:
-    """Void a paid sale (admin only): stock comes back, the reason is kept and audited."""
+def check_void_reason(reason: str | None) -> str:
+    """The reason for voiding a sale, required (at least 3 characters), at most 200."""
     reason = (reason or "").strip()
     if len(reason) < 3:
         raise SaleError("Alasan pembatalan wajib diisi.")
+    return reason[:200]
+
+
+def void_sale(sale_id: int, admin: User, reason: str) -> Sale:
+    """Void a paid sale, approved by `admin` (a supervisor): stock comes back, the reason is kept and audited
+    with who asked and who approved."""
+    reason = check_void_reason(reason)
     with write_transaction():
         sale = db.session.get(Sale, sale_id, with_for_update=True, populate_existing=True)
         if sale is None or sale.status != SALE_PAID:
@@ -239,9 +265,10 @@ def void_sale(sale_id: int, admin: User, reason: str) -> Sale:
         sale.status = SALE_VOID
         sale.voided_at = utcnow()
         sale.voided_by = admin
-        sale.void_reason = reason[:200]
+        sale.void_reason = reason
         _move_stock(sale, +1)
-        audit.record("VoidSale", sale.display_number, detail=f"total={sale.total} reason={reason[:200]}")
+        audit.record("VoidSale", sale.display_number,
+                     detail=f"total={sale.total} approved_by={admin.username} reason={reason}")
     return sale
 
 

@@ -4,7 +4,7 @@ from datetime import date
 from flask import Response, current_app, flash, g, redirect, render_template, request, stream_with_context, url_for
 from sqlalchemy import func
 
-from .. import audit, products, sales
+from .. import approvals, audit, products, sales
 from ..auth import admin_required
 from ..auth.service import AccountError, create_user, validate_password, validate_pin
 from ..clock import business_date, wib_day_bounds
@@ -208,8 +208,34 @@ def shop_settings():
         db.session.commit()
         flash("Pengaturan toko disimpan.", "success")
         return redirect(url_for("admin.shop_settings"))
+    return settings_page()
+
+
+def settings_page(limit_error: str | None = None):
     registers = db.session.scalars(db.select(Register).order_by(Register.code)).all()
-    return render_template("admin/settings.html", shop=shop_profile(), registers=registers)
+    limits = request.form if limit_error else {
+        key: value for role, limit in approvals.discount_limits().items()
+        for key, value in ((f"discount_limit_percent_{role}", limit.percent), (f"discount_limit_amount_{role}", limit.amount))
+        if value is not None}
+    return render_template("admin/settings.html", shop=shop_profile(), registers=registers, limits=limits,
+                           limit_error=limit_error), (422 if limit_error else 200)
+
+
+@bp.route("/settings/discount-limits", methods=["POST"])
+@admin_required
+def discount_limits():
+    """Per-role discount limits: a larger discount at the till needs a supervisor's approval."""
+    try:
+        saved = approvals.save_discount_limits(request.form)
+    except ValueError as exc:
+        db.session.rollback()
+        return settings_page(str(exc))
+    audit.record("SaveConfig", "discount_limits", detail=" ".join(
+        f"{role}={limit.percent if limit.percent is not None else '-'}%/{limit.amount if limit.amount is not None else '-'}"
+        for role, limit in saved.items()))
+    db.session.commit()
+    flash("Batas diskon disimpan.", "success")
+    return redirect(url_for("admin.shop_settings"))
 
 
 @bp.route("/registers/<int:register_id>/display-link", methods=["POST"])

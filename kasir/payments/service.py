@@ -235,8 +235,10 @@ def _new_sale_payment(sale_id: int) -> Payment:
         sale = db.session.get(Sale, sale_id, with_for_update=True, populate_existing=True)
         if sale is None or sale.status != SALE_OPEN:
             raise PaymentError("Transaksi ini sudah ditutup.")
-        if not sale.items or sale.total <= 0:
+        if not sale.items:
             raise PaymentError("Keranjang masih kosong.")
+        if sale.total <= 0:
+            raise PaymentError(sales.ZERO_TOTAL)
         if sale.total > max_amount:
             raise PaymentError(f"Total melebihi batas QRIS ({max_amount:,}).".replace(",", "."))
         sales.reserve_number(sale)

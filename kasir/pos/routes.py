@@ -2,8 +2,9 @@ import functools
 
 from flask import g, redirect, render_template, request, url_for
 
-from .. import sales
+from .. import approvals, sales
 from ..auth import login_required
+from ..auth.approval import approved, approver_from_form, ask_approval
 from ..database import begin_write
 from ..payments import service as payment_service
 from ..reports import shifts
@@ -43,12 +44,15 @@ def cart_action(action):
     sale = sales.current_sale(g.register, g.user)
     try:
         action(sale)
+    except (approvals.ApprovalNeeded, approvals.ApprovalRefused) as exc:
+        db.session.rollback()
+        return ask_approval(exc, target="#cart")
     except sales.SaleError as exc:
         db.session.rollback()
         return toast(str(exc))
     sales.touch_display(g.register.id)
     db.session.commit()
-    return cart_response(sale)
+    return approved(cart_response(sale))
 
 
 def product_query(search: str, category: str):
@@ -156,16 +160,23 @@ def remove(item_id):
     return cart_action(lambda sale: sales.remove_item(sale, item_id))
 
 
+def discount_approver(sale: Sale, text: str):
+    """The supervisor approving a discount over the cashier's limit, when the approval modal names one."""
+    return approver_from_form("Discount", sales.cart_label(sale), detail=f"discount={text}")
+
+
 @bp.route("/cart/items/<int:item_id>/discount", methods=["POST"])
 @with_register
 def line_discount(item_id):
-    return cart_action(lambda sale: sales.set_line_discount(sale, item_id, request.form.get("discount", "")[:20]))
+    text = request.form.get("discount", "")[:20]
+    return cart_action(lambda sale: sales.set_line_discount(sale, item_id, text, discount_approver(sale, text)))
 
 
 @bp.route("/cart/discount", methods=["POST"])
 @with_register
 def sale_discount():
-    return cart_action(lambda sale: sales.set_sale_discount(sale, request.form.get("discount", "")[:20]))
+    text = request.form.get("discount", "")[:20]
+    return cart_action(lambda sale: sales.set_sale_discount(sale, text, discount_approver(sale, text)))
 
 
 @bp.route("/cart/clear", methods=["POST"])
@@ -181,6 +192,8 @@ def pay_panel(method):
     db.session.commit()
     if not sale.items:
         return toast("Keranjang masih kosong.")
+    if sale.total <= 0:
+        return toast(sales.ZERO_TOTAL)
     try:
         shifts.ensure_may_sell(g.register, g.user)
         # Paying another way: the QR on screen must stop being payable first.

@@ -116,6 +116,12 @@ def reprint(sale: Sale) -> PrintJob:
     return db.session.get(PrintJob, job.id, populate_existing=True)
 
 
+def printed_before(sale: Sale) -> bool:
+    """Has a receipt of this sale come out of the printer? Printing it again is then a reprint (a copy)."""
+    return db.session.scalar(db.select(PrintJob.id).where(PrintJob.sale_id == sale.id, PrintJob.status == PRINT_PRINTED)
+                             .limit(1)) is not None
+
+
 def failed_jobs(limit: int = 10) -> list[PrintJob]:
     """Receipts whose last print job gave up (within the last day), newest first: the cashier's banner."""
     later = aliased(PrintJob)

@@ -1,6 +1,8 @@
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 
+from .. import approvals, audit
 from ..auth import login_required
+from ..auth.approval import approved, approver_from_form, ask_approval
 from ..extensions import db
 from ..models import PRINT_PRINTED, SALE_OPEN, Sale
 from ..settings import shop_profile
@@ -36,8 +38,25 @@ def preview(sale_id):
 @bp.route("/receipts/<int:sale_id>/print", methods=["POST"])
 @login_required
 def print_receipt(sale_id):
-    """Reprint: a toast for htmx, a flash and the preview page for a plain form."""
+    """Print a receipt again: a toast for htmx, a flash and the preview page for a plain form.
+
+    A copy of a receipt that was already printed needs a supervisor's approval (the first print, even when
+    the automatic one failed, does not).
+    """
     sale = _closed_sale_or_404(sale_id)
+    if queue.printed_before(sale):
+        try:
+            approver = approver_from_form("Reprint", sale.display_number)
+            supervisor = approvals.require_supervisor(
+                g.user, approver, f"Struk {sale.display_number} sudah pernah dicetak. Cetak ulang perlu "
+                                  "persetujuan supervisor.")
+        except (approvals.ApprovalNeeded, approvals.ApprovalRefused) as exc:
+            db.session.rollback()
+            if is_htmx():
+                return ask_approval(exc, target="#toast", swap="innerHTML")
+            flash(getattr(exc, "reason", str(exc)) + " Cetak ulang dari Penjualan Hari Ini di kasir.", "error")
+            return redirect(url_for("printing.preview", sale_id=sale.id))
+        audit.record("Reprint", sale.display_number, detail=f"approved_by={supervisor.username}")
     try:
         job = queue.reprint(sale)
     except PrinterError as exc:
@@ -53,7 +72,7 @@ def print_receipt(sale_id):
         return redirect(url_for("printing.preview", sale_id=sale.id))
     response = toast(message, status, kind)
     response.headers["HX-Trigger"] = PRINTED_EVENT
-    return response
+    return approved(response)
 
 
 @bp.route("/printing/status")

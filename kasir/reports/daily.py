@@ -90,6 +90,8 @@ class SalesReport:
     top_products: list[ProductTotal]
     hourly_amounts: list[int] = field(default_factory=lambda: [0] * 24)
     hourly_counts: list[int] = field(default_factory=lambda: [0] * 24)
+    discount_count: int = 0  # discounts given on paid sales (each discounted line and each sale discount)
+    discount_total: int = 0
 
     @property
     def net_total(self) -> int:
@@ -137,6 +139,16 @@ def _top_products(date_from: date, date_to: date) -> list[ProductTotal]:
     return [ProductTotal(sku, name, int(qty), int(total)) for sku, name, qty, total in rows]
 
 
+def discounts_in(date_from: date, date_to: date) -> tuple[int, int]:
+    """(count, rupiah) of the discounts on the paid sales of the range: every discounted line and sale counts once."""
+    paid = _sales_in(date_from, date_to, SALE_PAID).with_only_columns(Sale.id)
+    lines = db.session.execute(db.select(func.count(SaleItem.id), func.coalesce(func.sum(SaleItem.discount), 0))
+                               .where(SaleItem.sale_id.in_(paid), SaleItem.discount > 0)).one()
+    sales = db.session.execute(_sales_in(date_from, date_to, SALE_PAID).where(Sale.discount > 0)
+                               .with_only_columns(func.count(Sale.id), func.coalesce(func.sum(Sale.discount), 0))).one()
+    return lines[0] + sales[0], int(lines[1]) + int(sales[1])
+
+
 def late_payments_between(start: datetime, end: datetime) -> int:
     """QRIS paid in [start, end) after the QR had expired or been cancelled (flagged for review)."""
     return db.session.scalar(db.select(func.count(Payment.id))
@@ -181,6 +193,7 @@ def build_report(date_from: date, date_to: date | None = None) -> SalesReport:
         qris_fee=int(settled[1]), qris_settled_count=settled[0], qris_expired_count=expired, qris_late_count=late,
         double_payment_count=doubles[0], double_payment_total=doubles[1],
         top_products=_top_products(date_from, date_to))
+    report.discount_count, report.discount_total = discounts_in(date_from, date_to)
     for paid_at, total in db.session.execute(_sales_in(date_from, date_to, SALE_PAID)
                                              .with_only_columns(Sale.paid_at, Sale.total)):
         hour = to_wib(paid_at).hour

@@ -182,6 +182,9 @@
     scheduleAutoClose();
   });
 
+  // A supervisor approved (kasir.auth.approval): the action's answer is in, the approval modal goes.
+  document.addEventListener("kasir:approved", closeModal);
+
   function scheduleAutoClose() {
     document.querySelectorAll("[data-auto-close]:not([data-closing])").forEach((el) => {
       el.setAttribute("data-closing", "");

@@ -1,0 +1,118 @@
+"""Cashier controls at the till: void a paid sale and refund its QRIS money, each approved by a supervisor."""
+import functools
+
+from flask import flash, g, make_response, render_template, request, url_for
+
+from .. import approvals, sales
+from ..auth.approval import approver_from_form, ask_approval
+from ..extensions import db
+from ..models import SALE_PAID, Sale
+from ..money import MoneyError, format_rupiah, parse_rupiah
+from ..payments import service as payment_service
+from ..payments import states
+from ..payments.models import Payment
+from ..payments.providers.base import ProviderError
+from ..web import toast
+from . import bp
+from .routes import with_register
+
+
+def paid_payments(sale: Sale) -> list[Payment]:
+    """The sale's gateway payments whose money came in and has not been refunded."""
+    return [payment for payment in sale.payments if payment.status == states.PAID]
+
+
+def this_registers(view):
+    """Resolve <sale_id> to a closed sale of this register; a toast for anything else."""
+
+    @functools.wraps(view)
+    def wrapped(sale_id):
+        sale = db.session.get(Sale, sale_id)
+        if sale is None or sale.register_id != g.register.id or sale.number is None:
+            return toast("Transaksi tidak ditemukan.", 404)
+        return view(sale)
+
+    return wrapped
+
+
+def back_to_sales_list(message: str):
+    """Done: the till's list of today's sales again, with what happened (and what the cashier must still do)."""
+    flash(message, "success")
+    response = make_response("", 204)
+    response.headers["HX-Redirect"] = url_for("pos.todays_sales")
+    return response
+
+
+@bp.route("/sales/<int:sale_id>/void", methods=["GET", "POST"])
+@with_register
+@this_registers
+def sale_void(sale):
+    """Void a paid sale: reason required, stock back; a cashier needs a supervisor's approval."""
+    error = None
+    if request.method == "POST":
+        try:
+            reason = sales.check_void_reason(request.form.get("reason"))
+            if sale.status != SALE_PAID:
+                raise sales.SaleError("Hanya transaksi yang sudah dibayar yang bisa dibatalkan.")
+            approver = approver_from_form("VoidSale", sale.display_number, detail=f"total={sale.total}")
+            supervisor = approvals.require_supervisor(
+                g.user, approver, f"Membatalkan transaksi {sale.display_number} ({format_rupiah(sale.total)}) "
+                                  "perlu persetujuan supervisor.")
+            sales.void_sale(sale.id, supervisor, reason)
+        except (approvals.ApprovalNeeded, approvals.ApprovalRefused) as exc:
+            db.session.rollback()
+            return ask_approval(exc, target="#modal", swap="innerHTML")
+        except sales.SaleError as exc:
+            db.session.rollback()
+            error = str(exc)
+        else:
+            message = f"Transaksi {sale.display_number} dibatalkan; stok dikembalikan."
+            owed = sum(payment.amount for payment in paid_payments(sale))
+            if owed:
+                message += f" Uang QRIS {format_rupiah(owed)} harus dikembalikan ke pelanggan: tekan Refund QRIS."
+            return back_to_sales_list(message)
+    return render_template("pos/_void.html", sale=sale, error=error, qris_paid=paid_payments(sale),
+                           form=request.form), (422 if error else 200)
+
+
+@bp.route("/sales/<int:sale_id>/payments/<payment_id>/refund", methods=["GET", "POST"])
+@with_register
+@this_registers
+def payment_refund(sale, payment_id):
+    """Refund a QRIS payment of the sale through its gateway, in full or in part, approved by a supervisor."""
+    payment = next((p for p in sale.payments if p.id == payment_id), None)
+    if payment is None:
+        return toast("Pembayaran tidak ditemukan.", 404)
+    error = None
+    if request.method == "POST":
+        try:
+            amount = parse_rupiah(request.form.get("amount", ""), allow_zero=False)
+            if payment.status != states.PAID:
+                raise payment_service.PaymentError("Hanya pembayaran yang lunas yang bisa direfund.")
+            if amount > payment.amount:
+                raise payment_service.PaymentError(f"Nominal refund paling banyak {format_rupiah(payment.amount)}.")
+            if not " ".join(request.form.get("reason", "").split()):
+                raise payment_service.PaymentError("Isi alasan refund.")
+            approver = approver_from_form("Refund", payment.order_id, detail=f"amount={amount}")
+            approvals.require_supervisor(
+                g.user, approver, f"Refund {format_rupiah(amount)} untuk transaksi {sale.display_number} "
+                                  "perlu persetujuan supervisor.")
+            db.session.commit()  # the approval stays on record whatever the gateway answers
+            payment_service.refund(payment, amount, request.form.get("reason", "")[:200],
+                                   actor=g.user.username)
+        except (approvals.ApprovalNeeded, approvals.ApprovalRefused) as exc:
+            db.session.rollback()
+            return ask_approval(exc, target="#modal", swap="innerHTML")
+        except ProviderError:
+            db.session.rollback()
+            error = ("Gateway belum bisa memproses refund ini. Coba lagi nanti, atau minta admin memeriksanya "
+                     "di Admin › Pembayaran.")
+        except (MoneyError, payment_service.PaymentError) as exc:
+            db.session.rollback()
+            error = str(exc)
+        else:
+            return back_to_sales_list(f"Refund {format_rupiah(amount)} untuk transaksi {sale.display_number} "
+                                      "tercatat. Pastikan pelanggan menerimanya.")
+        db.session.expire_all()
+    return render_template("pos/_refund.html", sale=sale, payment=payment, error=error,
+                           form=request.form), (422 if error else 200)
