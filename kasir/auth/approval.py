@@ -48,6 +48,7 @@ def ask_approval(problem: approvals.ApprovalNeeded | approvals.ApprovalRefused, 
 
 def approved(response):
     """Close the approval modal once `response` (the action's own answer) has been swapped in."""
+    response = make_response(response)
     if APPROVER_FIELD in request.form:
         existing = response.headers.get("HX-Trigger-After-Settle")
         response.headers["HX-Trigger-After-Settle"] = f"{existing}, {APPROVED_EVENT}" if existing else APPROVED_EVENT

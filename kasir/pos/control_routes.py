@@ -26,11 +26,11 @@ def this_registers(view):
     """Resolve <sale_id> to a closed sale of this register; a toast for anything else."""
 
     @functools.wraps(view)
-    def wrapped(sale_id):
+    def wrapped(sale_id, **kwargs):
         sale = db.session.get(Sale, sale_id)
         if sale is None or sale.register_id != g.register.id or sale.number is None:
             return toast("Transaksi tidak ditemukan.", 404)
-        return view(sale)
+        return view(sale, **kwargs)
 
     return wrapped
 
