@@ -11,7 +11,7 @@ from datetime import timedelta
 from . import audit
 from .clock import utcnow
 from .extensions import db
-from .models import ROLE_ADMIN, ROLES, AuditLog, User
+from .models import ROLE_ADMIN, ROLE_CASHIER, ROLES, AuditLog, User
 from .money import MoneyError, format_rupiah, parse_rupiah
 from .settings import get_setting, set_setting
 
@@ -19,7 +19,7 @@ APPROVAL_ACTION = "Approval"
 # Wrong PINs for one supervisor within the window before the till stops asking: a 4-digit PIN must not be guessable.
 MAX_REFUSALS = 5
 REFUSAL_WINDOW = timedelta(minutes=5)
-ROLE_LABELS = {ROLE_ADMIN: "admin", "cashier": "kasir"}
+ROLE_LABELS = {ROLE_ADMIN: "admin", ROLE_CASHIER: "kasir"}
 
 
 class ApprovalNeeded(Exception):
