@@ -143,7 +143,7 @@ def test_admin_sets_discount_limits_and_it_is_audited_as_save_config(client, aut
     [row] = audit_rows("SaveConfig")
     assert (row.target, row.actor, row.detail) == ("discount_limits", ADMIN[0], "admin=-%/- cashier=10%/25000")
     page = text_of(client.get("/admin/settings"))
-    assert "Batas Diskon" in page and 'value="10"' in page and 'value="25000"' in page
+    assert "Batas Diskon" in page and 'value="10"' in page and 'value="25.000"' in page
 
 
 @pytest.mark.parametrize("field, value, message", [
