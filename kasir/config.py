@@ -62,6 +62,13 @@ class Config:
         self.GATEWAY_READ_TIMEOUT = float(os.environ.get("GATEWAY_READ_TIMEOUT", "").strip() or 10)
         self.CALLBACK_SIGNING_KEY = os.environ.get("CALLBACK_SIGNING_KEY") or read_or_create_secret(
             instance / "callback_signing_key")
+        # Hosts and CIDRs a callback_url may reach although loopback, private or link-local (a shop's own
+        # LAN receiver); empty: callbacks go to public addresses only (kasir.api.callback_targets).
+        self.CALLBACK_ALLOWED_NETWORKS = os.environ.get("CALLBACK_ALLOWED_NETWORKS", "")
+        # One callback attempt, connect to last byte, never takes longer than this (a slow receiver
+        # only delays other callbacks, which have their own job thread).
+        self.CALLBACK_CONNECT_TIMEOUT = 3.0
+        self.CALLBACK_DEADLINE_SECONDS = 10.0
         self.MERCHANT_CITY = os.environ.get("MERCHANT_CITY", "JAKARTA")
         # Fractions are allowed ("0.1" = 6 s) so expiry can be seen in a demo or a browser test.
         self.EXPIRE_MINUTES = float(os.environ.get("EXPIRE_MINUTES", "").strip() or 15)
@@ -73,6 +80,8 @@ class Config:
         self.JOBS_ENABLED = env_flag("JOBS_ENABLED", True)
         # Daily backups in instance/backups/ older than this are deleted by the job runner.
         self.BACKUP_KEEP_DAYS = env_int("KASIR_BACKUP_KEEP_DAYS", 14)
+        # Stored webhook deliveries and the hourly counts of refused ones are deleted after this many days.
+        self.WEBHOOK_KEEP_DAYS = env_int("WEBHOOK_KEEP_DAYS", 90)
 
         self.RATELIMIT_ENABLED = env_flag("RATELIMIT_ENABLED", True)
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
@@ -84,6 +93,9 @@ class Config:
         self.CONFIRM_RATE_LIMIT = os.environ.get("CONFIRM_RATE_LIMIT", "5 per minute")
         self.TEST_CONNECTION_RATE_LIMIT = os.environ.get("TEST_CONNECTION_RATE_LIMIT", "3 per minute")
         self.API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "10 per minute")
+        # Refused webhook deliveries (bad signature, not the gateway's format) per sender address; past it the
+        # sender gets 429 at once. A gateway whose deliveries verify never reaches it.
+        self.WEBHOOK_REFUSED_RATE_LIMIT = os.environ.get("WEBHOOK_REFUSED_RATE_LIMIT", "30 per minute")
         # A payment request is a few hundred bytes (metadata at most 4 KB): anything bigger is refused early.
         self.API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 16 * 1024)
 

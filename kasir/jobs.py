@@ -1,4 +1,5 @@
-"""The background job runner (DESIGN §11): one thread per server process, each job on its own schedule.
+"""The background job runner (DESIGN §11): one thread per server process for the shop's own work, and one
+for callbacks to other servers; each job on its own schedule.
 
 Jobs are plain functions that also run on demand from the CLI (`python -m kasir sync`, `expire`).
 A failing job is logged and tried again on its next turn; it never stops the runner or the till.
@@ -28,6 +29,9 @@ class Job:
     run: Callable[[], object]
     next_run: float = 0.0
     run_at_stop: bool = False  # once more when the server stops, so in-memory work is not lost
+    # Jobs of one lane run one after another on the lane's own thread: outbound calls to other people's
+    # servers (callbacks) have their own, so a slow receiver never holds up expiry, sync or printing.
+    lane: str = "main"
 
 
 def default_jobs() -> list[Job]:
@@ -36,6 +40,7 @@ def default_jobs() -> list[Job]:
     from .payments import health, metrics, service
     from .reports import reconcile
     from .printing import queue as print_queue
+    from .webhooks import rejections, retention
     from .webhooks.service import reprocess_unmatched
 
     return [
@@ -45,11 +50,13 @@ def default_jobs() -> list[Job]:
         Job("reprocess_webhooks", 5, reprocess_unmatched),
         Job("print_queue", 2, print_queue.drain),
         Job("provider_health", 1, health.refresh_due),
-        Job("deliver_callbacks", 2, callbacks.deliver_due),
+        Job("deliver_callbacks", 2, callbacks.deliver_due, lane="callbacks"),
         Job("purge_idempotency_keys", 3600, idempotency.purge_expired),
         Job("reconcile_yesterday", 3600, reconcile.reconcile_yesterday),
         Job("daily_backup", 600, backup.daily_backup),
         Job("flush_provider_metrics", 60, metrics.flush, run_at_stop=True),
+        Job("flush_webhook_rejections", 60, rejections.flush, run_at_stop=True),
+        Job("purge_webhook_records", 3600, retention.purge_old),
     ]
 
 
@@ -73,12 +80,14 @@ def claim_lease(name: str, lease: timedelta) -> bool:
 
 
 class JobRunner:
+    """Runs the jobs on one thread per lane; `run_due` runs every due job once, on the caller's thread."""
+
     def __init__(self, app: Flask, jobs: list[Job] | None = None, tick_seconds: float = 0.5):
         self.app = app
         self.jobs = jobs if jobs is not None else default_jobs()
         self.tick_seconds = tick_seconds
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def _run(self, job: Job) -> None:
         with self.app.app_context():
@@ -90,28 +99,31 @@ class JobRunner:
             finally:
                 db.session.remove()
 
-    def run_due(self) -> None:
+    def run_due(self, lane: str | None = None) -> None:
         now = time.monotonic()
         for job in self.jobs:
-            if now < job.next_run:
+            if now < job.next_run or (lane is not None and job.lane != lane):
                 continue
             job.next_run = now + job.every_seconds
             self._run(job)
 
-    def _loop(self) -> None:
+    def _loop(self, lane: str) -> None:
         while not self._stop.is_set():
-            self.run_due()
+            self.run_due(lane)
             self._stop.wait(self.tick_seconds)
 
     def start(self) -> "JobRunner":
-        self._thread = threading.Thread(target=self._loop, name="kasir-jobs", daemon=True)
-        self._thread.start()
+        for lane in dict.fromkeys(job.lane for job in self.jobs):
+            name = "kasir-jobs" if lane == "main" else f"kasir-jobs-{lane}"
+            thread = threading.Thread(target=self._loop, args=(lane,), name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
         return self
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=10)
+        for thread in self._threads:
+            thread.join(timeout=15)
         for job in self.jobs:
             if job.run_at_stop:
                 self._run(job)

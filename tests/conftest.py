@@ -556,6 +556,15 @@ def forget_provider_health():
     health.forget()
 
 
+@pytest.fixture(autouse=True)
+def forget_webhook_rejections():
+    """Refused webhooks are counted per process until flushed (kasir.webhooks.rejections): not into the next test."""
+    from kasir.webhooks import rejections
+
+    yield
+    rejections.tally.take()
+
+
 class PostgresDatabases:
     """Throwaway databases on the server of TEST_DATABASE_URL (its role needs CREATEDB).
 

@@ -40,7 +40,6 @@ def test_bad_signature_is_401_and_applies_nothing(send_webhook, pending_payment)
     response = send_webhook(paid_body(pending_payment), secret="not-the-secret")
     assert response.status_code == 401
     assert status_of(pending_payment) == states.PENDING
-    assert db.session.scalar(db.select(WebhookDelivery.status)) == "ERROR"
 
 
 def test_missing_signature_is_401(send_webhook, pending_payment):
@@ -212,3 +211,100 @@ def test_a_payment_the_intake_found_is_read_again_in_a_later_transaction(app, pe
     payment_reads.clear()
     service.apply_status(found, states.PAID, source="webhook", amount=delivered.amount)
     assert len(payment_reads) == 1 and (not ON_POSTGRES or "FOR UPDATE" in payment_reads[0])  # locked anew
+
+
+# -- refused deliveries: counted, sampled and limited, never stored (issue 21, item 1) ------------------
+def test_a_refused_delivery_is_counted_with_a_small_sample_not_stored(app, send_webhook, pending_payment):
+    from kasir.payments.models import WebhookRejection
+    from kasir.webhooks import rejections
+
+    padded = {**paid_body(pending_payment), "padding": "x" * 20_000}
+    for _ in range(5):
+        assert send_webhook(padded, secret="not-the-secret").status_code == 401
+    assert send_webhook({}, raw=b"not json" * 2_000).status_code == 400
+    assert db.session.scalar(db.select(db.func.count(WebhookDelivery.id))) == 0
+    rejections.flush()
+    rows = {row.outcome: row for row in db.session.scalars(db.select(WebhookRejection))}
+    assert (rows["rejected"].count, rows["malformed"].count) == (5, 1)
+    samples = rows["rejected"].samples
+    assert len(samples) == rejections.SAMPLES_PER_ROW and samples[0]["reason"] == "bad signature"
+    assert all(len(sample["body"]) <= rejections.SAMPLE_BODY_CHARS and "X-Signature" not in sample["headers"]
+               for sample in samples)
+
+
+def test_counts_of_later_flushes_add_to_the_same_hours_row(app, send_webhook, pending_payment):
+    from kasir.payments.models import WebhookRejection
+    from kasir.webhooks import rejections
+
+    for _ in range(2):
+        send_webhook(paid_body(pending_payment), secret="not-the-secret")
+        rejections.flush()
+    [row] = db.session.scalars(db.select(WebhookRejection)).all()
+    assert row.count == 2 and len(row.samples) == 2 and row.source == "127.0.0.1"
+
+
+def test_a_sender_past_its_refusal_limit_gets_429_before_anything_is_checked(app_config, pending_payment):
+    from kasir import create_app
+
+    app = create_app({**app_config, "RATELIMIT_ENABLED": True, "WEBHOOK_REFUSED_RATE_LIMIT": "3 per minute"})
+    client = app.test_client()
+    raw = json.dumps(paid_body(pending_payment)).encode()
+    forged = generic.signed_headers("not-the-secret", raw, "evt-forged")
+    assert [client.post("/webhooks/qris", data=raw, headers=forged).status_code for _ in range(4)] == [401] * 3 + [429]
+    genuine = generic.signed_headers(app.config["PROVIDER_WEBHOOK_SECRET"], raw, "evt-genuine")
+    assert client.post("/webhooks/qris", data=raw, headers=genuine).status_code == 429  # retried by the gateway
+    other_sender = client.post("/webhooks/qris", data=raw, headers=genuine, environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    assert other_sender.status_code == 200
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_refused_deliveries_count_as_webhook_errors_on_the_dashboard(app, send_webhook, pending_payment):
+    from kasir.reports.dashboard import build_dashboard
+
+    send_webhook(paid_body(pending_payment), secret="not-the-secret")
+    send_webhook(paid_body(pending_payment))
+    assert build_dashboard().today.webhook_errors == 1
+
+
+def test_webhook_records_older_than_the_retention_are_purged(app, send_webhook, pending_payment):
+    from datetime import timedelta
+
+    from kasir.clock import utcnow
+    from kasir.payments.models import WebhookRejection
+    from kasir.webhooks import rejections, retention
+
+    send_webhook(paid_body(pending_payment), event_id="evt-recent")
+    send_webhook(paid_body(pending_payment), secret="not-the-secret")
+    rejections.flush()
+    old = utcnow() - timedelta(days=app.config["WEBHOOK_KEEP_DAYS"], hours=2)
+    db.session.add(WebhookDelivery(provider="mock", event_id="evt-old", payload="{}", received_at=old, status="OK"))
+    db.session.add(WebhookRejection(hour=old.replace(minute=0, second=0, microsecond=0), provider="mock",
+                                    source="10.0.0.9", outcome="rejected", count=7, samples=[]))
+    db.session.commit()
+    assert retention.purge_old() == 2
+    assert db.session.scalars(db.select(WebhookDelivery.event_id)).all() == ["evt-recent"]
+    assert db.session.scalar(db.select(WebhookRejection.source)) == "127.0.0.1"
+
+
+# -- replays under a new event id (issue 21, item 12) ----------------------------------------------------
+def test_a_replay_with_a_new_event_id_and_timestamp_is_a_duplicate(send_webhook, pending_payment):
+    body = paid_body(pending_payment)
+    assert send_webhook(body, event_id="evt-first").json["result"] == "applied"
+    replay = send_webhook(body, event_id="evt-captured-and-renamed", timestamp=int(time.time()) + 60)
+    assert replay.status_code == 200 and replay.json == {"result": "duplicate"}
+    assert db.session.scalar(db.select(db.func.count(WebhookDelivery.id))) == 1
+    assert db.session.scalar(db.select(db.func.count(PaymentLog.id)).where(PaymentLog.to_status == states.PAID)) == 1
+
+
+def test_a_replayed_failure_under_a_new_event_id_is_a_duplicate(send_webhook, pending_payment):
+    failed = paid_body(pending_payment, status="FAILED")
+    send_webhook(failed, event_id="evt-failed")
+    assert send_webhook(failed, event_id="evt-failed-again").json == {"result": "duplicate"}
+    assert status_of(pending_payment) == states.FAILED
+
+
+def test_another_status_of_the_same_transaction_is_not_a_duplicate(send_webhook, pending_payment):
+    send_webhook(paid_body(pending_payment, status="FAILED"), event_id="evt-failed")
+    late = send_webhook(paid_body(pending_payment), event_id="evt-paid")
+    assert late.json["result"] != "duplicate"

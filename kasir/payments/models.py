@@ -70,7 +70,6 @@ class PaymentLog(db.Model):
 WEBHOOK_PENDING = "PENDING"
 WEBHOOK_OK = "OK"
 WEBHOOK_ERROR = "ERROR"
-WEBHOOK_DUPLICATE = "DUPLICATE"
 
 
 class WebhookDelivery(db.Model):
@@ -78,7 +77,9 @@ class WebhookDelivery(db.Model):
 
     __tablename__ = "webhook_events"
     __table_args__ = (UniqueConstraint("provider", "event_id", name="uq_webhook_events_provider_event_id"),
-                      Index("ix_webhook_events_status_received_at", "status", "received_at"))
+                      UniqueConstraint("provider", "transaction_key", name="uq_webhook_events_provider_transaction_key"),
+                      Index("ix_webhook_events_status_received_at", "status", "received_at"),
+                      Index("ix_webhook_events_received_at", "received_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     provider: Mapped[str] = mapped_column(String(20))
@@ -94,6 +95,30 @@ class WebhookDelivery(db.Model):
     payment_id: Mapped[str | None] = mapped_column(String(36), index=True)
     # While a request or a job processes a PENDING delivery, others leave it alone until this passes (NULL: due).
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # One per transaction, status and amount (kasir.webhooks.service.transaction_key): a captured delivery
+    # replayed under a new event id is a duplicate too, since only the body is signed.
+    transaction_key: Mapped[str | None] = mapped_column(String(64))
+
+
+class WebhookRejection(db.Model):
+    """Refused webhook deliveries of one hour, provider, sender and outcome: a count and a few samples.
+
+    A refused delivery is not stored (anyone can send one); kasir.webhooks.rejections counts it in memory
+    and its job adds the counts here, keeping the first SAMPLES_PER_ROW samples (headers subset, the
+    start of the body, the reason) for whoever looks into it.
+    """
+
+    __tablename__ = "webhook_rejections"
+    __table_args__ = (UniqueConstraint("hour", "provider", "source", "outcome",
+                                       name="uq_webhook_rejections_hour_provider_source_outcome"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(64))  # the sender's address
+    outcome: Mapped[str] = mapped_column(String(20))  # kasir.webhooks.rejections.OUTCOMES
+    count: Mapped[int] = mapped_column(default=0)
+    samples: Mapped[list | None] = mapped_column(JSON)
 
 
 class MockLedgerEntry(db.Model):

@@ -8,7 +8,8 @@ What counts:
 - late and double payments: by the moment they were paid, as in the sales report;
 - webhook processing = received_at → processed_at; gateway delay = when the gateway says it sent the event
   (X-Timestamp of the signed format, Midtrans' settlement_time, Xendit's event "created") → received_at,
-  for the deliveries that say so;
+  for the deliveries that say so; refused deliveries (not stored, counted per hour by
+  kasir.webhooks.rejections) count as errors;
 - provider calls: kasir.payments.metrics;
 - the backlog (callbacks, print jobs, unprocessed webhooks) is the state now, whatever the window.
 """
@@ -28,6 +29,7 @@ from ..payments import metrics, states
 from ..payments.models import WEBHOOK_ERROR, WEBHOOK_PENDING, Payment, WebhookDelivery
 from ..payments.providers.midtrans import parse_wib
 from ..payments.providers.xendit import parse_iso
+from ..webhooks import rejections
 from .daily import Bar, bar_chart, double_payments_between, late_payments_between
 
 WEEK_DAYS = 7
@@ -155,7 +157,8 @@ def _add_webhooks(window: Window) -> None:
                   WebhookDelivery.headers, WebhookDelivery.provider, body_if_it_dates_itself.label("payload"))
         .where(WebhookDelivery.received_at >= window.start, WebhookDelivery.received_at < window.end)).all()
     window.webhooks = len(rows)
-    window.webhook_errors = sum(1 for row in rows if row.status == WEBHOOK_ERROR)
+    window.webhook_errors = sum(1 for row in rows if row.status == WEBHOOK_ERROR) + rejections.refused_between(
+        window.start, window.end)
     window.webhook_processing = Durations.of([max(0.0, _seconds(row.processed_at, row.received_at))
                                               for row in rows if row.processed_at is not None])
     delays = []

@@ -1,4 +1,5 @@
-"""Gateways' webhooks (DESIGN §7). JSON in and out; CSRF-exempt, authenticated by signature.
+"""Gateways' webhooks (DESIGN §7). JSON in and out; CSRF-exempt, authenticated by signature. Exempt from
+the default rate limits: a sender's refused deliveries have their own (kasir.webhooks.rejections).
 
 kasir.fastpath answers them in front of Flask with `intake`; these views are the same for a body it
 leaves to Flask (and when the fast path is off)."""
@@ -18,15 +19,16 @@ csrf.exempt(bp)
 limiter.exempt(bp)
 
 
-def receive(endpoint: str, headers, raw_body: bytes) -> service.Reply:
-    """/webhooks/qris speaks the generic format of the configured provider; the others their gateway's own."""
+def receive(endpoint: str, headers, raw_body: bytes, source: str | None) -> service.Reply:
+    """/webhooks/qris speaks the generic format of the configured provider; the others their gateway's own.
+    `source` is the sender's address: refused deliveries are counted, and limited, per sender."""
     if endpoint == "qris":
-        return service.receive_generic(headers, raw_body)
-    return service.receive_from(endpoint, headers, raw_body)
+        return service.receive_generic(headers, raw_body, source)
+    return service.receive_from(endpoint, headers, raw_body, source)
 
 
 def _view(endpoint: str):
-    reply = receive(endpoint, request.headers, request.get_data(cache=False))
+    reply = receive(endpoint, request.headers, request.get_data(cache=False), request.remote_addr)
     return jsonify(reply.body), reply.status
 
 
@@ -53,7 +55,7 @@ def intake(fast, fast_request, endpoint: str):
     raw_body = fast_request.get_data(cache=False)
     with app_context(fast.app):  # the database session, settings and providers
         try:
-            reply = receive(endpoint, fast_request.headers, raw_body)
+            reply = receive(endpoint, fast_request.headers, raw_body, fast_request.remote_addr)
         except Exception:  # receive() rolled back and kept the delivery for the job: the sender retries too
             log.exception("webhook %s failed", fast_request.path)
             reply = service.Reply(500, json_error(500))

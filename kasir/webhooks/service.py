@@ -1,5 +1,8 @@
-"""Webhook intake: verify, store every delivery, converge through apply_status (one commit when it applies)."""
+"""Webhook intake: verify, store every verified delivery, converge through apply_status (one commit when it
+applies). A refused delivery (it failed verification, its sender is over its limit, or it is a replay) is
+only counted (kasir.webhooks.rejections)."""
 import functools
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -12,9 +15,10 @@ from ..clock import utcnow
 from ..database import RawWrite, primary_key, run_write, write_transaction
 from ..extensions import db
 from ..payments import service, states
-from ..payments.models import WEBHOOK_DUPLICATE, WEBHOOK_ERROR, WEBHOOK_OK, WEBHOOK_PENDING, Payment, WebhookDelivery
+from ..payments.models import WEBHOOK_ERROR, WEBHOOK_OK, WEBHOOK_PENDING, Payment, WebhookDelivery
 from ..payments.providers import get_provider
 from ..payments.providers.base import ProviderError, WebhookEvent, WebhookIgnored, WebhookRejected
+from . import rejections
 from .generic import MalformedWebhook
 
 log = logging.getLogger(__name__)
@@ -36,7 +40,16 @@ class Reply:
 
 
 class DuplicateDelivery(Exception):
-    """The delivery's event id is stored already: a replay."""
+    """The delivery's event id, or its transaction key, is stored already: a replay."""
+
+
+def transaction_key(event: WebhookEvent) -> str:
+    """The same news about the same money, whatever event id it came with: the transaction (gateway id and
+    our order id), the status and the amount. Only a webhook's body is signed, so a captured delivery can
+    be sent again under a new event id and timestamp; this key makes it a duplicate all the same."""
+    parts = (event.provider_trx_id or "", event.reference or "", event.status,
+             "" if event.amount is None else str(event.amount))
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
 @dataclass
@@ -58,18 +71,20 @@ _PAYMENT_BY_TRX_ID = RawWrite(db.select(*service.PAYMENT_ROW).where(_PAYMENTS.c.
                               .with_for_update())
 
 
-def _insert(provider: str, headers, raw_body: bytes, status: str, error: str | None = None, *, event_id: str | None,
-            payment_id: str | None = None, attempts: int = 0, next_attempt_at: datetime | None = None,
-            processed: bool = False) -> int:
-    """Add a delivery to the current write transaction; its id. Raises DuplicateDelivery for a stored event id."""
-    values = {"provider": provider, "event_id": event_id, "status": status, "error": error,
+def _insert(provider: str, headers, raw_body: bytes, status: str, error: str | None = None, *,
+            event: WebhookEvent | None, payment_id: str | None = None, attempts: int = 0,
+            next_attempt_at: datetime | None = None, processed: bool = False) -> int:
+    """Add a delivery (of `event`, None for one ignored) to the current write transaction; its id. Raises
+    DuplicateDelivery for a stored event id or transaction key."""
+    values = {"provider": provider, "event_id": event.event_id if event else None,
+              "transaction_key": transaction_key(event) if event else None, "status": status, "error": error,
               "headers": {k: headers.get(k) for k in KEPT_HEADERS if headers.get(k)},
               "payload": raw_body[:MAX_STORED_BODY].decode("utf-8", "replace"), "payment_id": payment_id,
               "attempts": attempts, "next_attempt_at": next_attempt_at, "processed_at": utcnow() if processed else None}
     try:
         return _INSERT_DELIVERY.first(**values).id
     except IntegrityError:
-        raise DuplicateDelivery(event_id) from None
+        raise DuplicateDelivery(values["event_id"]) from None
 
 
 def _store(provider: str, headers, raw_body: bytes, **values) -> None:
@@ -90,41 +105,48 @@ def find_payment(event: WebhookEvent):
     return None
 
 
-def receive_generic(headers, raw_body: bytes) -> Reply:
+def receive_generic(headers, raw_body: bytes, source: str | None = None) -> Reply:
     """POST /webhooks/qris: the provider that speaks the generic format is the configured one."""
-    return receive(get_provider(), headers, raw_body)
+    return receive(get_provider(), headers, raw_body, source)
 
 
-def receive_from(provider_name: str, headers, raw_body: bytes) -> Reply:
+def receive_from(provider_name: str, headers, raw_body: bytes, source: str | None = None) -> Reply:
     """POST /webhooks/midtrans, /webhooks/xendit: the gateway's own format, whatever provider is active now."""
-    return receive(get_provider(provider_name), headers, raw_body)
+    return receive(get_provider(provider_name), headers, raw_body, source)
 
 
-def receive(provider, headers, raw_body: bytes) -> Reply:
-    """Verify with the provider, store, then process; a delivery that fails verification changes nothing.
+def receive(provider, headers, raw_body: bytes, source: str | None = None) -> Reply:
+    """Verify with the provider, store, then process; a delivery that fails verification changes nothing
+    and is only counted, as is one from a sender (`source`, its address) over its limit, and a replay.
 
     A delivery is stored with its outcome in the transaction that applies it (one commit): a server that
     dies before that commit keeps neither, and the sender, left without an answer, delivers again; a replay
     rolls back on the stored event id; an error rolls back and the delivery is then kept for the job. One that cannot be applied at once (no payment yet, or a gateway to
     ask first) is committed on its own, leased to this request, before anything else.
     """
+    if rejections.over_limit(source):
+        rejections.refuse(provider.name, source, rejections.RATE_LIMITED, "too many refused deliveries", headers,
+                          raw_body)
+        return Reply(429, {"error": {"code": "rate_limited", "message": "too many refused deliveries; try later",
+                                     "details": {}}})
     try:
         event = provider.parse_webhook(headers, raw_body)
     except WebhookRejected as exc:
-        _store(provider.name, headers, raw_body, event_id=None, status=WEBHOOK_ERROR, error=f"rejected: {exc}")
+        rejections.refuse(provider.name, source, rejections.REJECTED, str(exc), headers, raw_body)
         return Reply(401, {"error": {"code": "invalid_signature", "message": "signature, timestamp or event id did not verify", "details": {}}})
     except MalformedWebhook as exc:
-        _store(provider.name, headers, raw_body, event_id=None, status=WEBHOOK_ERROR, error=f"malformed: {exc}")
+        rejections.refuse(provider.name, source, rejections.MALFORMED, str(exc), headers, raw_body)
         return Reply(400, {"error": {"code": "malformed_webhook", "message": str(exc), "details": {}}})
     except WebhookIgnored as exc:
         log.info("%s webhook ignored: %s", provider.name, exc)
-        _store(provider.name, headers, raw_body, event_id=None, status=WEBHOOK_OK, error=f"ignored: {exc}")
+        _store(provider.name, headers, raw_body, event=None, status=WEBHOOK_OK, error=f"ignored: {exc}")
         return Reply(200, {"result": "ignored"})
     try:
         taken = run_write(functools.partial(_take, provider, headers, raw_body, event))
     except DuplicateDelivery:
-        # Kept too (the event id stays in its headers), but unique only once: replays change nothing.
-        _store(provider.name, headers, raw_body, event_id=None, status=WEBHOOK_DUPLICATE)
+        # Counted, not stored (a replay costs nothing): the first delivery is the record, and replays change nothing.
+        rejections.refuse(provider.name, source, rejections.DUPLICATE, f"event {event.event_id[:100]}", headers,
+                          raw_body)
         _complete_interrupted(provider.name, event)
         return Reply(200, {"result": "duplicate"})
     except Exception:
@@ -143,9 +165,9 @@ def _take(provider, headers, raw_body: bytes, event: WebhookEvent) -> Reply | _S
     payment = find_payment(event)
     not_ready = _not_ready(payment)
     if not_ready is None and not provider.confirms_events_online:
-        return _converge(functools.partial(_insert, provider.name, headers, raw_body, event_id=event.event_id,
+        return _converge(functools.partial(_insert, provider.name, headers, raw_body, event=event,
                                            payment_id=payment.id, attempts=1, processed=True), payment, event)
-    return _Stored(_insert(provider.name, headers, raw_body, WEBHOOK_PENDING, not_ready, event_id=event.event_id,
+    return _Stored(_insert(provider.name, headers, raw_body, WEBHOOK_PENDING, not_ready, event=event,
                            payment_id=payment.id if payment is not None else None, attempts=1,
                            next_attempt_at=utcnow() if not_ready else utcnow() + CLAIM_LEASE), payment, not_ready)
 
@@ -154,7 +176,7 @@ def _keep_for_retry(provider_name: str, headers, raw_body: bytes, event: Webhook
     """Processing failed and rolled back (the sender gets a 500): keep the delivery, as if stored first,
     for the job to apply. If even that fails, the sender's retry is what is left."""
     try:
-        _store(provider_name, headers, raw_body, event_id=event.event_id, status=WEBHOOK_PENDING,
+        _store(provider_name, headers, raw_body, event=event, status=WEBHOOK_PENDING,
                error="processing failed; retried by the job", attempts=1, next_attempt_at=utcnow())
     except Exception:
         log.exception("a failed %s webhook could not be kept for retry", provider_name)
@@ -163,8 +185,10 @@ def _keep_for_retry(provider_name: str, headers, raw_body: bytes, event: Webhook
 def _complete_interrupted(provider_name: str, event: WebhookEvent) -> None:
     """A replay of an event whose first delivery was stored but never processed (its server died between
     the two): process the stored one now rather than after its lease. apply_status makes a repeat a no-op."""
-    original = db.session.scalar(db.select(WebhookDelivery).where(WebhookDelivery.provider == provider_name,
-                                                                  WebhookDelivery.event_id == event.event_id))
+    original = db.session.scalar(db.select(WebhookDelivery).where(
+        WebhookDelivery.provider == provider_name,
+        or_(WebhookDelivery.event_id == event.event_id, WebhookDelivery.transaction_key == transaction_key(event)))
+        .order_by(WebhookDelivery.id).limit(1))
     if original is not None and original.status == WEBHOOK_PENDING and _not_ready(find_payment(event)) is None:
         process(original, event)
 
