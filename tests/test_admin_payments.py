@@ -31,7 +31,7 @@ def test_payments_table_filters_by_date_and_provider(client, auth, api):
 
 
 def test_detail_shows_timeline_webhooks_and_callbacks(client, auth, api, send_webhook, app):
-    created = api.create("WEB-1", 5000, callback_url="http://127.0.0.1:9/cb").json
+    created = api.create("WEB-1", 5000, callback_url="https://toko.example/cb").json
 
     class Paid:
         provider_trx_id, order_id, amount = created["provider_trx_id"], "WEB-1", 5000

@@ -2,6 +2,7 @@
 import json
 from datetime import timedelta
 
+import pytest
 from werkzeug import Response
 
 from conftest import paid_body
@@ -9,6 +10,12 @@ from kasir.api import callbacks
 from kasir.api.models import Callback
 from kasir.clock import utcnow
 from kasir.extensions import db
+
+
+@pytest.fixture
+def app_config(app_config):
+    """The receivers here are loopback pytest-httpserver endpoints: allowed, as a shop allows its LAN receiver."""
+    return {**app_config, "CALLBACK_ALLOWED_NETWORKS": "localhost, 127.0.0.1"}
 
 
 class Receiver:
@@ -114,7 +121,7 @@ def test_unreachable_receiver_is_recorded_and_retried(api, app, send_webhook):
     pay_via_api(api, send_webhook, app, "http://127.0.0.1:9/cb")  # the discard port: nothing listens
     assert run_job(app) == 0
     [callback] = outbox(app)
-    assert callback.attempts == 1 and callback.last_error and callback.next_attempt_at is not None
+    assert callback.attempts == 1 and callback.last_error == "unreachable" and callback.next_attempt_at is not None
 
 
 def test_payments_without_callback_url_queue_nothing(api, app, send_webhook):

@@ -1,23 +1,29 @@
 """Outbound callbacks (DESIGN §7): an outbox row written with the state change, delivered later by a job.
 
 A callback is never sent inside the request that changed the payment: `enqueue` only adds a row to the
-caller's transaction, and `deliver_due` (a background job) posts it, signed, with exponential backoff.
+caller's transaction, and `deliver_due` (a background job on its own thread, kasir.jobs) posts it, signed,
+with exponential backoff, one at a time, each call within CALLBACK_DEADLINE_SECONDS and only to an
+address callbacks may reach (kasir.api.callback_transport, kasir.api.callback_targets). An attempt's
+error is stored as a short code (ERROR_* in kasir.api.models), never the exception's text: the admin
+page shows it in words, without addresses or ports.
 """
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import time
 from datetime import timedelta
 
-import requests
 from flask import current_app
 
 from ..clock import utcnow
 from ..database import RawWrite, write_transaction
 from ..extensions import db
 from ..payments import states
-from .models import Callback
+from . import callback_transport
+from .callback_targets import TargetRefused
+from .models import ERROR_REFUSED_TARGET, ERROR_TIMEOUT, ERROR_UNREACHABLE, Callback
 from .serialization import payment_json
 
 log = logging.getLogger(__name__)
@@ -28,9 +34,9 @@ ID_HEADER = "X-Callback-Id"
 TIMESTAMP_HEADER = "X-Timestamp"
 # Seconds to wait after each failed attempt; the last attempt lands about 24 h after the first.
 BACKOFF_SECONDS = (10, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800)
-# A claimed row is hidden from other workers this long, so a crash mid-delivery only delays it.
+# A claimed row is hidden from other workers this long, so a crash mid-delivery only delays it. Rows are
+# claimed one at a time, each sent within CALLBACK_DEADLINE_SECONDS, well inside the lease.
 CLAIM_LEASE = timedelta(minutes=2)
-TIMEOUT = (3, 10)
 
 
 def sign(key: str, body: bytes) -> str:
@@ -73,18 +79,26 @@ def _claim(limit: int) -> list[int]:
 
 
 def send(callback: Callback) -> tuple[int | None, str | None]:
-    """POST one callback; returns (HTTP status, error text) of the attempt."""
+    """POST one callback; returns (HTTP status, error code) of the attempt."""
+    config = current_app.config
     body = callback.body.encode()
     headers = {"Content-Type": "application/json", "User-Agent": "Kasir-Callback/1",
-               SIGNATURE_HEADER: sign(current_app.config["CALLBACK_SIGNING_KEY"], body),
+               SIGNATURE_HEADER: sign(config["CALLBACK_SIGNING_KEY"], body),
                ID_HEADER: str(callback.id), TIMESTAMP_HEADER: str(int(time.time()))}
     try:
-        response = requests.post(callback.url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False)
-    except requests.RequestException as exc:
-        return None, type(exc).__name__
-    if 200 <= response.status_code < 300:
-        return response.status_code, None
-    return response.status_code, f"HTTP {response.status_code}"
+        status = callback_transport.post(callback.url, body, headers,
+                                         allowed_networks=config["CALLBACK_ALLOWED_NETWORKS"],
+                                         connect_timeout=config["CALLBACK_CONNECT_TIMEOUT"],
+                                         deadline_seconds=config["CALLBACK_DEADLINE_SECONDS"])
+    except TargetRefused:
+        return None, ERROR_REFUSED_TARGET
+    except TimeoutError:  # the deadline, or a connect that timed out
+        return None, ERROR_TIMEOUT
+    except (OSError, http.client.HTTPException, ValueError):  # refused, reset, DNS, TLS, a garbled answer
+        return None, ERROR_UNREACHABLE
+    if 200 <= status < 300:
+        return status, None
+    return status, f"HTTP {status}"
 
 
 def deliver(callback_id: int) -> bool:
@@ -106,8 +120,15 @@ def deliver(callback_id: int) -> bool:
 
 
 def deliver_due(limit: int = 20) -> int:
-    """The job: post every callback whose time has come; returns how many were accepted."""
-    return sum(deliver(callback_id) for callback_id in _claim(limit))
+    """The job: post up to `limit` callbacks whose time has come, claiming each just before it is sent;
+    returns how many were accepted."""
+    accepted = 0
+    for _ in range(limit):
+        claimed = _claim(1)
+        if not claimed:
+            break
+        accepted += deliver(claimed[0])
+    return accepted
 
 
 def retry_now(callback: Callback) -> None:

@@ -47,6 +47,18 @@ class IdempotencyKey(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
+# Callback.last_error of a failed attempt: a code (or "HTTP <status>" for the receiver's own answer),
+# shown to the admin in words, never with an address, a port or an exception's text.
+ERROR_REFUSED_TARGET = "refused_target"
+ERROR_TIMEOUT = "timeout"
+ERROR_UNREACHABLE = "unreachable"
+ERROR_LABELS = {
+    ERROR_REFUSED_TARGET: "Alamat callback tidak diizinkan (jaringan lokal/internal)",
+    ERROR_TIMEOUT: "Penerima tidak menjawab tepat waktu",
+    ERROR_UNREACHABLE: "Penerima tidak dapat dihubungi",
+}
+
+
 class Callback(db.Model):
     """The outbox of signed notifications to an API client's callback_url."""
 
@@ -71,6 +83,15 @@ class Callback(db.Model):
     @property
     def given_up(self) -> bool:
         return self.delivered_at is None and self.next_attempt_at is None
+
+    @property
+    def error_label(self) -> str | None:
+        """The last attempt's error for the admin page, in Indonesian."""
+        if not self.last_error:
+            return None
+        if self.last_error.startswith("HTTP "):
+            return f"Penerima menolak (kode {self.last_error[5:]})"
+        return ERROR_LABELS.get(self.last_error, "Gagal terkirim")
 
 
 class Settlement(db.Model):

@@ -88,8 +88,13 @@ def _provider_refusal(exc: ProviderError) -> ApiError:
                     {"provider_message": exc.message})
 
 
+def _payment_request(body) -> validation.PaymentRequest:
+    return validation.payment_request(body, current_app.config["QRIS_MAX_AMOUNT"],
+                                      current_app.config["CALLBACK_ALLOWED_NETWORKS"])
+
+
 def _create(body) -> tuple[int, dict]:
-    wanted = validation.payment_request(body, current_app.config["QRIS_MAX_AMOUNT"])
+    wanted = _payment_request(body)
     try:
         payment, created = service.create_api_payment(
             api_key_id=g.api_key_id, order_id=wanted.order_id, amount=wanted.amount,
@@ -133,7 +138,7 @@ def _create_keyed(body, key: str):
         opened = run_write(functools.partial(_claim_and_open, body, key, request_hash, abandoned_before,
                                              active_provider_name()))
     except IntegrityError:  # PostgreSQL: a concurrent request took this order_id first; nothing of ours was kept
-        wanted = validation.payment_request(body, current_app.config["QRIS_MAX_AMOUNT"])
+        wanted = _payment_request(body)
         try:
             payment = service.repeated_order(api_key_id=g.api_key_id, order_id=wanted.order_id, amount=wanted.amount)
         except service.OrderConflict as exc:
@@ -151,7 +156,7 @@ def _claim_and_open(body, key: str, request_hash: str, abandoned_before: datetim
     if claim.record_id is None:
         return _replay(claim)
     try:
-        wanted = validation.payment_request(body, current_app.config["QRIS_MAX_AMOUNT"])
+        wanted = _payment_request(body)
         payment, created = service.open_api_payment(
             api_key_id=g.api_key_id, order_id=wanted.order_id, amount=wanted.amount,
             callback_url=wanted.callback_url, metadata=wanted.metadata, provider_name=provider_name)

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ..payments import states
+from . import callback_targets
 from .errors import ApiError
 
 ORDER_ID = re.compile(r"[A-Za-z0-9._:-]{1,50}")  # the gateways' own limit on a reference
@@ -50,7 +51,7 @@ def _amount(value, max_amount: int) -> int:
     return value
 
 
-def _callback_url(value) -> str:
+def _callback_url(value, allowed_networks: str) -> str:
     if not isinstance(value, str) or len(value) > CALLBACK_URL_MAX or any(ch.isspace() or ord(ch) < 32 for ch in value):
         raise ValueError(f"must be an http(s) URL of at most {CALLBACK_URL_MAX} characters")
     try:
@@ -60,6 +61,7 @@ def _callback_url(value) -> str:
         raise ValueError("must be an http(s) URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an http(s) URL")
+    callback_targets.check_url_host(parts.hostname, allowed_networks)  # TargetRefused is a ValueError
     return value
 
 
@@ -71,8 +73,9 @@ def _metadata(value) -> dict:
     return value
 
 
-def payment_request(body, max_amount: int) -> PaymentRequest:
-    """Validate a POST /payments body; raises a 422 ApiError naming every bad field."""
+def payment_request(body, max_amount: int, allowed_networks: str = "") -> PaymentRequest:
+    """Validate a POST /payments body; raises a 422 ApiError naming every bad field. `allowed_networks`:
+    CALLBACK_ALLOWED_NETWORKS, the internal hosts a callback_url may name."""
     if not isinstance(body, dict):
         raise invalid({"body": "must be a JSON object"})
     errors = {name: "unknown field" for name in body if name not in FIELDS}
@@ -86,7 +89,8 @@ def payment_request(body, max_amount: int) -> PaymentRequest:
     if body.get("currency") not in (None, "IDR"):
         errors["currency"] = "must be IDR"
     try:
-        callback_url = None if body.get("callback_url") is None else _callback_url(body["callback_url"])
+        callback_url = (None if body.get("callback_url") is None
+                        else _callback_url(body["callback_url"], allowed_networks))
     except ValueError as exc:
         errors["callback_url"] = str(exc)
     try:
