@@ -64,8 +64,9 @@ def test_a_flood_of_unsigned_webhooks_is_counted_not_stored_and_the_till_keeps_s
     assert paid.status_code == 200 and re.search(r"data-change>\s*Rp 2\.500\s*<", paid.text)
 
     total = SENDERS * REQUESTS_PER_SENDER
-    assert len(answers) == total and set(answers) <= {401, 429} and 429 in answers
+    assert len(answers) == total and set(answers) <= {401, 429}
     assert query_database(server.database_url, "SELECT count(*) FROM webhook_events") == [(0,)]
+    assert 429 in answers  # past its limit, a sender is refused before its signature is even checked
     server.stop()  # the job runner writes the counts it holds when the server stops
     rows = query_database(server.database_url,
                           "SELECT outcome, source, count, samples FROM webhook_rejections ORDER BY outcome")
