@@ -15,6 +15,7 @@ from kasir.payments import service, states
 from kasir.payments.models import Payment, WebhookDelivery
 from kasir.payments.providers import get_provider
 from kasir.payments.providers.base import ProviderError
+from kasir.webhooks import rejections
 from midtrans_till import app_config, midtrans_active  # noqa: F401  (this module's till pays through Midtrans)
 
 
@@ -88,8 +89,9 @@ def test_bad_notification_signature_is_401_and_nothing_is_applied(client, till, 
     assert response.status_code == 401
     assert fake_midtrans.calls("status") == []
     assert fresh(Payment, payment.id).status == states.PENDING
-    rejected = db.session.scalar(db.select(WebhookDelivery).where(WebhookDelivery.provider == "midtrans"))
-    assert rejected.status == "ERROR" and rejected.event_id is None
+    assert db.session.scalar(db.select(WebhookDelivery).where(WebhookDelivery.provider == "midtrans")) is None
+    [(key, counted)] = rejections.tally.take().items()  # counted, not stored (issue 21)
+    assert key[1:] == ("midtrans", "127.0.0.1", rejections.REJECTED) and counted.count == 1
 
 
 def test_notification_signed_with_another_key_is_rejected(client, till, fake_midtrans):

@@ -73,7 +73,8 @@ def count(server, sql: str, **params) -> int:
 
 def test_kill_9_mid_burst_then_resending_everything_pays_each_order_exactly_once(tmp_path):
     # Nothing listens on the callback port: callbacks stay in the outbox (retried later), one row per event.
-    server = LiveServer(tmp_path, {"GATEWAY_CONNECT_TIMEOUT": "0.5", "GATEWAY_READ_TIMEOUT": "1"}).start()
+    server = LiveServer(tmp_path, {"GATEWAY_CONNECT_TIMEOUT": "0.5", "GATEWAY_READ_TIMEOUT": "1",
+                                   "CALLBACK_ALLOWED_NETWORKS": "127.0.0.1"}).start()
     try:
         token = server.kasir("api-key", "create", "Toko Online").stdout.strip().splitlines()[-1]
         shop = Shop(server, token, (tmp_path / "webhook_secret").read_text().strip(),

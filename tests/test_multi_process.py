@@ -47,7 +47,8 @@ def shop(tmp_path, httpserver):
     printer = PrinterListener(free_port())
     env = {"JOBS_ENABLED": "true", "PROVIDER": "mock", "PROVIDER_WEBHOOK_SECRET": SECRET,
            "CALLBACK_SIGNING_KEY": "shared-callback-key", "SECRET_KEY": "shared-secret-key",
-           "KASIR_ENCRYPTION_KEY": "11" * 32, "PRINTER_URL": f"tcp://127.0.0.1:{printer.port}"}
+           "KASIR_ENCRYPTION_KEY": "11" * 32, "PRINTER_URL": f"tcp://127.0.0.1:{printer.port}",
+           "CALLBACK_ALLOWED_NETWORKS": "localhost, 127.0.0.1"}  # the loopback receiver, as a shop allows its LAN one
     first = LiveServer(tmp_path / "till-1", env)
     (tmp_path / "till-2").mkdir()
     second = LiveServer(tmp_path / "till-2", {**env, "DATABASE_URL": first.database_url})
