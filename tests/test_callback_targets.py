@@ -3,7 +3,8 @@ import socket
 
 import pytest
 
-from conftest import ADMIN
+from test_reports_browser import admin_page, served_app  # noqa: F401  (the test's app on loopback, an admin)
+
 from kasir.api import callbacks
 from kasir.api.models import Callback
 from kasir.clock import utcnow
@@ -103,20 +104,23 @@ def test_the_connection_goes_to_the_address_that_was_checked(app_config, httpser
     assert request.headers["Host"] == f"receiver.example:{httpserver.port}"
 
 
-def test_the_admin_page_names_a_failed_delivery_in_words_without_addresses(app, api, client, auth):
-    payment_id = api.create("WEB-ADMIN", 5000).json["payment_id"]
+@pytest.mark.browser
+def test_the_admin_page_names_a_failed_delivery_in_words_without_addresses(app, api, admin_page, served_app,  # noqa: F811
+                                                                           screenshots):
+    payment_id = api.create("WEB-ADMIN", 5000, callback_url="https://toko.example/cb").json["payment_id"]
     with app.app_context():
-        for url, error in (("http://receiver.example/a", "refused_target"), ("http://receiver.example/b", "timeout"),
-                           ("http://receiver.example/c", "unreachable"), ("http://receiver.example/d", "HTTP 503")):
-            db.session.add(Callback(payment_id=payment_id, url=url, event="payment.paid", body="{}", attempts=1,
-                                    last_error=error, next_attempt_at=None))
-        db.session.add(Callback(payment_id=payment_id, url="http://receiver.example/e", event="payment.paid",
-                                body="{}", attempts=1, last_error="ConnectionError: [Errno 111] 10.0.0.7:8080",
+        for error in ("refused_target", "timeout", "unreachable", "HTTP 503"):
+            db.session.add(Callback(payment_id=payment_id, url="https://toko.example/cb", event="payment.paid",
+                                    body="{}", attempts=1, last_error=error, next_attempt_at=None))
+        db.session.add(Callback(payment_id=payment_id, url="https://toko.example/cb", event="payment.paid", body="{}",
+                                attempts=1, last_error="ConnectionError: [Errno 111] 10.0.0.7:8080",
                                 next_attempt_at=utcnow()))
         db.session.commit()
-    auth.login_admin(*ADMIN)
-    page = client.get(f"/admin/payments/{payment_id}").get_data(as_text=True)
-    for words in ("Alamat callback tidak diizinkan", "Penerima tidak menjawab tepat waktu",
-                  "Penerima tidak dapat dihubungi", "Penerima menolak (kode 503)", "Gagal terkirim"):
-        assert words in page
-    assert "Errno" not in page and "10.0.0.7" not in page and "ConnectionError" not in page
+    admin_page.goto(f"{served_app}/admin/payments/{payment_id}")
+    outcomes = admin_page.locator("table").last.inner_text()
+    for words in ("Gagal: Alamat callback tidak diizinkan (jaringan lokal/internal)",
+                  "Gagal: Penerima tidak menjawab tepat waktu", "Gagal: Penerima tidak dapat dihubungi",
+                  "Gagal: Penerima menolak (kode 503)", "Gagal terkirim"):
+        assert words in outcomes
+    assert "Errno" not in outcomes and "10.0.0.7" not in outcomes and "ConnectionError" not in outcomes
+    admin_page.screenshot(path=screenshots / "admin-payment-callback-errors.png", full_page=True)
