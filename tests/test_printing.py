@@ -225,12 +225,28 @@ def test_refused_printer_fails_the_job_after_retries_then_reprint_succeeds(
     assert htmx.get("/printing/status").get_data(as_text=True).strip() == ""
 
 
+def test_the_banner_shows_after_the_first_failed_try_in_plain_words_while_retries_go_on(
+        till, network_printer, auth, htmx):
+    sale = pay_cash(till)
+    assert queue.drain() == 0  # the first try: connection refused
+    [job] = jobs_of(sale)
+    assert (job.status, job.attempts) == (PRINT_QUEUED, 1) and "Errno" in job.last_error
+    auth.login_cashier()
+    banner = htmx.get("/printing/status").get_data(as_text=True)
+    assert "Struk gagal dicetak" in banner and sale.display_number in banner
+    assert "dicoba lagi otomatis" in banner and "Cetak Ulang" in banner
+    for technical in ("Errno", "tcp://", "127.0.0.1", "PRINTER_URL", "refused"):
+        assert technical not in banner
+
+
 def test_reprint_while_the_printer_is_down_stays_queued_and_says_so(till, network_printer, auth, htmx):
     sale = pay_cash(till)
     auth.login_cashier()
     response = htmx.post(f"/receipts/{sale.id}/print")
     assert response.status_code == 202
     assert "belum tercetak" in response.get_data(as_text=True)
+    for technical in ("Errno", "tcp://", "PRINTER_URL"):
+        assert technical not in response.get_data(as_text=True)
     assert [(j.kind, j.status) for j in jobs_of(sale)] == [("receipt", PRINT_QUEUED), ("reprint", PRINT_QUEUED)]
 
 
@@ -266,6 +282,7 @@ def test_printer_none_never_fails_a_sale(till, app, auth, htmx):
     response = htmx.post(f"/receipts/{sale.id}/print")
     assert response.status_code == 409
     assert "belum diatur" in response.get_data(as_text=True)
+    assert "PRINTER_URL" not in response.get_data(as_text=True)
     assert htmx.get("/printing/status").get_data(as_text=True).strip() == ""
 
 

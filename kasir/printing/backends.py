@@ -29,6 +29,10 @@ BACKENDS = {
 }
 
 
+# Staff read this at the till and on the Z report: no variable names.
+PRINTER_NOT_SET = "Printer struk belum diatur. Atur di Admin › Printer."
+
+
 class PrinterError(Exception):
     """The printer is misconfigured, unreachable or refused the job; the message is Indonesian and safe to show."""
 

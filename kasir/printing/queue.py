@@ -3,7 +3,8 @@
 A paid sale adds a QUEUED job in the same transaction that marks it PAID; `drain()` (called by the job runner,
 the print route and the CLI) prints the jobs that are due, retrying with backoff until the job is PRINTED or,
 after the last try, FAILED.
-Failed receipts show on the cashier screen with a reprint button.
+Receipts not yet printed after a failed attempt show on the cashier screen at once (retrying or given up),
+with a reprint button.
 """
 import logging
 from datetime import datetime, timedelta
@@ -15,7 +16,7 @@ from ..database import write_transaction
 from ..extensions import db
 from ..models import METHOD_CASH, PRINT_FAILED, PRINT_KIND_RECEIPT, PRINT_PRINTED, PRINT_QUEUED, PrintJob, Sale
 from ..settings import shop_profile
-from .backends import PrinterError, send
+from .backends import PRINTER_NOT_SET, PrinterError, send
 from .escpos_render import render_bytes
 from .layout import build_receipt, build_test_page
 from .settings import PrinterSettings, printer_settings
@@ -107,7 +108,7 @@ def drain(limit: int = DRAIN_LIMIT) -> int:
 def reprint(sale: Sale) -> PrintJob:
     """Print a copy of the sale's receipt now; if the printer fails, the copy stays queued for the retries."""
     if not printer_settings().enabled:
-        raise PrinterError("Printer struk belum diatur (PRINTER_URL=none). Atur di Admin › Printer.")
+        raise PrinterError(PRINTER_NOT_SET)
     with write_transaction():
         job = PrintJob(sale_id=sale.id, kind=PRINT_KIND_REPRINT, status=PRINT_QUEUED, attempts=0,
                        next_attempt_at=utcnow())
@@ -122,13 +123,16 @@ def printed_before(sale: Sale) -> bool:
                              .limit(1)) is not None
 
 
-def failed_jobs(limit: int = 10) -> list[PrintJob]:
-    """Receipts whose last print job gave up (within the last day), newest first: the cashier's banner."""
+def unprinted_jobs(limit: int = 10) -> list[PrintJob]:
+    """Receipts whose last print job failed at least once (within the last day), newest first: the
+    cashier's banner, shown from the first failed attempt on while the retries go on."""
     later = aliased(PrintJob)
     newer_job = db.select(later.id).where(later.sale_id == PrintJob.sale_id, later.id > PrintJob.id).exists()
+    retrying = (PrintJob.status == PRINT_QUEUED) & PrintJob.last_error.is_not(None)
     return list(db.session.scalars(
         db.select(PrintJob)
-        .where(PrintJob.status == PRINT_FAILED, PrintJob.created_at >= utcnow() - FAILED_SHOWN_FOR, ~newer_job)
+        .where((PrintJob.status == PRINT_FAILED) | retrying, PrintJob.created_at >= utcnow() - FAILED_SHOWN_FOR,
+               ~newer_job)
         .order_by(PrintJob.id.desc())
         .limit(limit)
     ))

@@ -65,7 +65,8 @@ def print_receipt(sale_id):
         if job.status == PRINT_PRINTED:
             message, status, kind = f"Struk {sale.display_number} dicetak.", 200, "success"
         else:
-            message = f"Struk {sale.display_number} belum tercetak: {job.last_error or 'printer sibuk'}. Dicoba lagi otomatis."
+            message = (f"Struk {sale.display_number} belum tercetak: printer tidak menjawab. Periksa kertas, kabel "
+                       "dan daya; dicoba lagi otomatis.")
             status, kind = 202, "error"
     if not is_htmx():
         flash(message, kind)
@@ -78,5 +79,5 @@ def print_receipt(sale_id):
 @bp.route("/printing/status")
 @login_required
 def status():
-    """The cashier's banner of receipts that could not be printed; empty when there are none."""
-    return render_template("printing/_status.html", failed=queue.failed_jobs())
+    """The cashier's banner of receipts not printed yet after a failed try; empty when there are none."""
+    return render_template("printing/_status.html", unprinted=queue.unprinted_jobs())

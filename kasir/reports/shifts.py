@@ -31,7 +31,7 @@ from ..models import (
     User,
 )
 from ..money import MoneyError, format_number, parse_rupiah
-from ..printing.backends import PrinterError, send
+from ..printing.backends import PRINTER_NOT_SET, PrinterError, send
 from ..printing.escpos_render import render_bytes
 from ..printing.layout import COLUMNS, Line, Receipt, two_columns
 from ..printing.settings import printer_settings
@@ -201,5 +201,5 @@ def print_shift_report(summary: ShiftSummary, shop: dict[str, str]) -> None:
     """Print the X/Z report now, outside the sales print queue; raises PrinterError with the reason."""
     settings = printer_settings()
     if not settings.enabled:
-        raise PrinterError("Printer struk belum diatur (PRINTER_URL=none). Atur di Admin › Printer.")
+        raise PrinterError(PRINTER_NOT_SET)
     send(settings.url, render_bytes(build_shift_receipt(summary, shop, settings.width_mm)))
