@@ -53,6 +53,9 @@ COMMON_FLAGS = (
 )
 # Without it a Linux desktop may ask for the keyring password at every login.
 LINUX_FLAGS = ("--password-store=basic",)
+# Chromium on Linux takes its locale (date pickers' day/month order, number formats, its own pages) from
+# the environment, not from --lang: the till's desktop session may well be English.
+LOCALE_ENV = {"LANG": "id_ID.UTF-8", "LANGUAGE": "id"}
 
 
 # Settings no command-line flag covers reliably, written into a new profile before its first start:
@@ -60,6 +63,7 @@ LINUX_FLAGS = ("--password-store=basic",)
 # "Save password?" bubble over the admin login.
 PROFILE_PREFERENCES = {
     "translate": {"enabled": False},
+    "intl": {"accept_languages": "id-ID,id"},
     "credentials_enable_service": False,
     "profile": {"password_manager_enabled": False},
 }
@@ -79,9 +83,12 @@ class KioskWindow:
     name: str
     argv: list[str]
     profile: Path
+    env: dict[str, str]  # set for the browser on top of ours
 
     def command_line(self, platform: str = sys.platform) -> str:
-        return subprocess.list2cmdline(self.argv) if platform == "win32" else shlex.join(self.argv)
+        if platform == "win32":  # cmd.exe has no VAR=value prefix; --lang does the job there
+            return subprocess.list2cmdline(self.argv)
+        return shlex.join([f"{name}={value}" for name, value in self.env.items()] + self.argv)
 
 
 def _expand_windows_vars(path: str, environ) -> str:
@@ -166,7 +173,8 @@ def build_windows(browser: str, base_url: str, instance: Path, *, register: str 
     def window(name: str, path: str, position: tuple[int, int]) -> KioskWindow:
         return KioskWindow(name, [browser, "--kiosk", f"--app={base_url}{path}",
                                   f"--user-data-dir={profiles / name}",
-                                  f"--window-position={position[0]},{position[1]}", *flags], profiles / name)
+                                  f"--window-position={position[0]},{position[1]}", *flags], profiles / name,
+                           dict(LOCALE_ENV))
 
     windows = [window("cashier", "/pos", cashier_position)]
     if display_position is not None:
@@ -213,8 +221,8 @@ def seed_profile(profile: Path) -> None:
 def launch(windows: list[KioskWindow]) -> None:
     for window in windows:
         seed_profile(window.profile)
-        subprocess.Popen(window.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, **_detached())
+        subprocess.Popen(window.argv, env={**os.environ, **window.env}, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **_detached())
 
 
 @click.command("kiosk")

@@ -91,11 +91,35 @@ def test_builds_two_kiosk_windows_with_their_own_profiles(tmp_path):
             assert flag in window.argv
 
 
+def test_the_browser_starts_in_indonesian(tmp_path):
+    # Linux Chromium reads its locale (date pickers' order, its own pages) from LANG/LANGUAGE, not --lang.
+    cashier, display = build_windows("/usr/bin/chromium", "http://127.0.0.1:9000", tmp_path,
+                                     display_position=(1920, 0), platform="linux")
+    for window in (cashier, display):
+        assert "--lang=id" in window.argv
+        assert window.env == {"LANG": "id_ID.UTF-8", "LANGUAGE": "id"}
+        assert window.command_line("linux").startswith("LANG=id_ID.UTF-8 LANGUAGE=id /usr/bin/chromium --kiosk ")
+    assert kiosk.PROFILE_PREFERENCES["intl"] == {"accept_languages": "id-ID,id"}
+
+
+def test_launch_gives_the_browser_the_indonesian_locale(tmp_path, monkeypatch):
+    launched = []
+    monkeypatch.setattr(kiosk.subprocess, "Popen", lambda argv, **options: launched.append((argv, options)))
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+    [cashier] = build_windows("/usr/bin/chromium", "http://127.0.0.1:9000", tmp_path, platform="linux")
+    kiosk.launch([cashier])
+    [(argv, options)] = launched
+    assert argv == cashier.argv and "--lang=id" in argv
+    assert (options["env"]["LANG"], options["env"]["LANGUAGE"]) == ("id_ID.UTF-8", "id")
+    assert options["env"]["PATH"] == os.environ["PATH"]  # the rest of the environment is passed on
+
+
 def test_windows_command_lines_quote_program_files():
     chrome = r"C:\Program Files\Google\Chrome\Application\chrome.exe"
     [cashier] = build_windows(chrome, "http://127.0.0.1:9000", Path(r"C:\kasir\instance"), platform="win32")
     line = cashier.command_line("win32")
     assert line.startswith(f'"{chrome}" --kiosk --app=http://127.0.0.1:9000/pos ')
+    assert "--lang=id" in line
     assert "--password-store=basic" not in line
 
 
