@@ -1,6 +1,9 @@
+import re
+
 from kasir import create_app
+from kasir.auth.service import create_user
 from kasir.extensions import db
-from kasir.models import AuditLog, User
+from kasir.models import ROLE_CASHIER, AuditLog, User
 
 from conftest import ADMIN, CASHIER
 
@@ -124,3 +127,24 @@ def test_pages_have_no_inline_scripts(client, auth):
     for path in ("/login", "/pos"):
         html = client.get(path).get_data(as_text=True)
         assert "<script>" not in html and " on" + "click=" not in html
+
+
+def checked_cashiers(page: str) -> list[str]:
+    return re.findall(r'name="username" value="([^"]+)" required checked', page)
+
+
+def test_the_login_page_preselects_no_cashier_among_several(client, app):
+    assert checked_cashiers(client.get("/login").get_data(as_text=True)) == [CASHIER[0]]  # the only one
+    with app.app_context():
+        create_user("andi", ROLE_CASHIER, display_name="Andi", pin="1357")
+        db.session.commit()
+    page = client.get("/login").get_data(as_text=True)
+    assert 'value="andi" required' in page and checked_cashiers(page) == []
+    wrong = client.post("/login", data={"mode": "pin", "username": CASHIER[0], "pin": "0000"})
+    assert checked_cashiers(wrong.get_data(as_text=True)) == [CASHIER[0]]  # kept after a wrong PIN
+
+
+def test_a_pin_without_a_chosen_name_asks_for_the_name(client):
+    response = client.post("/login", data={"mode": "pin", "pin": CASHIER[1]})
+    assert response.status_code == 401
+    assert "Pilih nama Anda" in response.get_data(as_text=True)

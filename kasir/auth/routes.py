@@ -37,7 +37,9 @@ def login():
         username = request.form.get("username", "")
         secret = request.form.get("pin" if mode == "pin" else "password", "")
         user = authenticate(username, secret, by_pin=(mode == "pin"))
-        if user is None:
+        if user is None and mode == "pin" and not username:
+            error = "Pilih nama Anda dulu, lalu ketik PIN."
+        elif user is None:
             error = "PIN salah." if mode == "pin" else "Nama pengguna atau kata sandi salah."
             audit.record("Login", username[:40], outcome="failed", actor=username[:40] or "anonymous")
             db.session.commit()
@@ -51,7 +53,8 @@ def login():
                 return redirect(url_for("auth.change_password"))
             return redirect(_safe_next(request.args.get("next")) or _home_for(user))
     status = 401 if error else 200
-    return render_template("auth/login.html", cashiers=cashiers, error=error, mode=mode), status
+    chosen = request.form.get("username") if mode == "pin" else None  # kept after a wrong PIN
+    return render_template("auth/login.html", cashiers=cashiers, error=error, mode=mode, chosen=chosen), status
 
 
 @bp.route("/logout", methods=["POST"])
