@@ -52,9 +52,10 @@ def wants_json() -> bool:
     return request.path.startswith(("/payments", "/webhooks", "/healthz"))
 
 
-def toast(message: str, status: int = 422, kind: str = "error"):
-    """An htmx answer that shows `message` in the page's toast area instead of swapping the target."""
-    response = make_response(render_template("_toast.html", message=message, kind=kind), status)
+def toast(message: str, status: int = 422, kind: str = "error", *, template: str = "_toast.html", **context):
+    """An htmx answer that shows `message` in the page's toast area instead of swapping the target
+    (`template` may add out-of-band parts around the toast, with `context`)."""
+    response = make_response(render_template(template, message=message, kind=kind, **context), status)
     response.headers["HX-Retarget"] = "#toast"
     response.headers["HX-Reswap"] = "innerHTML"
     return response

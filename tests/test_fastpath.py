@@ -90,8 +90,8 @@ def test_each_pending_qr_status_poll_shows_the_countdown_of_its_moment(app, auth
     later = utcnow() + timedelta(minutes=5)
     monkeypatch.setattr(clock, "utcnow", lambda: later)
     fast, flask = fast_and_flask(app, lambda: htmx.get(f"/pos/payments/{payment_id}/status"))
-    assert "Berlaku <span data-countdown-text>14:" in first
-    assert "Berlaku <span data-countdown-text>09:" in fast.get_data(as_text=True)
+    assert "Sisa waktu <span data-countdown-text>14:" in first
+    assert "Sisa waktu <span data-countdown-text>09:" in fast.get_data(as_text=True)
     assert_same_answer(fast, flask)
 
 

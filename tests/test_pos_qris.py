@@ -3,7 +3,8 @@ import re
 
 import pytest
 
-from conftest import fresh, paid_body
+from conftest import PROJECT_ROOT, fresh, paid_body
+from kasir import qris
 from kasir.extensions import db
 from kasir.models import Register, Sale
 from kasir.payments import states
@@ -177,3 +178,80 @@ def test_admin_makes_a_display_link_that_works_from_another_device(client, auth)
     assert client.get(path, environ_base={"REMOTE_ADDR": "192.0.2.10"}).status_code == 200
     client.post("/admin/registers/1/display-link")
     assert client.get(path, environ_base={"REMOTE_ADDR": "192.0.2.10"}).status_code == 403
+
+
+def test_qris_on_a_rp_0_total_says_so_not_that_the_cart_is_empty(client, auth, htmx):
+    auth.login_cashier()
+    htmx.post("/pos/cart/scan", data={"q": "SKU0001"})
+    htmx.post("/pos/cart/discount", data={"discount": "100%"})
+    response = htmx.post("/pos/checkout/qris")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422 and "Total Rp 0 tidak bisa dibayar" in body
+    assert "Keranjang masih kosong" not in body
+
+
+def test_the_countdown_reads_as_time_left_on_the_till_and_the_display(client, auth, htmx):
+    response, payment = start_qris(auth, htmx)
+    assert "Sisa waktu <span data-countdown-text>" in response.get_data(as_text=True)
+    assert "Sisa waktu <span data-countdown-text>" in htmx.get("/display/1/state?v=0.0").get_data(as_text=True)
+    assert "Berlaku" not in response.get_data(as_text=True)
+
+
+def test_a_fresh_qr_has_one_name_everywhere(client, auth, htmx, app):
+    response, payment = start_qris(auth, htmx)
+    assert "Buat QR Baru" in response.get_data(as_text=True)
+    final = htmx.post(f"/pos/payments/{payment.id}/cancel").get_data(as_text=True)
+    assert "Buat QR Baru" in final
+    for path in (PROJECT_ROOT / "templates").rglob("*.html"):
+        assert "Perbarui QR" not in path.read_text(), path
+
+
+def test_batal_only_asks_and_the_question_cancels(client, auth, htmx):
+    response, payment = start_qris(auth, htmx)
+    body = response.get_data(as_text=True)
+    status = body.split('id="qris-status"', 1)[1].split('id="qris-cancel-ask"', 1)[0]
+    batal = re.search(r"<button[^>]*>Batal</button>", status).group(0)
+    assert "hx-post" not in batal and "data-ask-cancel" in batal
+    ask = body.split('id="qris-cancel-ask"', 1)[1]
+    assert " hidden " in ask.split(">", 1)[0] + " " and "Batalkan QR Rp 7.500?" in ask
+    assert f'hx-post="/pos/payments/{payment.id}/cancel"' in ask
+    assert fresh(Payment, payment.id).status == states.PENDING
+    # Once the QR is final, the question goes away with it.
+    final = htmx.post(f"/pos/payments/{payment.id}/cancel").get_data(as_text=True)
+    assert '<div id="qris-cancel-ask" hx-swap-oob="true" hidden></div>' in final
+
+
+def test_the_display_frames_the_qr_with_the_qris_mark_merchant_and_nmid(client, auth, htmx):
+    _, payment = start_qris(auth, htmx)
+    payload = qris.parse(payment.qr_string)
+    assert payload.nmid
+    state = htmx.get("/display/1/state?v=0.0").get_data(as_text=True)
+    frame = state.split('<figure class="qris-frame"', 1)[1].split("</figure>", 1)[0]
+    assert 'src="/static/img/qris-mark.svg" alt="QRIS"' in frame
+    assert f"data-merchant>{payload.merchant_name}</p>" in frame
+    assert f"data-nmid>NMID: {payload.nmid}</p>" in frame
+    assert "<svg" in frame
+    assert (PROJECT_ROOT / "static/img/qris-mark.svg").read_text().startswith("<svg")
+
+
+def test_the_display_shows_the_latest_lines_and_how_many_more(client, auth, htmx):
+    auth.login_cashier()
+    skus = [f"SKU{number:04d}" for number in range(1, 13)]
+    for sku in skus:
+        htmx.post("/pos/cart/scan", data={"q": sku})
+    htmx.post("/pos/cart/scan", data={"q": "2*SKU0001"})  # the first line again: 3 of it now, still the first line
+    state = htmx.get("/display/1/state?v=0.0").get_data(as_text=True)
+    names = [name for _, name in re.findall(r"<li><span>(\d+) × ([^<]+)</span>", state)]
+    sale = db.session.scalar(db.select(Sale).where(Sale.status == "OPEN"))
+    assert names == [item.name for item in sale.items[-7:]]
+    hidden = sum(item.quantity for item in sale.items[:-7])
+    assert hidden == 3 + 4 and f"data-more>+{hidden} barang lainnya</li>" in state
+    assert f"({sale.item_count} barang)" in state
+
+
+def test_the_display_shows_every_line_while_they_fit(client, auth, htmx):
+    auth.login_cashier()
+    for number in range(1, 9):
+        htmx.post("/pos/cart/scan", data={"q": f"SKU{number:04d}"})
+    state = htmx.get("/display/1/state?v=0.0").get_data(as_text=True)
+    assert len(re.findall(r"<li><span>\d+ × ", state)) == 8 and "barang lainnya" not in state

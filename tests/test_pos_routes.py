@@ -137,9 +137,48 @@ def test_a_search_that_matches_exactly_one_product_adds_it(pos, app):
     assert cart(app) == {"SKU0010": 1}
 
 
-def test_a_search_that_matches_several_products_is_refused(pos, app):
-    assert_toast(scan(pos, "Indomie"), "tidak dikenal")
+def test_a_search_that_matches_several_products_asks_to_pick_one_and_shows_them(pos, app):
+    response = scan(pos, "Indomie")
+    assert_toast(response, "2 produk cocok dengan “Indomie”: pilih salah satu.")
+    body = html.unescape(response.get_data(as_text=True))
+    assert "tidak dikenal" not in body
+    grid = body.split('<div id="products" hx-swap-oob="innerHTML">', 1)[1]
+    assert re.findall(r'class="product-name">([^<]+)<', grid) == ["Indomie Goreng 85 g", "Indomie Soto Mie 75 g"]
     assert cart(app) == {}
+
+
+def test_a_quantity_before_a_star_adds_that_many(pos, app):
+    with app.app_context():
+        barcode = db.session.scalar(db.select(Product.barcode).where(Product.sku == "SKU0006"))
+    assert scan(pos, f"3*{barcode}").status_code == 200
+    assert scan(pos, "2 * pocari").status_code == 200
+    assert cart(app) == {"SKU0006": 3, "SKU0010": 2}
+
+
+def test_a_star_quantity_below_one_is_refused(pos, app):
+    assert_toast(scan(pos, "0*SKU0001"), "Jumlah minimal 1")
+    assert cart(app) == {}
+
+
+def changed_lines(response) -> list[str]:
+    return re.findall(r'data-item="([^"]+)" data-line="\d+" data-changed', response.get_data(as_text=True))
+
+
+def test_the_cart_marks_the_line_just_scanned_or_changed(pos, app):
+    fill(pos, app, "SKU0001", "SKU0006")
+    assert changed_lines(scan(pos, "SKU0003")) == ["SKU0003"]
+    assert changed_lines(scan(pos, "SKU0001")) == ["SKU0001"]  # one more of an earlier line
+    line = item_id(app, "SKU0006")
+    assert changed_lines(pos.post(f"/pos/cart/items/{line}/quantity", data={"quantity": "4"})) == ["SKU0006"]
+    assert changed_lines(pos.post(f"/pos/cart/items/{line}/remove")) == []
+
+
+def test_the_quantity_is_a_field_that_sets_it_when_changed(pos, app):
+    fill(pos, app, "SKU0001")
+    body = pos.get("/pos/cart").get_data(as_text=True)
+    field = re.search(r'<input class="qty-input"[^>]*>', body).group(0)
+    assert 'name="quantity" value="1"' in field and 'inputmode="numeric"' in field
+    assert f'hx-post="/pos/cart/items/{item_id(app, "SKU0001")}/quantity"' in field and 'hx-trigger="change"' in field
 
 
 def test_empty_scan_asks_for_a_code(pos):

@@ -13,10 +13,12 @@ from ..fastpath import NO_CONTENT
 from ..models import SALE_OPEN, SALE_PAID, Register, Sale
 from ..sales import find_register
 from ..payments import states
-from ..payments.merchant import merchant_identity
+from ..payments.merchant import qr_identity
 from ..payments.models import Payment
 from ..settings import shop_profile
 from . import bp
+
+DISPLAY_LINES = 8  # cart lines that fit the display at any 16:9 or 16:10 size (the CSS sizes them by height)
 
 
 @functools.lru_cache(maxsize=256)  # a shop has a handful of devices; each poll would parse the address again
@@ -61,10 +63,18 @@ def display_context(register: Register) -> dict:
         context["paid_sale"] = db.session.scalar(db.select(Sale).where(Sale.register_id == register.id, Sale.status == SALE_PAID)
                                                  .order_by(Sale.paid_at.desc()))
     elif payment is not None:
-        context.update(mode="qris", payment=payment, sale=sale, merchant=merchant_identity())
+        context.update(mode="qris", payment=payment, sale=sale, merchant=qr_identity(payment.qr_string))
     elif sale is not None and sale.items:
-        context.update(mode="cart", sale=sale)
+        context.update(mode="cart", sale=sale, **latest_lines(sale.items))
     return context
+
+
+def latest_lines(items: list) -> dict:
+    """What fits on the display: every line, or the latest ones under "+N barang lainnya" for the rest."""
+    if len(items) <= DISPLAY_LINES:
+        return {"lines": items, "more_count": 0}
+    hidden, shown = items[:-(DISPLAY_LINES - 1)], items[-(DISPLAY_LINES - 1):]
+    return {"lines": shown, "more_count": sum(item.quantity for item in hidden)}
 
 
 @bp.route("/<code>")

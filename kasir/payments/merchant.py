@@ -1,4 +1,5 @@
 """Who the shop is to a payer: the name, city and NMID shown in every QR."""
+from .. import qris
 from ..settings import cached_setting
 from . import gateway_settings
 
@@ -13,3 +14,15 @@ def merchant_identity() -> dict[str, str]:
         "city": (settings.merchant_city or "JAKARTA").upper()[:15],
         "nmid": settings.merchant_nmid or "ID1020000000001",
     }
+
+
+def qr_identity(qr_string: str) -> dict[str, str | None]:
+    """Whom a QR pays, as the payer's app will show it: the name and NMID in the payload itself (a gateway's
+    QR carries the gateway's merchant record), else the shop's settings; no NMID when neither has one."""
+    settings = gateway_settings.current()
+    fallback = {"name": merchant_identity()["name"], "nmid": settings.merchant_nmid or None}
+    try:
+        payload = qris.parse(qr_string)
+    except qris.QrisError:  # a provider whose QR is not QRIS-shaped (a test double): the settings speak
+        return fallback
+    return {"name": payload.merchant_name or fallback["name"], "nmid": payload.nmid or fallback["nmid"]}

@@ -18,7 +18,7 @@ from ..payments import service, states
 from ..payments.models import Payment
 from ..payments.providers import provider_class
 from ..payments.providers.base import ProviderError
-from ..payments.merchant import merchant_identity
+from ..payments.merchant import qr_identity
 from ..reports import shifts
 from ..web import toast
 from . import bp
@@ -57,7 +57,7 @@ def status_response(payment: Payment):
 
 
 def render_modal(payment: Payment):
-    return render_template("pos/_qris.html", payment=payment, merchant_name=merchant_identity()["name"],
+    return render_template("pos/_qris.html", payment=payment, merchant=qr_identity(payment.qr_string),
                            cashier_confirms=cashier_confirms(payment))
 
 

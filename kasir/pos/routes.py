@@ -1,4 +1,5 @@
 import functools
+import re
 
 from flask import g, redirect, render_template, request, url_for
 
@@ -9,7 +10,7 @@ from ..database import begin_write
 from ..payments import service as payment_service
 from ..reports import shifts
 from ..extensions import db
-from ..models import Product, Register, Sale
+from ..models import Product, Register, Sale, SaleItem
 from ..web import toast
 from . import bp
 
@@ -34,16 +35,17 @@ def with_register(view):
     return login_required(wrapped)
 
 
-def cart_response(sale: Sale):
-    return render_template("pos/_cart.html", sale=sale)
+def cart_response(sale: Sale, changed: int | None = None):
+    return render_template("pos/_cart.html", sale=sale, changed=changed)
 
 
 def cart_action(action):
-    """Run a cart change on the register's cart; answer with the new cart or a toast that explains."""
+    """Run a cart change on the register's cart; answer with the new cart or a toast that explains.
+    An action that returns the line it added or changed gets that line scrolled to and highlighted."""
     begin_write()
     sale = sales.current_sale(g.register, g.user)
     try:
-        action(sale)
+        line = action(sale)
     except (approvals.ApprovalNeeded, approvals.ApprovalRefused) as exc:
         db.session.rollback()
         return ask_approval(exc, target="#cart")
@@ -52,7 +54,7 @@ def cart_action(action):
         return toast(str(exc))
     sales.touch_display(g.register.id)
     db.session.commit()
-    return approved(cart_response(sale))
+    return approved(cart_response(sale, changed=line.id if isinstance(line, SaleItem) else None))
 
 
 def product_query(search: str, category: str):
@@ -108,22 +110,33 @@ def cart():
     return cart_response(sale)
 
 
+QUANTITY_PREFIX = re.compile(r"\s*(\d{1,4})\s*\*\s*(.+)")  # "3*8992388101014": three of that product
+
+
 @bp.route("/cart/scan", methods=["POST"])
 @with_register
 def scan():
-    code = request.form.get("q", "")[:60]
+    text = request.form.get("q", "")[:60]
+    prefix = QUANTITY_PREFIX.fullmatch(text)
+    quantity, code = (int(prefix[1]), prefix[2].strip()) if prefix else (1, text.strip())
+    if not code:
+        return toast("Ketik atau pindai barcode.")
+    product = sales.find_product_by_code(code)
+    if product is None:
+        # A search that names exactly one product is as good as its barcode; several: the cashier picks one.
+        matches = db.session.scalars(product_query(code, "")).all()
+        if len(matches) > 1:
+            return choose_one(code, matches)
+        if not matches:
+            return toast(f"Barcode/SKU “{code[:40]}” tidak dikenal.")
+        product = matches[0]
+    return cart_action(lambda sale: sales.add_product(sale, product, quantity))
 
-    def add(sale):
-        product = sales.find_product_by_code(code)
-        if product is None:
-            # A search that names exactly one product is as good as its barcode.
-            matches = db.session.scalars(product_query(code, "").limit(2)).all() if code.strip() else []
-            if len(matches) != 1:
-                raise sales.SaleError(f"Barcode/SKU “{code.strip()[:40]}” tidak dikenal." if code.strip() else "Ketik atau pindai barcode.")
-            product = matches[0]
-        sales.add_product(sale, product)
 
-    return cart_action(add)
+def choose_one(search: str, matches: list[Product]):
+    """Several products match what was typed: say so, and show them in the grid to tap."""
+    return toast(f"{len(matches)} produk cocok dengan “{search[:40]}”: pilih salah satu.", kind="info",
+                 template="pos/_scan_matches.html", products=matches, search=search)
 
 
 @bp.route("/cart/add/<int:product_id>", methods=["POST"])
@@ -150,6 +163,7 @@ def quantity(item_id):
         except ValueError:
             raise sales.SaleError("Jumlah harus angka bulat.") from None
         sales.set_quantity(sale, item, target)
+        return item
 
     return cart_action(change)
 

@@ -47,10 +47,29 @@
     focusScan();
   }
 
-  function digits(text) {
-    const whole = String(text).split(",")[0];
-    const onlyDigits = whole.replace(/[^0-9]/g, "");
-    return onlyDigits ? parseInt(onlyDigits, 10) : null;
+  // kasir/money.py's parse_rupiah, rule for rule and with its messages: the preview never accepts an
+  // amount the server refuses ("-50000", "15.000,5") nor reads one differently.
+  const GROUPED = /^\d{1,3}(\.\d{3})+$/;
+  const PLAIN = /^\d+$/;
+  const MAX_RUPIAH = 999999999999;
+
+  function parseRupiah(text, allowZero) {
+    const cleaned = String(text).trim().replace(/^rp\.?\s*/i, "").replaceAll(" ", "");
+    if (!cleaned) return { error: "Nominal wajib diisi." };
+    if (cleaned.startsWith("-")) return { error: "Nominal tidak boleh negatif." };
+    const comma = cleaned.indexOf(",");
+    let whole = comma < 0 ? cleaned : cleaned.slice(0, comma);
+    const fraction = comma < 0 ? "" : cleaned.slice(comma + 1);
+    if (comma >= 0 && fraction.replace(/^0+/, "").replace(/0+$/, "")) {
+      return { error: "Nominal harus bilangan bulat rupiah (tanpa sen)." };
+    }
+    if (comma >= 0 && !fraction) return { error: "Nominal tidak valid." };
+    if (GROUPED.test(whole)) whole = whole.replaceAll(".", "");
+    else if (!PLAIN.test(whole)) return { error: "Nominal tidak valid. Contoh: 15000 atau 15.000." };
+    const value = Number(whole);
+    if (value === 0 && !allowZero) return { error: "Nominal harus lebih dari 0." };
+    if (value > MAX_RUPIAH) return { error: "Nominal terlalu besar." };
+    return { value: value };
   }
 
   function rupiah(amount) {
@@ -62,10 +81,16 @@
     const preview = form.querySelector("[data-change-preview]");
     if (!input || !preview) return;
     const total = parseInt(form.dataset.total, 10);
-    const tendered = digits(input.value);
     preview.classList.remove("short");
-    if (tendered === null) {
+    if (!input.value.trim()) {
       preview.textContent = "";
+      return;
+    }
+    const parsed = parseRupiah(input.value, false);  // sales.pay_cash: allow_zero=False
+    const tendered = parsed.value;
+    if (parsed.error) {
+      preview.textContent = parsed.error;
+      preview.classList.add("short");
     } else if (tendered < total) {
       preview.textContent = "Kurang " + rupiah(total - tendered);
       preview.classList.add("short");
@@ -74,7 +99,24 @@
     }
   }
 
+  // "Batal" on a QR asks first; the question sits outside the polled status so its swaps leave it alone.
+  function askCancel(show) {
+    const ask = document.querySelector("[data-cancel-ask]");
+    if (!ask) return;
+    ask.hidden = !show;
+    if (show) ask.querySelector("[data-keep-qr]").focus();
+  }
+
+  function cancelAskOpen() {
+    return Boolean(document.querySelector("[data-cancel-ask]:not([hidden])"));
+  }
+
   document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && cancelAskOpen()) {
+      event.preventDefault();
+      askCancel(false);
+      return;
+    }
     if (event.key === "Escape" && modalOpen()) {
       event.preventDefault();
       closeModal();
@@ -104,6 +146,10 @@
       closeModal();
       return;
     }
+    if (target.closest("[data-ask-cancel]") || target.closest("[data-keep-qr]")) {
+      askCancel(Boolean(target.closest("[data-ask-cancel]")));
+      return;
+    }
     if (target.closest("[data-retry-poll]")) {
       const poll = document.querySelector("[data-poll]");
       if (poll) window.htmx.trigger(poll, "kasir:retry");
@@ -128,6 +174,15 @@
     const form = event.target.closest("[data-cash-form]");
     if (form) updateChangePreview(form);
   });
+
+  // Tapping a quantity selects it, so the typed number replaces it.
+  document.addEventListener("focusin", (event) => {
+    if (event.target.matches && event.target.matches("[data-qty-input]")) event.target.select();
+  });
+
+  function clearErrorToasts() {
+    document.querySelectorAll("#toast .toast-error, #toast .toast-info").forEach((toast) => toast.remove());
+  }
 
   function showToast(message) {
     const area = document.getElementById("toast");
@@ -163,15 +218,38 @@
 
   document.addEventListener("htmx:afterRequest", (event) => {
     const source = event.detail.elt;
-    if (source.matches && source.matches("[data-scan-form]") && event.detail.successful) {
+    if (source.matches && source.matches("[data-scan-form]") && event.detail.xhr) {
       const input = scanInput();
-      input.value = "";
-      window.htmx.trigger(input, "kasir:reset");
-      focusScan();
+      if (event.detail.xhr.status === 200) {
+        input.value = "";
+        window.htmx.trigger(input, "kasir:reset");
+        focusScan();
+      } else if (!modalOpen()) {
+        // Refused (unknown code, several matches): keep the text to read, selected so the next scan replaces it.
+        input.focus();
+        input.select();
+      }
     }
   });
 
+  // The line just added or changed: bring it into view in the cart's scroll area and flash it once.
+  function showChangedLine(cart) {
+    const line = cart.querySelector("[data-changed]");
+    if (!line) return;
+    line.scrollIntoView({ block: "nearest" });
+    line.classList.add("flash");
+  }
+
+  document.addEventListener("htmx:load", (event) => {
+    const elt = event.detail.elt;
+    if (elt.id === "cart") showChangedLine(elt);
+    // A success screen (paid, shift opened) is no place for an earlier error.
+    if (elt.matches && (elt.matches("[data-success]") || elt.querySelector("[data-success]"))) clearErrorToasts();
+  });
+
   document.addEventListener("htmx:afterSwap", (event) => {
+    // The cart or a modal answered: an error toast about an earlier action is stale now.
+    if (event.detail.target.id === "modal" || event.detail.target.id === "cart") clearErrorToasts();
     if (event.detail.target.id === "modal") {
       const auto = event.detail.target.querySelector("[autofocus]");
       if (auto) auto.focus();
