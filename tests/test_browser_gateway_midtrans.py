@@ -61,6 +61,7 @@ def test_cancel_cancels_at_midtrans(browser, server, gateway):
     cashier = open_cashier(browser, server)
     order_id = order_id_of(server, fill_cart_and_press_qris(cashier))
     cashier.click("#qris-status button:has-text('Batal')")
+    cashier.click("#qris-cancel-ask button:has-text('Ya, Batalkan QR')")
     cashier.wait_for_selector("#qris-status[data-status='CANCELLED']")
     assert gateway.transactions[order_id]["transaction_status"] == "cancel"
     cashier.click("#qris-status button:has-text('Tutup')")
@@ -71,7 +72,7 @@ def test_cancel_cancels_at_midtrans(browser, server, gateway):
 def test_regenerate_cancels_the_old_qr_and_charges_a_new_order_id(browser, server, gateway):
     cashier = open_cashier(browser, server)
     first = fill_cart_and_press_qris(cashier)
-    cashier.click("#qris-status button:has-text('Perbarui QR')")
+    cashier.click("#qris-status button:has-text('Buat QR Baru')")
     cashier.wait_for_selector(f"#qris-status[data-payment]:not([data-payment='{first}'])")
     second = cashier.get_attribute("#qris-status", "data-payment")
     assert gateway.transactions[order_id_of(server, first)]["transaction_status"] == "cancel"
@@ -87,7 +88,7 @@ def test_expired_qr_is_expired_at_midtrans_and_can_be_renewed(browser, tmp_path_
         first = fill_cart_and_press_qris(cashier)
         cashier.wait_for_selector("#qris-status[data-status='EXPIRED']", timeout=15_000)
         assert gateway.transactions[order_id_of(short, first)]["transaction_status"] == "expire"
-        cashier.click("#qris-status button:has-text('Perbarui QR')")
+        cashier.click("#qris-status button:has-text('Buat QR Baru')")
         cashier.wait_for_selector(f"#qris-status[data-payment]:not([data-payment='{first}'])")
     finally:
         short.stop()

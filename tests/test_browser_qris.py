@@ -98,6 +98,7 @@ def test_cancel_stops_the_qr_and_frees_the_till(browser, server, screenshots):
     cashier = open_cashier(browser, server)
     fill_cart_and_press_qris(cashier)
     cashier.click("#qris-status button:has-text('Batal')")
+    cashier.click("#qris-cancel-ask button:has-text('Ya, Batalkan QR')")
     cashier.wait_for_selector("#qris-status[data-status='CANCELLED']")
     cashier.screenshot(path=screenshots / "qris-cashier-cancelled.png")
     cashier.click("#qris-status button:has-text('Tutup')")
@@ -108,12 +109,13 @@ def test_cancel_stops_the_qr_and_frees_the_till(browser, server, screenshots):
 def test_regenerate_shows_a_fresh_qr(browser, server, screenshots):
     cashier = open_cashier(browser, server)
     first = fill_cart_and_press_qris(cashier)
-    cashier.click("#qris-status button:has-text('Perbarui QR')")
+    cashier.click("#qris-status button:has-text('Buat QR Baru')")
     cashier.wait_for_selector(f"#qris-status[data-payment]:not([data-payment='{first}'])")
     assert cashier.get_attribute("#qris-status", "data-status") == "PENDING"
     cashier.screenshot(path=screenshots / "qris-cashier-regenerated.png")
     # The fresh QR came inside the modal, so it closes like any other and the next one opens.
     cashier.click("#qris-status button:has-text('Batal')")
+    cashier.click("#qris-cancel-ask button:has-text('Ya, Batalkan QR')")
     cashier.click("#qris-status button:has-text('Tutup')")
     cashier.wait_for_selector("#modal [data-modal]", state="detached")
     cashier.keyboard.press("F4")
@@ -129,7 +131,7 @@ def test_expired_qr_turns_orange_and_can_be_renewed(browser, tmp_path_factory, s
         cashier.wait_for_selector("#qris-status[data-status='EXPIRED']", timeout=15_000)
         cashier.screenshot(path=screenshots / "qris-cashier-expired.png")
         display.wait_for_selector("[data-mode='cart']")
-        cashier.click("#qris-status button:has-text('Perbarui QR')")
+        cashier.click("#qris-status button:has-text('Buat QR Baru')")
         cashier.wait_for_selector(f"#qris-status[data-payment]:not([data-payment='{first}'])")
         display.wait_for_selector("[data-mode='qris']")
     finally:
