@@ -17,6 +17,7 @@ from . import bp
 REGISTER_COOKIE = "kasir_register"
 QUICK_TENDERS = (20_000, 50_000, 100_000)
 GRID_LIMIT = 60
+QUANTITY_PREFIX = re.compile(r"\s*(\d{1,4})\s*\*\s*(.+)")  # "3*8992388101014" in the scan box: three of it
 
 
 def with_register(view):
@@ -108,9 +109,6 @@ def cart():
     sale = sales.current_sale(g.register, g.user)
     db.session.commit()
     return cart_response(sale)
-
-
-QUANTITY_PREFIX = re.compile(r"\s*(\d{1,4})\s*\*\s*(.+)")  # "3*8992388101014": three of that product
 
 
 @bp.route("/cart/scan", methods=["POST"])
