@@ -109,7 +109,7 @@ def user_reset_password_command(name, password):
     generated = not password
     password = password or generate_password()
     try:
-        validate_password(password)
+        validate_password(password, user.username)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
     user.set_password(password)

@@ -1,5 +1,7 @@
 import re
 
+import pytest
+
 from kasir import create_app
 from kasir.auth.service import create_user
 from kasir.extensions import db
@@ -58,7 +60,35 @@ def test_password_change_rejects_short_password(client, auth):
     response = client.post("/account/password", data={"current_password": ADMIN[1], "new_password": "pendek",
                                                       "repeat_password": "pendek"})
     assert response.status_code == 422
-    assert "minimal 8" in response.get_data(as_text=True)
+    assert "minimal 10" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("weak, message", [
+    ("sandi-123", "minimal 10 karakter"),
+    ("08123456789", "tidak boleh hanya angka"),
+    ("Password123", "terlalu umum"),
+])
+def test_password_change_refuses_a_weak_password_in_indonesian(client, auth, weak, message):
+    auth.login_admin()
+    response = client.post("/account/password", data={"current_password": ADMIN[1], "new_password": weak,
+                                                      "repeat_password": weak})
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+
+
+def test_password_equal_to_the_username_is_refused(client, auth):
+    auth.login_admin()
+    response = client.post("/admin/users/new", data={"username": "pemilikbaru", "role": "admin",
+                                                      "password": "PemilikBaru"})
+    assert response.status_code == 422
+    assert "sama dengan nama pengguna" in response.get_data(as_text=True)
+
+
+def test_admin_user_form_accepts_a_strong_password(client, auth):
+    auth.login_admin()
+    response = client.post("/admin/users/new", data={"username": "pemilikbaru", "role": "admin",
+                                                      "password": "kopi-susu-gula-aren"})
+    assert response.status_code == 302
 
 
 def test_cashier_gets_403_on_admin_pages(client, auth):

@@ -75,7 +75,9 @@ def test_admin_with_a_password_need_not_change_it(runner, app):
 @pytest.mark.parametrize("args, message", [
     (["--role", "cashier"], "Isi PIN untuk kasir."),
     (["--role", "cashier", "--pin", "12"], "PIN harus 4–8 angka."),
-    (["--role", "admin", "--password", "pendek"], "Kata sandi minimal 8 karakter."),
+    (["--role", "admin", "--password", "pendek"], "Kata sandi minimal 10 karakter."),
+    (["--role", "admin", "--password", "1234567890123"], "tidak boleh hanya angka"),
+    (["--role", "admin", "--password", "Bismillah123"], "terlalu umum"),
 ])
 def test_user_create_refuses_weak_or_missing_secrets(runner, app, args, message):
     result = runner.invoke(args=["user", "create", "budi", *args])

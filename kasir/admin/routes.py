@@ -148,7 +148,7 @@ def user_edit(user_id):
                 validate_pin(form["pin"])
                 user.set_pin(form["pin"])
             if form.get("password"):
-                validate_password(form["password"])
+                validate_password(form["password"], user.username)
                 user.set_password(form["password"])
                 user.must_change_password = user.id != g.user.id
             active = form.get("active") == "1"

@@ -77,7 +77,7 @@ def change_password():
         try:
             if g.user.password_hash and not g.user.check_password(current):
                 raise AccountError("Kata sandi lama salah.")
-            validate_password(new)
+            validate_password(new, g.user.username)
             if new != repeat:
                 raise AccountError("Ulangi kata sandi baru dengan sama persis.")
             if new == current:

@@ -5,7 +5,16 @@ from ..clock import utcnow
 from ..extensions import db
 from ..models import ROLE_ADMIN, ROLES, User
 
-MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_LENGTH = 10
+# Passwords people pick first (lowercase); a guess at the login page finds them in a few tries.
+COMMON_PASSWORDS = frozenset({
+    "1234567890", "12345678910", "0987654321", "1111111111", "password", "password1", "password12",
+    "password123", "passw0rd123", "qwerty1234", "qwertyuiop", "1q2w3e4r5t", "asdfghjkl1", "iloveyou12",
+    "admin12345", "admin123456", "adminadmin", "administrator", "rahasia123", "rahasia1234", "katasandi",
+    "katasandi1", "katasandi123", "bismillah", "bismillah1", "bismillah123", "indonesia", "indonesia1",
+    "indonesia123", "sayangku123", "kasir12345", "kasir123456", "toko123456", "tokokasir", "tokokasir1",
+    "merdeka1945", "jakarta123", "welcome123", "selamatdatang",
+})
 
 
 class AccountError(ValueError):
@@ -23,9 +32,16 @@ def authenticate(username: str, secret: str, *, by_pin: bool) -> User | None:
     return user
 
 
-def validate_password(password: str) -> None:
+def validate_password(password: str, username: str = "") -> None:
+    """The minimum strength of a password (admins log in with one): long enough, not guessable at once."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"Kata sandi minimal {MIN_PASSWORD_LENGTH} karakter.")
+    if password.isdigit():
+        raise AccountError("Kata sandi tidak boleh hanya angka; tambahkan huruf atau tanda baca.")
+    if username and password.strip().lower() == username.strip().lower():
+        raise AccountError("Kata sandi tidak boleh sama dengan nama pengguna.")
+    if password.lower() in COMMON_PASSWORDS:
+        raise AccountError("Kata sandi ini terlalu umum dan mudah ditebak. Pilih yang lain.")
 
 
 def validate_pin(pin: str) -> None:
@@ -58,7 +74,7 @@ def create_user(username: str, role: str, *, display_name: str = "", password: s
     user = User(username=username, role=role, display_name=display_name.strip() or username.title(),
                 must_change_password=must_change_password)
     if password:
-        validate_password(password)
+        validate_password(password, username)
         user.set_password(password)
     if pin:
         validate_pin(pin)
