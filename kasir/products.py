@@ -68,7 +68,7 @@ def clean_product(data: dict[str, str]) -> dict:
         if abs(cleaned["stock"]) > 1_000_000:
             raise ValueError
     except ValueError:
-        errors["stock"] = "Stok harus bilangan bulat."
+        errors["stock"] = "Stok harus bilangan bulat 0 sampai 1.000.000."
     try:
         cleaned["active"] = _flag(data.get("active"))
     except ValueError:
@@ -76,6 +76,14 @@ def clean_product(data: dict[str, str]) -> dict:
     if errors:
         raise ProductError(errors)
     return cleaned
+
+
+def _stock_errors(cleaned: dict, current_stock: int | None) -> dict[str, str]:
+    """Staff may not type a negative stock. Sales may drive a product below zero (sold before it was
+    counted in): that figure may be saved back unchanged, e.g. when only the price is edited."""
+    if cleaned["stock"] < 0 and cleaned["stock"] != current_stock:
+        return {"stock": "Stok tidak boleh negatif. Isi jumlah barang yang ada (0 jika habis)."}
+    return {}
 
 
 def _conflicts(cleaned: dict, product_id: int | None) -> dict[str, str]:
@@ -100,7 +108,7 @@ def _apply(product: Product, cleaned: dict) -> None:
 def save_product(data: dict[str, str], product: Product | None = None) -> Product:
     """Create or update one product from form fields; the caller commits."""
     cleaned = clean_product(data)
-    errors = _conflicts(cleaned, product.id if product else None)
+    errors = _stock_errors(cleaned, product.stock if product else None) | _conflicts(cleaned, product.id if product else None)
     if errors:
         raise ProductError(errors)
     product = product or Product()
@@ -109,13 +117,23 @@ def save_product(data: dict[str, str], product: Product | None = None) -> Produc
     return product
 
 
+def spreadsheet_text(raw: bytes) -> str:
+    """The text of a CSV as spreadsheets save it: UTF-8 (with or without BOM), else Windows-1252 (what
+    Excel's plain "CSV" writes on an Indonesian or English Windows). Raises UnicodeDecodeError."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252")
+
+
 def import_csv(raw: bytes, max_rows: int) -> ImportResult:
     """Upsert products by SKU from CSV. Any bad row rejects the whole file: nothing half-imported."""
     result = ImportResult()
     try:
-        text = raw.decode("utf-8-sig")
+        text = spreadsheet_text(raw)
     except UnicodeDecodeError:
-        result.errors.append((0, "Berkas harus CSV dengan encoding UTF-8."))
+        result.errors.append((0, "Berkas tidak bisa dibaca sebagai teks. Simpan ulang dari Excel sebagai "
+                                 "\"CSV UTF-8\" atau \"CSV (dipisah koma)\"."))
         return result
     first_line = text.split("\n", 1)[0]
     # Spreadsheet apps set to Indonesian write ';' between columns.
@@ -164,6 +182,8 @@ def import_csv(raw: bytes, max_rows: int) -> ImportResult:
         owner = barcode_owner.get(cleaned["barcode"]) if cleaned["barcode"] else None
         if owner is not None and owner != cleaned["sku"] and owner not in seen_sku:
             result.errors.append((line, f"Barcode {cleaned['barcode']} sudah dipakai produk SKU {owner}."))
+        known = existing.get(cleaned["sku"])
+        result.errors.extend((line, message) for message in _stock_errors(cleaned, known.stock if known else None).values())
     if result.errors:
         return result
     # Barcodes may move between products within one file: clear the moved ones before writing.

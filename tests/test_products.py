@@ -239,13 +239,57 @@ def test_upload_over_the_size_limit_gets_a_readable_413_page(admin, app):
     assert "<html" in body.lower()
 
 
-def test_non_utf8_csv_is_refused_with_a_clear_message(admin, app):
+def test_windows_1252_csv_from_excel_is_read(admin, app):
+    # Excel's plain "CSV" on an Indonesian Windows: cp1252 text, ';' between columns, CRLF lines.
+    excel = ("sku;barcode;name;category;price;stock;active\r\n"
+             "KUE-1;;Kue Bolu Pandan – Café;Kue;12.500;4;ya\r\n").encode("cp1252")
+    response = upload(admin, "", raw=excel)
+    assert response.status_code == 302
+    created = product(app, "KUE-1")
+    assert (created.name, created.price, created.stock) == ("Kue Bolu Pandan – Café", 12500, 4)
+
+
+def test_utf8_csv_with_a_byte_order_mark_is_read(admin, app):
+    response = upload(admin, "", raw=("\ufeff" + HEADER + "KUE-2,,Kue Lapis Légit,,30000,2,1\n").encode("utf-8"))
+    assert response.status_code == 302
+    assert product(app, "KUE-2").name == "Kue Lapis Légit"
+
+
+def test_unreadable_csv_bytes_are_refused_with_a_clear_message(admin, app):
     before = product_count(app)
-    latin1 = (HEADER + "KUE-1,,Kue Bolu Ä,,1000,1,1\n").encode("latin-1")
-    response = upload(admin, "", raw=latin1)
+    response = upload(admin, "", raw=HEADER.encode() + b"KUE-1,,Kue \x81\x8d,,1000,1,1\n")
     assert response.status_code == 422
-    assert "Berkas harus CSV dengan encoding UTF-8." in response.get_data(as_text=True)
+    assert "tidak bisa dibaca sebagai teks" in response.get_data(as_text=True)
     assert product_count(app) == before
+
+
+# --- stock: staff may not type a negative figure ---------------------------------------------------------
+
+def test_negative_stock_in_the_form_is_refused_in_indonesian(admin, app):
+    response = admin.post("/admin/products/new", data={**GOOD, "stock": "-5"})
+    assert response.status_code == 422
+    assert "Stok tidak boleh negatif" in response.get_data(as_text=True)
+    assert product(app, "KOPI-01") is None
+
+
+def test_negative_stock_in_a_csv_is_refused_and_nothing_is_imported(admin, app):
+    before = product_count(app)
+    response = upload(admin, HEADER + "KUE-1,,Kue Bolu,,1000,1,1\nKUE-2,,Kue Lapis,,1000,-3,1\n")
+    assert response.status_code == 422
+    assert "Baris 3: Stok tidak boleh negatif" in response.get_data(as_text=True)
+    assert product_count(app) == before
+
+
+def test_a_stock_that_sales_drove_below_zero_may_be_saved_back_unchanged(admin, app):
+    with app.app_context():
+        indomie = db.session.scalar(db.select(Product).where(Product.sku == "SKU0001"))
+        indomie.stock = -2  # sold before the delivery was counted in
+        db.session.commit()
+    response = admin.post(f"/admin/products/{product(app, 'SKU0001').id}", data={
+        "sku": "SKU0001", "barcode": "8990000000015", "name": "Indomie Goreng", "category": "Makanan Instan",
+        "price": "3.600", "stock": "-2", "active": "1"})
+    assert response.status_code == 302
+    assert (product(app, "SKU0001").price, product(app, "SKU0001").stock) == (3600, -2)
 
 
 def test_csv_without_required_columns_names_them(admin):
