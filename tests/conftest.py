@@ -404,7 +404,7 @@ def known_day(app, till):
     from kasir.clock import WIB, business_date
     from kasir.models import User
     from kasir.payments import service, states
-    from kasir.payments.models import MockLedgerEntry, Payment
+    from kasir.payments.models import MockLedgerEntry, Payment, PaymentLog
 
     day = business_date() - timedelta(days=1)
 
@@ -457,6 +457,7 @@ def known_day(app, till):
             if payment.paid_at is not None:
                 moved["paid_at"] = moment
             db.session.execute(db.update(Payment).where(Payment.id == payment.id).values(**moved))
+            db.session.execute(db.update(PaymentLog).where(PaymentLog.payment_id == payment.id).values(at=moment))
     db.session.commit()
     db.session.expire_all()
     return SimpleNamespace(day=day, at=at, cash=cash, debit=debit, qris_sale=qris_sale, qris_paid=qris_paid,

@@ -264,13 +264,14 @@ class FakeMidtrans(FakeGateway):
         amount = body.get("amount")
         if not isinstance(body.get("refund_key"), str) or isinstance(amount, bool) or not isinstance(amount, int):
             return self._error("400", "refund_key and an integer amount are required")
-        if transaction["transaction_status"] != "settlement":
+        if transaction["transaction_status"] not in ("settlement", "partial_refund"):
             return self._error("412", "Transaction status cannot be updated.")
         gross = int(float(transaction["gross_amount"]))
-        if amount > gross:
+        refunded = int(float(transaction.get("refund_amount") or 0)) + amount  # Midtrans adds partial refunds up
+        if refunded > gross:
             return self._error("412", "Refund amount exceeds the transaction amount.")
-        transaction["transaction_status"] = "refund" if amount == gross else "partial_refund"
-        transaction["refund_amount"] = f"{amount}.00"
+        transaction["transaction_status"] = "refund" if refunded == gross else "partial_refund"
+        transaction["refund_amount"] = f"{refunded}.00"
         response = self._body(transaction, "200", "Success, refund request is approved")
         response.update({"refund_key": body["refund_key"], "refund_chargeback_id": 1})
         return self.json(response)

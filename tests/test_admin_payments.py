@@ -1,7 +1,14 @@
-"""Admin: payments table with filters, detail with timeline/webhooks/callbacks, CSV export, API keys."""
+"""Admin: payments table with filters, detail with timeline/webhooks/callbacks, refunds, CSV export, API keys."""
+from datetime import timedelta
+
+import pytest
+
 from conftest import paid_body
 from kasir.api.models import ApiKey, Callback
+from kasir.clock import business_date, wib_day_bounds
 from kasir.extensions import db
+from kasir.payments import service, states
+from kasir.payments.models import MockLedgerEntry, Payment
 
 
 def test_payments_table_lists_api_and_till_payments(client, auth, api, pending_payment):
@@ -39,8 +46,78 @@ def test_detail_shows_timeline_webhooks_and_callbacks(client, auth, api, send_we
     send_webhook(paid_body(Paid), event_id="evt-42")
     auth.login_admin()
     page = client.get(f"/admin/payments/{created['payment_id']}").get_data(as_text=True)
-    assert "status:pending" in page and "status:paid" in page and "evt-42" in page
-    assert "payment.paid" in page and "Kirim Ulang" in page
+    before, folded = page.split('<details class="technical" data-technical>', 1)
+    technical, after = folded.split("</details>", 1)
+    shown = before + after
+    assert "QR siap dibayar" in shown and "Pembayaran diterima" in shown and "Rp 5.000 diterima." in shown
+    assert "evt-42" in shown and "Kirim Ulang" in shown and "Lunas" in shown
+    assert "status:" not in shown and "{" not in shown.split("<h2>Riwayat</h2>", 1)[1].split("<script", 1)[0]
+    assert "Detail teknis" in technical and "status:paid" in technical  # the raw rows, folded away
+
+
+# --- refunds: partial ones may follow one another up to the amount paid ----------------------------------
+
+@pytest.fixture
+def paid_api_payment(api, send_webhook, app):
+    created = api.create("WEB-9", 10_000).json
+
+    class Paid:
+        provider_trx_id, order_id, amount = created["provider_trx_id"], "WEB-9", 10_000
+
+    send_webhook(paid_body(Paid), event_id="evt-9")
+    with app.app_context():  # the simulator's own books say paid too (its "Bayar" button does both)
+        db.session.get(MockLedgerEntry, created["provider_trx_id"]).status = states.PAID
+        db.session.commit()
+    return created["payment_id"]
+
+
+def refund(client, payment_id, amount, reason="Barang kurang"):
+    return client.post(f"/admin/payments/{payment_id}/refund", data={"amount": amount, "reason": reason})
+
+
+def stored(app, payment_id):
+    with app.app_context():
+        payment = db.session.get(Payment, payment_id)
+        return payment.status, service.refunded_amount(payment), [entry["amount"] for entry in service.refunds_of(payment)]
+
+
+def test_a_partial_refund_keeps_the_payment_paid(client, auth, app, paid_api_payment):
+    auth.login_admin()
+    assert refund(client, paid_api_payment, "3.000").status_code == 302
+    assert stored(app, paid_api_payment) == (states.PAID, 3000, [3000])
+    page = client.get(f"/admin/payments/{paid_api_payment}").get_data(as_text=True)
+    assert "data-refund-form" in page and "sisa Rp 7.000" in page and 'value="7000"' in page
+
+
+def test_partial_refunds_reaching_the_amount_make_it_refunded(client, auth, app, paid_api_payment):
+    auth.login_admin()
+    refund(client, paid_api_payment, "3000")
+    refund(client, paid_api_payment, "2500", reason="Satu lagi kurang")
+    assert stored(app, paid_api_payment) == (states.PAID, 5500, [3000, 2500])
+    assert refund(client, paid_api_payment, "4500", reason="Batal semua").status_code == 302
+    assert stored(app, paid_api_payment) == (states.REFUNDED, 10_000, [3000, 2500, 4500])
+    with app.app_context():
+        events = [entry.event for entry in db.session.get(Payment, paid_api_payment).logs]
+    assert events.count("refund") == 3 and events[-1] == "status:refunded"
+
+
+def test_a_refund_above_what_is_left_is_refused_in_indonesian(client, auth, app, paid_api_payment):
+    auth.login_admin()
+    refund(client, paid_api_payment, "6000")
+    response = refund(client, paid_api_payment, "5000")
+    assert response.status_code == 422
+    assert "antara Rp 1 dan Rp 4.000" in response.get_data(as_text=True)
+    assert stored(app, paid_api_payment) == (states.PAID, 6000, [6000])
+
+
+def test_the_day_report_sums_the_refunds_of_the_day(client, auth, app, paid_api_payment):
+    auth.login_admin()
+    refund(client, paid_api_payment, "3000")
+    refund(client, paid_api_payment, "2000")
+    with app.app_context():
+        day = business_date()
+        assert service.refunds_between(*wib_day_bounds(day)) == (2, 5000)
+        assert service.refunds_between(*wib_day_bounds(day - timedelta(days=1))) == (0, 0)
 
 
 def test_retry_makes_a_callback_due_now(client, auth, api, app):

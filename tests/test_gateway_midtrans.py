@@ -185,7 +185,7 @@ def test_full_refund_from_admin(client, auth, till, fake_midtrans):
     sent = json.loads(call["body"])
     assert sent["amount"] == 7500 and sent["reason"] == "Salah pesan" and sent["refund_key"].startswith("RF-")
     refunded = fresh(Payment, payment.id)
-    assert refunded.status == states.REFUNDED and refunded.meta["refund"]["amount"] == 7500
+    assert refunded.status == states.REFUNDED and [item["amount"] for item in refunded.meta["refunds"]] == [7500]
     assert db.session.scalar(db.select(AuditLog).where(AuditLog.action == "Refund")).outcome == "ok"
     summary = client.get("/admin").get_data(as_text=True)
     assert 'data-refunds="7500"' in summary
@@ -196,8 +196,14 @@ def test_partial_refund_keeps_the_amount(client, auth, till, fake_midtrans):
     auth.login_admin()
     client.post(f"/admin/payments/{payment.id}/refund", data={"amount": "2500", "reason": "Satu item habis"})
     refunded = fresh(Payment, payment.id)
-    assert refunded.status == states.REFUNDED and service.refunded_amount(refunded) == 2500
+    assert refunded.status == states.PAID and service.refunded_amount(refunded) == 2500
     assert fake_midtrans.transactions[payment.order_id]["transaction_status"] == "partial_refund"
+    # Midtrans reports the transaction as partial_refund from now on: still the shop's money, still PAID.
+    assert service.check_status(refunded, source="manual").payment.status == states.PAID
+
+    client.post(f"/admin/payments/{payment.id}/refund", data={"amount": "5000", "reason": "Sisanya juga"})
+    refunded = fresh(Payment, payment.id)
+    assert refunded.status == states.REFUNDED and service.refunded_amount(refunded) == 7500
 
 
 def test_refund_refused_by_midtrans_is_shown_and_audited(client, auth, till, fake_midtrans):

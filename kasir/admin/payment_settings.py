@@ -75,5 +75,5 @@ def payment_refund(payment_id):
         db.session.expire_all()
         payment = db.session.get(Payment, payment_id)
     return render_template("admin/payment_refund.html", payment=payment, error=error, paid=states.PAID,
-                           refunded_amount=service.refunded_amount(payment),
+                           refunded_amount=service.refunded_amount(payment), refunds=service.refunds_of(payment),
                            manual=not provider_class(payment.provider).confirms_payments), (422 if error else 200)

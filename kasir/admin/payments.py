@@ -6,7 +6,7 @@ from ..api import callbacks, keys
 from ..api.models import Callback
 from ..auth import admin_required
 from ..extensions import db
-from ..payments import states
+from ..payments import service, states, timeline
 from ..payments.models import Payment, WebhookDelivery
 from ..reports.payments import PaymentFilter, export_csv, providers_in_use
 from . import bp
@@ -39,7 +39,10 @@ def payment_detail(payment_id):
     webhooks = db.session.scalars(db.select(WebhookDelivery).where(WebhookDelivery.payment_id == payment.id)
                                   .order_by(WebhookDelivery.received_at)).all()
     outbox = db.session.scalars(db.select(Callback).where(Callback.payment_id == payment.id).order_by(Callback.id)).all()
-    return render_template("admin/payment_detail.html", payment=payment, webhooks=webhooks, callbacks=outbox)
+    return render_template("admin/payment_detail.html", payment=payment, webhooks=webhooks, callbacks=outbox,
+                           history=timeline.timeline(payment), error_text=timeline.error_text,
+                           webhook_labels=timeline.WEBHOOK_STATUS_LABELS, callback_labels=timeline.CALLBACK_EVENT_LABELS,
+                           refunds=service.refunds_of(payment), refunded_amount=service.refunded_amount(payment))
 
 
 @bp.route("/callbacks/<int:callback_id>/retry", methods=["POST"])

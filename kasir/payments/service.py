@@ -595,17 +595,40 @@ def confirm_by_cashier(payment: Payment, *, cashier, pin: str) -> Outcome:
     return outcome
 
 
-def refund(payment: Payment, amount: int, reason: str, actor: str) -> Outcome:
-    """PAID → REFUNDED once the provider accepts the refund (full or partial); audited either way.
+REFUND_EVENT = "refund"  # the payment_logs event of one refund (partial or the last one); reports add these up
 
-    The refunded amount and reason are kept in the payment's metadata and its log; raises PaymentError for
-    a request the rules refuse and ProviderError (sanitized) when the gateway refuses.
+
+def refunds_of(payment) -> list[dict]:
+    """The refunds made for a payment, oldest first: {amount, reason, by, at, refund_key} each.
+
+    Payments refunded before partial refunds were itemized keep their one refund as meta["refund"]."""
+    meta = payment.meta or {}
+    if "refunds" in meta:
+        return list(meta["refunds"])
+    return [meta["refund"]] if meta.get("refund") else []
+
+
+def refunded_amount(payment) -> int:
+    """Rupiah given back for a payment so far, 0 if none (a refund made at the gateway itself: all of it)."""
+    given = sum(int(entry["amount"]) for entry in refunds_of(payment))
+    return given or (payment.amount if payment.status == states.REFUNDED else 0)
+
+
+def refund(payment: Payment, amount: int, reason: str, actor: str) -> Outcome:
+    """Give back `amount` of a PAID payment, once the provider accepts it; audited either way.
+
+    Several partial refunds may follow one another up to the amount paid: each is kept in the payment's
+    metadata ("refunds") and its log; the payment stays PAID until the refunds reach its amount, and
+    only then goes PAID → REFUNDED (DESIGN §3). Raises PaymentError for a request the rules refuse and
+    ProviderError (sanitized) when the gateway refuses.
     """
     reason = " ".join(reason.split())[:200]
     if payment.status != states.PAID:
         raise PaymentError("Hanya pembayaran yang lunas yang bisa direfund.")
-    if not 0 < amount <= payment.amount:
-        raise PaymentError(f"Nominal refund harus antara Rp 1 dan {payment.amount:,} rupiah.".replace(",", "."))
+    left = payment.amount - refunded_amount(payment)
+    if not 0 < amount <= left:
+        raise PaymentError(f"Nominal refund harus antara Rp 1 dan Rp {left:,} (sisa yang belum dikembalikan)."
+                           .replace(",", "."))
     if not reason:
         raise PaymentError("Isi alasan refund.")
     refund_key = f"RF-{payment.order_id[-30:]}-{secrets.token_hex(4)}"
@@ -618,26 +641,35 @@ def refund(payment: Payment, amount: int, reason: str, actor: str) -> Outcome:
                      detail=f"amount={amount} code={exc.code} error={exc.message}")
         db.session.commit()
         raise
-    detail = {"amount": amount, "partial": amount < payment.amount, "reason": reason, "refund_key": refund_key,
-              "by": actor, "at": utcnow().isoformat()}
-    # The refunded amount is kept with the state change, so reports never see REFUNDED without it.
-    outcome = apply_status(payment, states.REFUNDED, source="admin", raw={"refund": detail, "provider": reported.raw},
-                           meta={"refund": detail})
-    audit.record("Refund", payment.order_id, actor=actor, detail=f"amount={amount} of {payment.amount}")
-    db.session.commit()
+    entry = {"amount": amount, "reason": reason, "refund_key": refund_key, "by": actor, "at": utcnow().isoformat()}
+    with write_transaction():
+        # The gateway gave the money back: it is recorded even if another refund landed meanwhile.
+        row = locked_payment(_LOCK_PAYMENT, payment_id=payment.id)
+        refunds = [*refunds_of(row), entry]
+        _log(row, REFUND_EVENT, row.status, "admin", {"refund": entry, "provider": reported.raw})
+        if row.status == states.PAID and sum(int(item["amount"]) for item in refunds) >= row.amount:
+            outcome = apply_status(payment, states.REFUNDED, source="admin", meta={"refunds": refunds})
+        else:
+            _update(row, {"meta": {**(row.meta or {}), "refunds": refunds}})
+            _show_as_stored(payment, row)
+            outcome = Outcome(payment, False, row.status)
+        audit.record("Refund", payment.order_id, actor=actor,
+                     detail=f"amount={amount} of {row.amount} refunded={sum(int(item['amount']) for item in refunds)}")
     return outcome
 
 
-def refunded_amount(payment: Payment) -> int:
-    """Rupiah given back for a payment (partial refunds keep their amount), 0 if none."""
-    if payment.status != states.REFUNDED:
-        return 0
-    return int(((payment.meta or {}).get("refund") or {}).get("amount") or payment.amount)
-
-
 def refunds_between(start: datetime, end: datetime) -> tuple[int, int]:
-    """(count, rupiah) of refunds made in [start, end), for the day's report."""
-    refunded = db.session.scalars(db.select(Payment).where(Payment.status == states.REFUNDED,
-                                                           Payment.updated_at >= start, Payment.updated_at < end))
-    amounts = [refunded_amount(payment) for payment in refunded]
+    """(count, rupiah) of the refunds made in [start, end), for the day's report: each partial refund
+    counts on its own day. A payment refunded at the gateway (REFUNDED with no refund of ours) counts
+    its whole amount on the day it changed."""
+    logged = db.session.execute(db.select(PaymentLog.payment_id, PaymentLog.event, PaymentLog.detail).where(
+        PaymentLog.event.in_([REFUND_EVENT, f"status:{states.REFUNDED.lower()}"]),
+        PaymentLog.at >= start, PaymentLog.at < end)).all()
+    amounts = [int(json.loads(detail)["refund"]["amount"]) for _id, event, detail in logged if event == REFUND_EVENT]
+    whole = {payment_id for payment_id, event, _detail in logged if event != REFUND_EVENT}
+    if whole:
+        itemized = set(db.session.scalars(db.select(PaymentLog.payment_id).where(
+            PaymentLog.payment_id.in_(whole), PaymentLog.event == REFUND_EVENT)))
+        amounts += [refunded_amount(payment) for payment in db.session.scalars(
+            db.select(Payment).where(Payment.id.in_(whole - itemized)))]
     return len(amounts), sum(amounts)

@@ -21,8 +21,11 @@ from .http import GatewayClient, GatewayResponse, NetworkError
 LABEL = "Midtrans"
 TRANSACTION_STATES = {
     "settlement": states.PAID, "pending": states.PENDING, "expire": states.EXPIRED, "cancel": states.CANCELLED,
-    "deny": states.FAILED, "failure": states.FAILED, "refund": states.REFUNDED, "partial_refund": states.REFUNDED,
+    "deny": states.FAILED, "failure": states.FAILED, "refund": states.REFUNDED,
+    # Part of the money went back, the rest is still the shop's: the payment stays PAID (DESIGN §3).
+    "partial_refund": states.PAID,
 }
+REFUND_ACCEPTED = frozenset({"refund", "partial_refund"})
 # Fields of a status answer worth keeping in payment_logs (never the QR, never anything secret).
 KEPT_FIELDS = ("status_code", "transaction_status", "transaction_id", "fraud_status", "gross_amount",
                "settlement_time", "refund_amount", "acquirer")
@@ -206,10 +209,11 @@ class MidtransProvider(Provider):
         code, data, _ = self._call("POST", f"/v2/{payment.order_id}/refund/online/direct", body=body,
                                    idempotency_key=f"refund-{refund_key}")
         if code in ("200", "201"):
-            status = self._status_from(data) if data.get("transaction_status") else ProviderStatus(states.REFUNDED)
-            if status.status != states.REFUNDED:
+            transaction_status = data.get("transaction_status")
+            if transaction_status and transaction_status not in REFUND_ACCEPTED:
                 raise ProviderError("Refund belum dikonfirmasi Midtrans.", code="refund_refused")
-            return replace(status, amount=int(amount))
+            raw = self._status_from(data).raw if transaction_status else {}
+            return ProviderStatus(status=states.REFUNDED, amount=int(amount), raw=raw)
         error = _gateway_error(code, data, "refund")
         if isinstance(error, (ProviderAuthError, ProviderUnavailable)):
             raise error

@@ -83,7 +83,12 @@ class MockProvider(Provider):
         entry = self._entry(payment)
         if entry is None or entry.status != states.PAID:
             raise ProviderError("Simulator: transaksi ini belum lunas di gateway.", code="refund_refused")
-        entry.status = states.REFUNDED
+        # Like the gateways, partial refunds may follow one another; the QR is refunded once all is given back.
+        given = sum(int(item["amount"]) for item in (payment.meta or {}).get("refunds", ()))
+        if given + amount > entry.amount:
+            raise ProviderError("Simulator: refund melebihi nominal yang dibayar.", code="refund_refused")
+        if given + amount == entry.amount:
+            entry.status = states.REFUNDED
         db.session.commit()
         return ProviderStatus(status=states.REFUNDED, amount=amount, raw={"transaction_id": entry.provider_trx_id})
 
