@@ -69,7 +69,7 @@ class Config:
         # only delays other callbacks, which have their own job thread).
         self.CALLBACK_CONNECT_TIMEOUT = 3.0
         self.CALLBACK_DEADLINE_SECONDS = 10.0
-        self.MERCHANT_CITY = os.environ.get("MERCHANT_CITY", "JAKARTA")
+        self.MERCHANT_CITY = os.environ.get("MERCHANT_CITY", "")  # else admin's, else the shop address's city
         # Fractions are allowed ("0.1" = 6 s) so expiry can be seen in a demo or a browser test.
         self.EXPIRE_MINUTES = float(os.environ.get("EXPIRE_MINUTES", "").strip() or 15)
         self.QRIS_MAX_AMOUNT = env_int("QRIS_MAX_AMOUNT", 10_000_000)

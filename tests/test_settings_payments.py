@@ -51,7 +51,8 @@ def test_blank_keeps_the_key_and_clear_removes_it(app, admin):
     ({"midtrans_server_key": ""}, "midtrans_server_key", "Isi server key Midtrans"),
     ({"midtrans_server_key": "SB-Mid-client-abcdefgh"}, "midtrans_server_key", "Itu client key"),
     ({"midtrans_server_key": MIDTRANS_KEY, "midtrans_env": "production"}, "midtrans_env", "sandbox (SB-…)"),
-    ({"provider": "static", "static_qris_payload": STATIC_VECTOR[:-1] + "0"}, "static_qris_payload", "CRC"),
+    ({"provider": "static", "static_qris_payload": STATIC_VECTOR[:-1] + "0"}, "static_qris_payload",
+     "kode pemeriksa di akhir (CRC) tidak cocok"),
     ({"provider": "xendit"}, "xendit_secret_key", "Isi secret key Xendit"),
     ({"provider": "bitcoin"}, "provider", "Pilih penyedia"),
 ])
@@ -181,3 +182,97 @@ def time_after(seconds: float):
     from types import SimpleNamespace
 
     return SimpleNamespace(monotonic=lambda: time.monotonic() + seconds)
+
+
+# --- merchant name and city: the QRIS limits are said, never applied silently ------------------------------
+
+def set_shop(app, **values):
+    with app.app_context():
+        for key, value in values.items():
+            db.session.merge(Setting(key=key, value=value, encrypted=False))
+        db.session.commit()
+
+
+def test_a_merchant_name_over_25_characters_is_refused_with_the_limit(app, admin):
+    response = save(admin, provider="mock", merchant_name="Toko Sembako Sumber Rejeki Abadi", merchant_city="Depok")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and 'data-error="merchant_name"' in html
+    assert "paling banyak 25 karakter (batas QRIS untuk nama merchant); sekarang 32" in html
+    with app.app_context():
+        assert gateway_settings.load().merchant_name == ""
+
+
+def test_a_city_over_15_characters_is_refused_with_the_limit(admin):
+    response = save(admin, provider="mock", merchant_city="Tangerang Selatan")
+    assert response.status_code == 422
+    assert "paling banyak 15 karakter (batas QRIS untuk kota); sekarang 17" in response.get_data(as_text=True)
+
+
+def test_markup_and_control_characters_never_reach_qr_tag_59(app, admin):
+    from kasir import qris
+    from kasir.payments.providers.mock import build_payload
+
+    assert save(admin, provider="mock", merchant_name="<b>Kopi\x07 Kita</b>\u200b", merchant_city="Depok").status_code == 302
+    with app.app_context():
+        assert gateway_settings.load().merchant_name == "Kopi Kita"
+        parsed = qris.parse(build_payload(5000, "MOCK-1"))
+    assert (parsed.merchant_name, parsed.merchant_city) == ("KOPI KITA", "DEPOK")
+
+
+def test_a_long_shop_name_is_shortened_at_a_word_for_the_qr_and_admin_is_told(app, admin):
+    from kasir.payments.merchant import merchant_identity
+
+    response = admin.post("/admin/settings", data={"shop_name": "Toko Sembako Sumber Rejeki Abadi",
+                                                   "shop_address": "Jl. Merdeka No. 17, Depok"})
+    assert response.status_code == 302
+    with app.app_context():
+        assert merchant_identity()["name"] == "TOKO SEMBAKO SUMBER"
+    page = admin.get("/admin/settings").get_data(as_text=True)
+    assert "Di QR nama toko ditulis TOKO SEMBAKO SUMBER (QRIS maks. 25 karakter" in page
+    assert "disingkat menjadi TOKO SEMBAKO SUMBER" in admin.get("/admin/payment-settings").get_data(as_text=True)
+
+
+def test_a_shop_name_over_its_limit_is_refused_not_cut(app, admin):
+    response = admin.post("/admin/settings", data={"shop_name": "Toko " + "x" * 60})
+    assert response.status_code == 422
+    assert "Nama toko paling banyak 60 karakter; sekarang 65." in response.get_data(as_text=True)
+
+
+def test_the_qr_city_comes_from_the_shop_address_never_jakarta(app, admin):
+    from kasir.payments.merchant import merchant_identity
+
+    set_shop(app, shop_address="Jl. Malioboro 52, Kota Yogyakarta, DI Yogyakarta 55271")
+    with app.app_context():
+        assert merchant_identity()["city"] == "YOGYAKARTA"
+    page = admin.get("/admin/payment-settings").get_data(as_text=True)
+    assert "Kosong = kota dari alamat toko: YOGYAKARTA." in page and "JAKARTA" not in page.replace("YOGYAKARTA", "")
+
+
+def test_without_a_city_in_the_address_the_city_is_required_at_setup(app, admin):
+    from kasir import qris
+    from kasir.payments.providers.mock import build_payload
+
+    set_shop(app, shop_address="Jl. Raya Bogor Km 30")
+    page = admin.get("/admin/payment-settings").get_data(as_text=True)
+    assert "wajib diisi" in page and "kota belum diisi" in page
+    response = save(admin, provider="mock", merchant_city="")
+    assert response.status_code == 422 and "Isi kota merchant" in response.get_data(as_text=True)
+    with app.app_context():  # until then a simulated QR says so instead of naming a wrong city
+        assert qris.parse(build_payload(5000, "MOCK-1")).merchant_city == "BELUM DIISI"
+    assert save(admin, provider="mock", merchant_city="cibinong").status_code == 302
+    with app.app_context():
+        assert qris.parse(build_payload(5000, "MOCK-1")).merchant_city == "CIBINONG"
+
+
+@pytest.mark.parametrize("address, city", [
+    ("Jl. Merdeka No. 17, Depok", "DEPOK"),
+    ("Jl. Sudirman 5, Kel. Citarum, Kec. Bandung Wetan, Kota Bandung, Jawa Barat 40115", "BANDUNG"),
+    ("Ruko Sentosa B2, Kabupaten Bogor, Jawa Barat", "BOGOR"),
+    ("Jl. Pemuda 3, Semarang 50132", "SEMARANG"),
+    ("Jl. Raya Bogor Km 30", ""),
+    ("Jl. Ciputat Raya 1, Tangerang Selatan, Banten", ""),  # 17 characters: QRIS takes 15, so admin is asked
+])
+def test_city_from_address(address, city):
+    from kasir.payments.qris_text import city_from_address
+
+    assert city_from_address(address) == city

@@ -107,3 +107,15 @@ def test_no_payload_means_a_clear_error(app, till):
     db.session.commit()
     with pytest.raises(service.PaymentError, match="QRIS statis toko belum diatur"):
         service.create_for_sale(till.add("SKU0001").id)
+
+
+def test_a_broken_static_qris_is_explained_in_indonesian(app, till):
+    from kasir.models import Setting
+
+    db.session.get(Setting, "static_qris_payload").value = STATIC_VECTOR[:-1] + "0"
+    db.session.commit()
+    with pytest.raises(service.PaymentError) as refused:
+        service.create_for_sale(till.add("SKU0001").id)
+    message = str(refused.value)
+    assert "kode pemeriksa di akhir (CRC) tidak cocok" in message
+    assert "mismatch" not in message and "payload" not in message

@@ -6,10 +6,13 @@ from ..auth import admin_required
 from ..extensions import db, limiter
 from ..money import parse_rupiah
 from ..payments import gateway_settings, health, service, states
+from ..payments.merchant import merchant_identity
+from ..payments.qris_text import city_from_address
 from ..payments.models import Payment
 from ..payments.providers import provider_class
 from ..payments.providers.base import ProviderError
 from ..redaction import redact
+from ..settings import get_setting
 from . import bp
 
 
@@ -40,7 +43,9 @@ def payment_settings():
     active = gateway_settings.active_provider_name()
     return render_template("admin/payment_settings.html", settings=settings, fields=gateway_settings.FIELDS,
                            providers=gateway_settings.PROVIDER_LABELS, active=active, errors=errors,
-                           form=request.form if errors else None, last_check=health.latest(active)), (422 if errors else 200)
+                           form=request.form if errors else None, last_check=health.latest(active),
+                           merchant=merchant_identity(), address_city=city_from_address(get_setting("shop_address"))), \
+        (422 if errors else 200)
 
 
 @bp.route("/payment-settings/test", methods=["POST"])

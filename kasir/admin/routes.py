@@ -11,7 +11,10 @@ from ..clock import business_date, wib_day_bounds
 from ..extensions import db
 from ..models import ROLES, Register, SALE_PAID, SALE_VOID, Product, Sale, User
 from ..payments import service as payment_service
+from ..payments.merchant import merchant_identity
+from ..payments.qris_text import plain_text
 from ..printing import queue as print_queue
+from ..printing.layout import COLUMNS
 from ..printing.backends import PrinterError
 from ..printing.settings import printer_settings, save_printer_settings
 from ..settings import SHOP_DEFAULTS, set_setting, shop_profile
@@ -198,27 +201,52 @@ def sale_void(sale_id):
     return render_template("admin/sale_void.html", sale=sale, error=error), (422 if error else 200)
 
 
+SHOP_LIMITS = {"shop_name": 60, "shop_address": 200, "shop_phone": 40, "receipt_footer": 200}
+SHOP_LABELS = {"shop_name": "Nama toko", "shop_address": "Alamat", "shop_phone": "Telepon",
+               "receipt_footer": "Catatan kaki struk"}
+
+
+def _clean_shop_form(form) -> tuple[dict[str, str], dict[str, str]]:
+    """(values, errors): markup and control characters go; a value over its limit is refused, not cut."""
+    values = {key: plain_text(form.get(key, "")) for key in SHOP_DEFAULTS}
+    errors = {key: f"{SHOP_LABELS[key]} paling banyak {SHOP_LIMITS[key]} karakter; sekarang {len(value)}."
+              for key, value in values.items() if len(value) > SHOP_LIMITS[key]}
+    if not values["shop_name"]:
+        errors["shop_name"] = "Nama toko wajib diisi."
+    return values, errors
+
+
 @bp.route("/settings", methods=["GET", "POST"])
 @admin_required
 def shop_settings():
     if request.method == "POST":
-        for key in SHOP_DEFAULTS:
-            set_setting(key, " ".join(request.form.get(key, "").split())[:200])
+        values, errors = _clean_shop_form(request.form)
+        if errors:
+            return settings_page(shop=values, shop_errors=errors)
+        for key, value in values.items():
+            set_setting(key, value)
         audit.record("SaveConfig", "shop")
         db.session.commit()
-        flash("Pengaturan toko disimpan.", "success")
+        merchant = merchant_identity()
+        note = "" if merchant["name"] == values["shop_name"].upper() else \
+            f" Di QR nama toko ditulis {merchant['name']} (QRIS maks. 25 karakter; ubah di Pengaturan Pembayaran)."
+        flash("Pengaturan toko disimpan." + note, "success")
         return redirect(url_for("admin.shop_settings"))
     return settings_page()
 
 
-def settings_page(limit_error: str | None = None):
+def settings_page(limit_error: str | None = None, *, shop: dict[str, str] | None = None,
+                  shop_errors: dict[str, str] | None = None):
     registers = db.session.scalars(db.select(Register).order_by(Register.code)).all()
     limits = request.form if limit_error else {
         key: value for role, limit in approvals.discount_limits().items()
         for key, value in ((f"discount_limit_percent_{role}", limit.percent), (f"discount_limit_amount_{role}", limit.amount))
         if value is not None}
-    return render_template("admin/settings.html", shop=shop_profile(), registers=registers, limits=limits,
-                           limit_error=limit_error), (422 if limit_error else 200)
+    width_mm = printer_settings().width_mm
+    return render_template("admin/settings.html", shop=shop or shop_profile(), registers=registers, limits=limits,
+                           limit_error=limit_error, errors=shop_errors or {}, shop_limits=SHOP_LIMITS, width_mm=width_mm,
+                           large_columns=COLUMNS.get(width_mm, COLUMNS[58]) // 2), \
+        (422 if limit_error or shop_errors else 200)
 
 
 @bp.route("/settings/discount-limits", methods=["POST"])

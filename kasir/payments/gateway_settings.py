@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from .. import qris, redaction, settings
+from .qris_text import CITY_LIMIT, NAME_LIMIT, city_from_address, describe_qris_error, plain_text
 from ..crypto import DecryptionError, app_box, mask
 from ..extensions import db
 from ..models import Setting
@@ -172,12 +173,30 @@ def _clean_secret(name: str, value: str, errors: dict[str, str]) -> str:
     return value
 
 
+MERCHANT_LIMITS = {"merchant_name": NAME_LIMIT, "merchant_city": CITY_LIMIT, "merchant_nmid": 30}
+MERCHANT_LIMIT_REASONS = {"merchant_name": "batas QRIS untuk nama merchant", "merchant_city": "batas QRIS untuk kota",
+                          "merchant_nmid": "panjang NMID"}
+
+
+def _clean_merchant_field(name: str, raw: str, errors: dict[str, str]) -> str:
+    """Name, city or NMID as the QR will carry it; too long is refused with the limit, never cut."""
+    value = plain_text(raw)
+    limit = MERCHANT_LIMITS[name]
+    if len(value) > limit:
+        errors[name] = (f"{FIELDS[name].label} paling banyak {limit} karakter ({MERCHANT_LIMIT_REASONS[name]}); "
+                        f"sekarang {len(value)}. Singkat sendiri agar tetap terbaca.")
+    elif name == "merchant_city" and not value and not city_from_address(settings.get_setting("shop_address")):
+        errors[name] = ("Isi kota merchant (tampil di QR, maks. 15 karakter), misalnya DEPOK. Alamat toko di "
+                        "Pengaturan Toko tidak menyebut kotanya.")
+    return value.upper() if name == "merchant_city" else value
+
+
 def _check_static_payload(text: str) -> str:
     # Line breaks from pasting go; inner spaces stay (a merchant name like "TOKO CONTOH" has them).
     payload = "".join(line.strip() for line in text.splitlines())
     parsed = qris.parse(payload)  # QrisError carries the precise reason
     if parsed.is_dynamic:
-        raise qris.QrisError("ini QRIS dinamis (sekali pakai); tempel QRIS statis yang tercetak di toko")
+        raise qris.QrisError("the payload is dynamic (for one payment); the shop's printed static QRIS is needed")
     return payload
 
 
@@ -209,12 +228,11 @@ def save(form) -> list[str]:
                 try:
                     updates[name] = _check_static_payload(raw)
                 except qris.QrisError as exc:
-                    errors[name] = f"QRIS statis tidak valid: {exc}"
+                    errors[name] = f"QRIS statis tidak valid: {describe_qris_error(exc)}."
             else:
                 updates[name] = ""
         else:
-            limit = {"merchant_name": 25, "merchant_city": 15, "merchant_nmid": 30}[name]
-            updates[name] = " ".join(raw.split())[:limit]
+            updates[name] = _clean_merchant_field(name, raw, errors)
 
     merged = {**current.values, **updates}
     _check_provider_ready(merged, errors)

@@ -1,17 +1,24 @@
-"""Who the shop is to a payer: the name, city and NMID shown in every QR."""
+"""Who the shop is to a payer: the name, city and NMID shown in every QR.
+
+Admin's forms refuse a merchant name or city longer than QRIS allows and say so; a name that comes
+from the shop's own name (which may be longer) is shortened at a word boundary, and admin shows the
+result. The city is never guessed: it is the one admin typed, or the city the shop's address ends with.
+"""
 from .. import qris
 from ..settings import cached_setting
 from . import gateway_settings
+from .qris_text import CITY_LIMIT, NAME_LIMIT, city_from_address, plain_text, shorten
 
 
 def merchant_identity() -> dict[str, str]:
-    """Name, city and NMID printed in every QR (uppercase, trimmed to QRIS field limits), from the
-    settings snapshot: a change is in the next QR of this process, another process's within seconds."""
+    """Name, city and NMID printed in every QR (uppercase, within QRIS field limits), from the settings
+    snapshot: a change is in the next QR of this process, another process's within seconds. "city" is
+    "" while neither admin nor the shop's address gives one."""
     settings = gateway_settings.current()
-    name = settings.merchant_name or cached_setting("shop_name") or "TOKO KASIR"
+    name = plain_text(settings.merchant_name) or plain_text(cached_setting("shop_name")) or "TOKO KASIR"
     return {
-        "name": name.upper()[:25],
-        "city": (settings.merchant_city or "JAKARTA").upper()[:15],
+        "name": shorten(name.upper(), NAME_LIMIT),
+        "city": plain_text(settings.merchant_city).upper()[:CITY_LIMIT] or city_from_address(cached_setting("shop_address")),
         "nmid": settings.merchant_nmid or "ID1020000000001",
     }
 

@@ -12,6 +12,7 @@ from ...extensions import db
 from ...webhooks import generic
 from .. import gateway_settings, states
 from ..merchant import merchant_identity
+from ..qris_text import MISSING_CITY
 from ..models import MockLedgerEntry
 from .base import (Charge, ConnectionResult, Provider, ProviderError, ProviderStatus, SettlementRow, WebhookEvent,
                    WebhookRejected)
@@ -35,7 +36,7 @@ def build_payload(amount: int, trx_id: str) -> str:
         ("54", str(amount)),
         ("58", "ID"),
         ("59", merchant["name"]),
-        ("60", merchant["city"]),
+        ("60", merchant["city"] or MISSING_CITY),
         ("62", [("01", trx_id[:25])]),
     ])
 

@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 from ... import qris
 from .. import states
+from ..qris_text import describe_qris_error
 from .base import Charge, ConnectionResult, Provider, ProviderError, ProviderStatus, SettlementRow, WebhookEvent, WebhookRejected
 
 
@@ -30,7 +31,8 @@ class StaticQrisProvider(Provider):
         try:
             payload = qris.to_dynamic(self._payload, amount)
         except qris.QrisError as exc:
-            raise ProviderError(f"QRIS statis toko tidak valid: {exc}", code="provider_not_configured") from None
+            raise ProviderError(f"QRIS statis toko tidak valid ({describe_qris_error(exc)}). Periksa di Admin › "
+                                "Pengaturan Pembayaran.", code="provider_not_configured") from None
         trx_id = "STATIC-" + secrets.token_hex(8).upper()
         return Charge(qr_string=payload, provider_trx_id=trx_id, expires_at=expires_at,
                       raw={"transaction_id": trx_id, "source": "static"})
@@ -61,7 +63,7 @@ class StaticQrisProvider(Provider):
         try:
             parsed = qris.parse(self._payload)
         except qris.QrisError as exc:
-            return ConnectionResult(ok=False, latency_ms=None, message=f"QRIS statis tidak valid: {exc}")
+            return ConnectionResult(ok=False, latency_ms=None, message=f"QRIS statis tidak valid: {describe_qris_error(exc)}.")
         nmid = f", NMID {parsed.nmid}" if parsed.nmid else ""
         return ConnectionResult(ok=True, latency_ms=0,
                                 message=f"QRIS statis valid: {parsed.merchant_name}, {parsed.merchant_city}{nmid}. "
