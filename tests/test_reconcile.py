@@ -103,7 +103,7 @@ def test_midtrans_and_xendit_exports_are_read_by_header_name():
 
 def test_a_fractional_amount_is_refused_with_its_line(runner, tmp_path):
     result = run_cli(runner, tmp_path, GENERIC + "x,WEB-1,27500.50,0,0,2026-11-24,settlement\n")
-    assert result.exit_code != 0 and "line 2" in result.output
+    assert result.exit_code != 0 and "baris 2" in result.output
 
 
 def test_importing_the_same_file_twice_keeps_one_copy(api, send_webhook, app, runner, tmp_path):

@@ -56,9 +56,26 @@ def test_admin_uploads_a_file_and_sees_the_groups(client, auth, known_day):
 def test_a_broken_file_is_refused_with_its_line(client, auth, known_day):
     auth.login_admin()
     response = upload(client, known_day.day, GENERIC + "x,WEB-1,27500.50,0,0,2026-11-24,settlement\n")
-    assert response.status_code == 422 and "line 2" in response.get_data(as_text=True)
+    assert response.status_code == 422 and "baris 2" in response.get_data(as_text=True)
     with client.application.app_context():
         assert db.session.scalar(db.select(db.func.count(Settlement.id))) == 0
+
+
+def test_a_file_without_known_columns_is_refused_in_indonesian(client, auth, known_day):
+    auth.login_admin()
+    response = upload(client, known_day.day, "tanggal;nominal\n2026-11-24;27500\n")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and "kolom tidak dikenali" in page and "kolom jumlah" in page
+    assert "the file needs" not in page and "column" not in page
+
+
+def test_a_file_that_is_not_utf8_is_refused_in_indonesian(client, auth, known_day):
+    auth.login_admin()
+    response = client.post("/admin/reconciliation", data={
+        "date": known_day.day.isoformat(), "file": (io.BytesIO(b"order_id,amount\nWEB-1,\xff\xfe27500\n"), "s.csv")},
+        content_type="multipart/form-data")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and "bukan teks UTF-8" in page and "codec" not in page
 
 
 def test_each_difference_is_resolved_with_an_audited_note(client, auth, app, known_day):

@@ -38,7 +38,7 @@ def test_z_report_compares_counted_cash_with_opening_plus_cash_sales(known_day):
 @sqlite_only("the backup made on closing is a copy of the SQLite file")
 def test_closing_a_shift_leaves_a_backup(known_day):
     shifts.close_shift(shift_over_known_day(known_day), "214400")
-    assert [b.name for b in backup.list_backups() if "shift-close" in b.name]
+    assert [b.name for b in backup.list_backups() if "tutup-shift" in b.name]
 
 
 def test_x_report_shows_the_running_figures_and_leaves_the_shift_open(known_day):

@@ -159,6 +159,15 @@ def reconciliation():
     return _reconciliation_page(_day(request.args.get("date")), request.args.get("source", ""))
 
 
+def _settlement_problem(error: Exception) -> str:
+    """Why a settlement was refused, in the admin's words (never a codec's or a parser's English)."""
+    if isinstance(error, UnicodeDecodeError):
+        return 'berkas bukan teks UTF-8; simpan ulang sebagai "CSV UTF-8"'
+    if isinstance(error, ProviderError):
+        return error.message
+    return str(error)
+
+
 @bp.route("/reconciliation", methods=["POST"])
 @admin_required
 def reconciliation_run():
@@ -173,7 +182,7 @@ def reconciliation_run():
             report = reconcile.run(day)
     except (reconcile.SettlementFileError, UnicodeDecodeError, ProviderError) as exc:
         db.session.rollback()
-        return _reconciliation_page(day, "", f"File/settlement ditolak: {exc}", 422)
+        return _reconciliation_page(day, "", f"Settlement ditolak: {_settlement_problem(exc)}.", 422)
     audit.record("RunReconciliation", report.source, detail=f"day={day} rows={report.rows}")
     db.session.commit()
     flash(f"Rekonsiliasi {day:%d/%m/%Y}: {report.rows} baris dibaca.", "success")

@@ -150,6 +150,6 @@ def last_printed_at() -> datetime | None:
 def print_test_page(settings: PrinterSettings) -> None:
     """Print the test page now, outside the queue; raises PrinterError with the reason."""
     if not settings.enabled:
-        raise PrinterError("Printer struk dimatikan (none). Isi alamat printer terlebih dahulu.")
+        raise PrinterError("Printer struk dimatikan. Isi alamat printer terlebih dahulu.")
     page = build_test_page(settings.url, settings.width_mm, utcnow())
     send(settings.url, render_bytes(page))

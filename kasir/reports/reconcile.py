@@ -56,7 +56,7 @@ SAMPLE_SIZE = 50
 
 
 class SettlementFileError(ValueError):
-    pass
+    """A settlement file Kasir cannot read; the message says where and why, in Bahasa Indonesia."""
 
 
 class ReconciliationError(ValueError):
@@ -97,7 +97,7 @@ def _normal(header: str) -> str:
 def _amount(text: str, line: int, name: str) -> int:
     match = AMOUNT.fullmatch(text.strip().replace(",", ""))
     if not match:
-        raise SettlementFileError(f"line {line}: {name} '{text}' is not a whole rupiah amount")
+        raise SettlementFileError(f"baris {line}: kolom {name} berisi '{text}', bukan nominal rupiah bulat")
     return int(match.group(1))
 
 
@@ -105,7 +105,8 @@ def _date(text: str, line: int) -> date:
     try:
         return date.fromisoformat(text.strip()[:10])
     except ValueError:
-        raise SettlementFileError(f"line {line}: settlement date '{text}' is not YYYY-MM-DD") from None
+        raise SettlementFileError(f"baris {line}: tanggal settlement '{text}' harus bertanggal TTTT-BB-HH "
+                                  f"(mis. 2026-12-03)") from None
 
 
 def read_rows(lines: Iterable[str]) -> Iterator[SettlementRow]:
@@ -117,20 +118,21 @@ def read_rows(lines: Iterable[str]) -> Iterator[SettlementRow]:
     try:
         headers = [_normal(name) for name in next(reader)]
     except StopIteration:
-        raise SettlementFileError("the file is empty") from None
-    except csv.Error as exc:
-        raise SettlementFileError(f"line 1: not a CSV line ({exc})") from None
+        raise SettlementFileError("berkasnya kosong") from None
+    except csv.Error:
+        raise SettlementFileError("baris 1: bukan baris CSV yang bisa dibaca") from None
     try:
         yield from _rows(reader, headers)
-    except csv.Error as exc:
-        raise SettlementFileError(f"line {reader.line_num}: not a CSV line ({exc})") from None
+    except csv.Error:
+        raise SettlementFileError(f"baris {reader.line_num}: bukan baris CSV yang bisa dibaca") from None
 
 
 def _rows(reader, headers: list[str]) -> Iterator[SettlementRow]:
     where = {name: next((headers.index(alias) for alias in aliases if alias in headers), None)
              for name, aliases in COLUMNS.items()}
     if where["amount"] is None or (where["provider_trx_id"] is None and where["order_id"] is None):
-        raise SettlementFileError("the file needs an amount column and a transaction id or order id column")
+        raise SettlementFileError("kolom tidak dikenali: berkas perlu kolom jumlah (amount atau gross amount) dan "
+                                  "kolom ID transaksi (transaction id) atau order ID")
     for line, cells in enumerate(reader, start=2):
         if not any(cell.strip() for cell in cells):
             continue
@@ -139,9 +141,9 @@ def _rows(reader, headers: list[str]) -> Iterator[SettlementRow]:
             index = where[name]
             return cells[index].strip() if index is not None and index < len(cells) else ""
 
-        amount = _amount(cell("amount"), line, "amount")
-        fee = _amount(cell("fee"), line, "fee") if cell("fee") else 0
-        net = _amount(cell("net_amount"), line, "net amount") if cell("net_amount") else amount - fee
+        amount = _amount(cell("amount"), line, "jumlah")
+        fee = _amount(cell("fee"), line, "biaya") if cell("fee") else 0
+        net = _amount(cell("net_amount"), line, "jumlah bersih") if cell("net_amount") else amount - fee
         yield SettlementRow(provider_trx_id=cell("provider_trx_id") or None, order_id=cell("order_id") or None,
                             amount=amount, fee=fee, net_amount=net,
                             settlement_date=_date(cell("settlement_date"), line) if cell("settlement_date") else None,
@@ -300,8 +302,10 @@ def run(day: date, csv_file: Path | None = None) -> Report:
         try:
             with csv_file.open(encoding="utf-8-sig", newline="") as lines:
                 return reconcile(day, read_rows(lines), csv_file.name)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SettlementFileError(f"cannot read {csv_file.name}: {exc}") from None
+        except UnicodeDecodeError:
+            raise SettlementFileError(f"{csv_file.name} bukan teks UTF-8; simpan ulang sebagai \"CSV UTF-8\"") from None
+        except OSError as exc:
+            raise SettlementFileError(f"{csv_file.name} tidak bisa dibuka ({exc.strerror or 'galat berkas'})") from None
     provider = get_provider()
     return reconcile(day, provider.fetch_settlement(day), f"{provider.name}:{day.isoformat()}")
 

@@ -163,7 +163,7 @@ def close_shift(shift: Shift, counted_cash_text: str, note: str = "") -> ShiftSu
     if not is_sqlite():
         return summary  # PostgreSQL is backed up with pg_dump, outside Kasir
     try:
-        create_backup("shift-close")
+        create_backup("tutup-shift")  # the file name is shown to the admin: Indonesian
     except (BackupError, OSError):  # the drawer is counted and saved; a missing backup must not undo that
         log.exception("backup after closing shift %s failed", shift.id)
     return summary
