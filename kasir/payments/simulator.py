@@ -37,7 +37,7 @@ def send_webhook(body: dict, url: str) -> requests.Response:
 @admin_required
 def index():
     entries = db.session.scalars(db.select(MockLedgerEntry).order_by(MockLedgerEntry.created_at.desc()).limit(30)).all()
-    return render_template("simulator/index.html", entries=entries, pending=states.PENDING)
+    return render_template("simulator/index.html", entries=entries, pending=states.PENDING, labels=states.LABELS)
 
 
 @bp.route("/<trx_id>/<action>", methods=["POST"])
