@@ -87,6 +87,8 @@ def test_a_partial_refund_keeps_the_payment_paid(client, auth, app, paid_api_pay
     assert stored(app, paid_api_payment) == (states.PAID, 3000, [3000])
     page = client.get(f"/admin/payments/{paid_api_payment}").get_data(as_text=True)
     assert "data-refund-form" in page and "sisa Rp 7.000" in page and 'value="7000"' in page
+    refund_page = client.get(f"/admin/payments/{paid_api_payment}/refund").get_data(as_text=True)
+    assert 'data-refundable="7000"' in refund_page and "Barang kurang" in refund_page
 
 
 def test_partial_refunds_reaching_the_amount_make_it_refunded(client, auth, app, paid_api_payment):
