@@ -311,11 +311,25 @@ def test_approved_partial_refund_at_the_till_goes_through_the_gateway(pos, send_
                         data={"amount": "3.500", "reason": "barang rusak", **SUPERVISOR})
     assert response.headers.get("HX-Redirect") == "/pos/sales", text_of(response)
     payment = fresh(Payment, payment.id)
-    assert payment.status == states.REFUNDED and payment_service.refunded_amount(payment) == 3500
+    # A partial refund leaves the rest of the money the shop's: still PAID (issue 20), 3.500 given back.
+    assert payment.status == states.PAID and payment_service.refunded_amount(payment) == 3500
     [approval] = audit_rows("Approval")
     assert approval.detail.startswith("approver=owner action=Refund") and approval.target == payment.order_id
     [refund] = audit_rows("Refund")
     assert refund.actor == CASHIER[0] and refund.outcome == "ok"
+
+
+def test_a_second_partial_refund_at_the_till_may_give_back_only_what_is_left(pos, send_webhook):
+    sale, payment = paid_qris_sale(pos, send_webhook, "SKU0006", "SKU0001")
+    pos.post(f"/pos/sales/{sale.id}/payments/{payment.id}/refund",
+             data={"amount": "3.500", "reason": "barang rusak", **SUPERVISOR})
+    response = pos.post(f"/pos/sales/{sale.id}/payments/{payment.id}/refund",
+                        data={"amount": "5.000", "reason": "batal semua", **SUPERVISOR})
+    assert response.status_code == 422 and "paling banyak Rp 4.000" in text_of(response)
+    pos.post(f"/pos/sales/{sale.id}/payments/{payment.id}/refund",
+             data={"amount": "4.000", "reason": "batal semua", **SUPERVISOR})
+    payment = fresh(Payment, payment.id)
+    assert payment.status == states.REFUNDED and payment_service.refunded_amount(payment) == 7500
 
 
 def test_refund_larger_than_the_payment_is_refused(pos, send_webhook):

@@ -67,7 +67,7 @@ def sale_void(sale):
             error = str(exc)
         else:
             message = f"Transaksi {sale.display_number} dibatalkan; stok dikembalikan."
-            owed = sum(payment.amount for payment in paid_payments(sale))
+            owed = sum(payment.amount - payment_service.refunded_amount(payment) for payment in paid_payments(sale))
             if owed:
                 message += f" Uang QRIS {format_rupiah(owed)} harus dikembalikan ke pelanggan: tekan Refund QRIS."
             return back_to_sales_list(message)
@@ -89,8 +89,9 @@ def payment_refund(sale, payment_id):
             amount = parse_rupiah(request.form.get("amount", ""), allow_zero=False)
             if payment.status != states.PAID:
                 raise payment_service.PaymentError("Hanya pembayaran yang lunas yang bisa direfund.")
-            if amount > payment.amount:
-                raise payment_service.PaymentError(f"Nominal refund paling banyak {format_rupiah(payment.amount)}.")
+            left = payment.amount - payment_service.refunded_amount(payment)  # earlier partial refunds count
+            if amount > left:
+                raise payment_service.PaymentError(f"Nominal refund paling banyak {format_rupiah(left)}.")
             if not " ".join(request.form.get("reason", "").split()):
                 raise payment_service.PaymentError("Isi alasan refund.")
             approver = approver_from_form("Refund", payment.order_id, detail=f"amount={amount}")
