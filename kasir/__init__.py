@@ -3,7 +3,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from . import config as config_module
+from . import config as config_module, tenders
 from .clock import format_duration, format_remaining, format_wib
 from .database import configure_engine
 from .extensions import csrf, db, limiter, migrate
@@ -51,6 +51,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.globals["kasir_version"] = __version__
     app.jinja_env.globals["METHOD_LABELS"] = METHOD_LABELS
     app.jinja_env.globals["qris_availability"] = availability
+    app.jinja_env.globals["sale_received"] = tenders.received
+    app.jinja_env.globals["sale_due"] = tenders.due
 
     from . import auth, admin, cli, display, fastpath, healthz, pos, printing, redaction, web, webhooks
     from .payments import models as payment_models  # noqa: F401  (tables known to Alembic and queries)

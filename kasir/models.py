@@ -97,7 +97,8 @@ SALE_VOID = "VOID"
 METHOD_CASH = "CASH"
 METHOD_DEBIT = "DEBIT"
 METHOD_QRIS = "QRIS"
-METHOD_LABELS = {METHOD_CASH: "Tunai", METHOD_DEBIT: "Debit", METHOD_QRIS: "QRIS"}
+METHOD_SPLIT = "SPLIT"  # a sale paid by several tenders
+METHOD_LABELS = {METHOD_CASH: "Tunai", METHOD_DEBIT: "Debit", METHOD_QRIS: "QRIS", METHOD_SPLIT: "Campuran"}
 
 
 class Sale(db.Model):
@@ -136,6 +137,7 @@ class Sale(db.Model):
     items: Mapped[list["SaleItem"]] = relationship(
         back_populates="sale", cascade="all, delete-orphan", order_by="SaleItem.id"
     )
+    tenders: Mapped[list["Tender"]] = relationship(back_populates="sale", order_by="Tender.id")
 
     @property
     def display_number(self) -> str:
@@ -173,6 +175,33 @@ class SaleItem(db.Model):
     @property
     def line_total(self) -> int:
         return self.gross - self.discount
+
+
+class Tender(db.Model):
+    """Money taken for a sale (DESIGN §3, money rule): cash, debit, or a PAID payment's share of the total.
+
+    `amount` is what this tender settles of the sale's total: never more than was due when it was taken.
+    """
+
+    __tablename__ = "sale_tenders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sale_id: Mapped[int] = mapped_column(ForeignKey("sales.id"), index=True)
+    method: Mapped[str] = mapped_column(String(10))
+    amount: Mapped[int] = mapped_column(Money)
+    tendered: Mapped[int | None] = mapped_column(Money)  # cash handed over
+    change: Mapped[int | None] = mapped_column(Money)
+    edc_reference: Mapped[str | None] = mapped_column(String(40))
+    payment_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("payments.id"), unique=True)
+    cashier_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    sale: Mapped[Sale] = relationship(back_populates="tenders")
+    payment: Mapped["Payment | None"] = relationship()  # noqa: F821 (kasir.payments.models)
+
+    @property
+    def method_label(self) -> str:
+        return METHOD_LABELS.get(self.method, self.method)
 
 
 class Setting(db.Model):

@@ -8,9 +8,10 @@ from . import approvals, audit
 from .clock import business_date, utcnow
 from .database import write_transaction
 from .extensions import db
-from .models import (METHOD_CASH, METHOD_DEBIT, SALE_OPEN, SALE_PAID, SALE_VOID, Product, Register, Sale,
-                     SaleItem, User)
-from .money import MoneyError, parse_rupiah
+from .models import SALE_OPEN, SALE_PAID, SALE_VOID, Product, Register, Sale, SaleItem, Tender, User
+from .money import MoneyError, format_rupiah, parse_rupiah
+from .payments import states
+from .payments.models import Payment
 from .printing.queue import enqueue_receipt
 
 MAX_QUANTITY = 9999
@@ -81,6 +82,26 @@ def find_product_by_code(code: str) -> Product | None:
     )
 
 
+def cart_lock(sale: Sale) -> str | None:
+    """Why the cart may not change now, or None (DESIGN §3): a QR is open for it, or money was already taken.
+
+    The amount the customer was asked for must stay the cart's total: the cashier cancels the open QR first.
+    """
+    open_amount = db.session.scalar(db.select(Payment.amount).where(
+        Payment.sale_id == sale.id, Payment.status == states.PENDING).order_by(Payment.created_at.desc()).limit(1))
+    if open_amount is not None:
+        return f"Keranjang terkunci: QR aktif {format_rupiah(open_amount)}. Batalkan QR dulu."
+    received = db.session.scalar(db.select(func.sum(Tender.amount)).where(Tender.sale_id == sale.id))
+    if received:
+        return f"Keranjang terkunci: sudah dibayar {format_rupiah(received)}. Selesaikan sisa pembayaran."
+    return None
+
+
+def _ensure_editable(sale: Sale) -> None:
+    if (reason := cart_lock(sale)) is not None:
+        raise SaleError(reason)
+
+
 def recalculate(sale: Sale) -> None:
     for item in sale.items:
         item.discount = Discount(item.discount, item.discount_percent).of(item.gross)
@@ -97,13 +118,14 @@ def _item(sale: Sale, item_id: int) -> SaleItem:
 
 
 def add_product(sale: Sale, product: Product, quantity: int = 1) -> SaleItem:
+    _ensure_editable(sale)
     if not product.active:
         raise SaleError(f"{product.name} tidak aktif dijual.")
     item = next((i for i in sale.items if i.product_id == product.id and not i.discount_percent and not i.discount), None)
     if item is None:
         item = SaleItem(product=product, name=product.name, sku=product.sku, unit_price=product.price, quantity=0, discount=0)
         sale.items.append(item)
-    set_quantity(sale, item, item.quantity + quantity)
+    _set_quantity(sale, item, item.quantity + quantity)
     return item
 
 
@@ -115,7 +137,11 @@ def add_by_code(sale: Sale, code: str) -> SaleItem:
 
 
 def set_quantity(sale: Sale, item: SaleItem | int, quantity: int) -> None:
-    item = item if isinstance(item, SaleItem) else _item(sale, item)
+    _ensure_editable(sale)
+    _set_quantity(sale, item if isinstance(item, SaleItem) else _item(sale, item), quantity)
+
+
+def _set_quantity(sale: Sale, item: SaleItem, quantity: int) -> None:
     if quantity < 1:
         raise SaleError("Jumlah minimal 1. Gunakan tombol hapus untuk membuang barang.")
     if quantity > MAX_QUANTITY:
@@ -125,11 +151,13 @@ def set_quantity(sale: Sale, item: SaleItem | int, quantity: int) -> None:
 
 
 def remove_item(sale: Sale, item_id: int) -> None:
+    _ensure_editable(sale)
     sale.items.remove(_item(sale, item_id))
     recalculate(sale)
 
 
 def clear(sale: Sale) -> None:
+    _ensure_editable(sale)
     sale.items.clear()
     sale.discount, sale.discount_percent = 0, None
     recalculate(sale)
@@ -150,6 +178,7 @@ def _approve_discount(sale: Sale, discount: Discount, base: int, approver: User 
 
 
 def set_line_discount(sale: Sale, item_id: int, text: str, approver: User | None = None) -> None:
+    _ensure_editable(sale)
     item = _item(sale, item_id)
     discount = parse_discount(text)
     if discount.percent is None and discount.amount > item.gross:
@@ -160,6 +189,7 @@ def set_line_discount(sale: Sale, item_id: int, text: str, approver: User | None
 
 
 def set_sale_discount(sale: Sale, text: str, approver: User | None = None) -> None:
+    _ensure_editable(sale)
     discount = parse_discount(text)
     if discount.percent is None and discount.amount > sale.subtotal:
         raise SaleError("Diskon melebihi total belanja.")
@@ -183,36 +213,6 @@ def _move_stock(sale: Sale, direction: int) -> None:
         )
 
 
-def complete_sale(sale_id: int, method: str, *, tendered: int | None = None, edc_reference: str | None = None) -> Sale:
-    """Close an OPEN sale as PAID: number it, decrement stock, all in one transaction.
-
-    A repeated request (double click, retry) for a sale that is already paid changes nothing and
-    returns the paid sale, so the cashier sees the same change screen again.
-    """
-    with write_transaction():
-        sale = db.session.get(Sale, sale_id, with_for_update=True, populate_existing=True)
-        if sale is None:
-            raise SaleError("Transaksi tidak ditemukan.")
-        if sale.status == SALE_PAID and sale.method == method:
-            return sale
-        if sale.status != SALE_OPEN:
-            raise SaleError("Transaksi ini sudah ditutup.")
-        if not sale.items:
-            raise SaleError("Keranjang masih kosong.")
-        recalculate(sale)
-        if sale.total <= 0:
-            raise SaleError(ZERO_TOTAL)
-        if method == METHOD_CASH:
-            if tendered is None or tendered < sale.total:
-                raise SaleError("Uang tunai kurang dari total belanja.")
-            sale.tendered, sale.change = tendered, tendered - sale.total
-        elif method == METHOD_DEBIT:
-            sale.tendered, sale.change = sale.total, 0
-            sale.edc_reference = edc_reference
-        mark_paid(sale, method)
-    return sale
-
-
 def reserve_number(sale: Sale) -> None:
     """Give a sale its number before it is paid (a QRIS order id carries it); keeps an existing one."""
     if sale.number is None:
@@ -229,21 +229,6 @@ def mark_paid(sale: Sale, method: str) -> None:
     _move_stock(sale, -1)
     show_thanks_on_display(sale.register_id)
     enqueue_receipt(sale)
-
-
-def pay_cash(sale_id: int, tendered_text: str) -> Sale:
-    try:
-        tendered = parse_rupiah(tendered_text, allow_zero=False)
-    except MoneyError as exc:
-        raise SaleError(f"Uang diterima: {exc}") from exc
-    return complete_sale(sale_id, METHOD_CASH, tendered=tendered)
-
-
-def pay_debit(sale_id: int, edc_reference: str) -> Sale:
-    reference = (edc_reference or "").strip()
-    if not (reference.isalnum() and 4 <= len(reference) <= 40):
-        raise SaleError("Nomor referensi EDC wajib diisi (4–40 huruf/angka dari struk mesin EDC).")
-    return complete_sale(sale_id, METHOD_DEBIT, edc_reference=reference)
 
 
 def check_void_reason(reason: str | None) -> str:

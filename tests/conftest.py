@@ -400,7 +400,7 @@ def known_day(app, till):
     from datetime import datetime, timedelta
     from types import SimpleNamespace
 
-    from kasir import sales
+    from kasir import sales, tenders
     from kasir.clock import WIB, business_date
     from kasir.models import User
     from kasir.payments import service, states
@@ -421,8 +421,8 @@ def known_day(app, till):
     def qr(sale):
         return service.create_for_sale(sale.id)
 
-    cash = stamp(sales.pay_cash(till.add("SKU0001", "SKU0001").id, "10000"), at(8, 15))
-    debit = stamp(sales.pay_debit(till.add("SKU0004").id, "EDC1234"), at(9, 30))
+    cash = stamp(tenders.pay_cash(till.add("SKU0001", "SKU0001").id, "10000"), at(8, 15))
+    debit = stamp(tenders.pay_debit(till.add("SKU0004").id, "EDC1234"), at(9, 30))
     qris_sale = till.add("SKU0005", "SKU0006")
     qris_paid = qr(qris_sale)
     service.apply_status(qris_paid, states.PAID, source="webhook", amount=8500)
@@ -430,15 +430,16 @@ def known_day(app, till):
     expired_cart = till.add("SKU0007")
     expired = qr(expired_cart)
     service.apply_status(expired, states.EXPIRED, source="sync")
-    after_expiry = stamp(sales.pay_cash(expired_cart.id, "5000"), at(10, 40), expired)
+    after_expiry = stamp(tenders.pay_cash(expired_cart.id, "5000"), at(10, 40), expired)
     late_sale = till.add("SKU0002")
     late = qr(late_sale)
     service.apply_status(late, states.EXPIRED, source="sync")
     service.apply_status(late, states.PAID, source="webhook", amount=3300)
+    service.use_late_payment(late)  # the cashier applies it to the still-open sale
     stamp(late_sale, at(11, 20), late)
     double_cart = till.add("SKU0003")
     double = qr(double_cart)
-    double_sale = sales.pay_cash(double_cart.id, "3400")
+    double_sale = tenders.pay_cash(double_cart.id, "3400")
     service.apply_status(double, states.PAID, source="webhook", amount=3400)
     stamp(double_sale, at(12, 0), double)
     refunded_sale = till.add("SKU0004")
@@ -448,7 +449,7 @@ def known_day(app, till):
     service.refund(refunded, 6000, "Pelanggan membatalkan", "owner")
     stamp(refunded_sale, at(13, 10), refunded)
     admin = db.session.scalar(db.select(User).where(User.username == ADMIN[0]))
-    voided = stamp(sales.void_sale(sales.pay_cash(till.add("SKU0001").id, "3500").id, admin, "Salah input"),
+    voided = stamp(sales.void_sale(tenders.pay_cash(till.add("SKU0001").id, "3500").id, admin, "Salah input"),
                    at(14, 0))
     for sale, moment, payments in stamps:
         sale.business_date, sale.paid_at = day, moment

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from conftest import ADMIN, CASHIER, fresh
-from kasir import approvals, sales
+from kasir import approvals, sales, tenders
 from kasir.auth.service import create_user
 from kasir.clock import business_date
 from kasir.extensions import db
@@ -406,9 +406,9 @@ def test_day_report_totals_the_discounts_of_paid_sales_with_their_count(pos, cli
 # --- a Rp 0 total is never paid ---
 
 @pytest.mark.parametrize("pay", [
-    lambda sale_id: sales.complete_sale(sale_id, "CASH", tendered=0),
-    lambda sale_id: sales.pay_cash(sale_id, "5.000"),
-    lambda sale_id: sales.pay_debit(sale_id, "EDC12345"),
+    lambda sale_id: tenders.add_cash(sale_id, 5000),
+    lambda sale_id: tenders.pay_cash(sale_id, "5.000"),
+    lambda sale_id: tenders.pay_debit(sale_id, "EDC12345"),
 ])
 def test_a_zero_total_cannot_be_paid_with_any_tender(till, pay):
     sale = till.add("SKU0006")

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from kasir import qris, sales
+from kasir import qris, sales, tenders
 from kasir.clock import utcnow
 from kasir.database import write_transaction
 from kasir.extensions import db
@@ -82,7 +82,7 @@ def test_payment_arriving_after_cancel_is_kept_as_late_and_flagged(pending_payme
 def test_second_payment_for_a_paid_sale_is_flagged_as_double(till, pending_payment):
     sale_id = pending_payment.sale_id
     service.cancel(pending_payment, source="pos")
-    sales.pay_cash(sale_id, "10000")
+    tenders.pay_cash(sale_id, "10000")
     outcome = service.apply_status(pending_payment, states.PAID, source="webhook", amount=7500)
     assert outcome.payment.status == states.PAID
     assert "ganda" in outcome.payment.review_reason

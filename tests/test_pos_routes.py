@@ -281,9 +281,11 @@ def test_cash_with_cents_is_refused_and_the_sale_stays_open(pos, app):
     assert stock(app, "SKU0001") == 120
 
 
-def test_cash_less_than_the_total_is_refused(pos, app):
-    sale_id = fill(pos, app, "SKU0001", "SKU0006")
-    assert_toast(pay_cash(pos, sale_id, "5.000"), "Uang tunai kurang dari total belanja")
+def test_cash_less_than_the_total_is_a_part_payment_and_the_till_shows_what_is_left(pos, app):
+    sale_id = fill(pos, app, "SKU0001", "SKU0006")  # 7.500
+    body = html.unescape(pay_cash(pos, sale_id, "5.000").get_data(as_text=True))
+    assert re.search(r"Sudah dibayar <strong>Rp 5\.000</strong> · Sisa <strong>Rp 2\.500</strong>", body)
+    assert re.search(r"data-cart-due><span>Sisa</span><span>Rp 2\.500</span>", body)
     assert sale_row(app, sale_id)["status"] == "OPEN"
 
 

@@ -3,7 +3,7 @@ import threading
 
 import pytest
 
-from kasir import sales
+from kasir import sales, tenders
 from kasir.extensions import db
 from kasir.models import AuditLog, Product, Sale, User
 
@@ -81,24 +81,23 @@ def test_discount_larger_than_the_line_is_refused(till):
 
 def test_cash_sale_commits_with_change_number_and_stock(till):
     sale = till.add("SKU0001", "SKU0006")
-    paid = sales.pay_cash(sale.id, "Rp 20.000")
+    paid = tenders.pay_cash(sale.id, "Rp 20.000")
     assert (paid.status, paid.method, paid.tendered, paid.change) == ("PAID", "CASH", 20000, 12500)
     assert paid.number == 1
     assert stock("SKU0001") == 119 and stock("SKU0006") == 95
 
 
 def test_sale_numbers_count_up_per_register_per_day(till):
-    first = sales.pay_cash(till.add("SKU0001").id, "5000")
-    second = sales.pay_cash(till.add("SKU0001").id, "5000")
+    first = tenders.pay_cash(till.add("SKU0001").id, "5000")
+    second = tenders.pay_cash(till.add("SKU0001").id, "5000")
     assert (first.number, second.number) == (1, 2)
     assert second.display_number.endswith("-0002")
 
 
-def test_insufficient_cash_is_refused_and_nothing_changes(till):
+def test_cash_below_the_total_is_a_partial_tender_and_the_sale_stays_open(till):
     sale = till.add("SKU0006")
-    with pytest.raises(sales.SaleError, match="kurang"):
-        sales.pay_cash(sale.id, "3.000")
-    assert db.session.get(Sale, sale.id).status == "OPEN"
+    paid = tenders.pay_cash(sale.id, "3.000")
+    assert (paid.status, tenders.received(paid), tenders.due(paid)) == ("OPEN", 3000, 1000)
     assert stock("SKU0006") == 96
 
 
@@ -106,13 +105,13 @@ def test_empty_cart_cannot_be_paid(till):
     sale = till.cart()
     db.session.commit()
     with pytest.raises(sales.SaleError, match="kosong"):
-        sales.pay_cash(sale.id, "1000")
+        tenders.pay_cash(sale.id, "1000")
 
 
 def test_paying_the_same_sale_twice_makes_one_sale(till):
     sale = till.add("SKU0001")
-    first = sales.pay_cash(sale.id, "5000")
-    again = sales.pay_cash(sale.id, "5000")
+    first = tenders.pay_cash(sale.id, "5000")
+    again = tenders.pay_cash(sale.id, "5000")
     assert again.id == first.id
     assert db.session.scalar(db.select(db.func.count(Sale.id)).where(Sale.status == "PAID")) == 1
     assert stock("SKU0001") == 119
@@ -124,7 +123,7 @@ def test_concurrent_checkouts_of_one_cart_make_one_sale(app, till):
 
     def pay():
         with app.app_context():
-            outcomes.append(sales.pay_cash(sale_id, "5000").number)
+            outcomes.append(tenders.pay_cash(sale_id, "5000").number)
 
     threads = [threading.Thread(target=pay) for _ in range(8)]
     for thread in threads:
@@ -138,13 +137,13 @@ def test_concurrent_checkouts_of_one_cart_make_one_sale(app, till):
 def test_debit_needs_the_edc_reference(till):
     sale = till.add("SKU0001")
     with pytest.raises(sales.SaleError, match="EDC"):
-        sales.pay_debit(sale.id, " ")
-    paid = sales.pay_debit(sale.id, "REF123456")
+        tenders.pay_debit(sale.id, " ")
+    paid = tenders.pay_debit(sale.id, "REF123456")
     assert (paid.method, paid.edc_reference, paid.change) == ("DEBIT", "REF123456", 0)
 
 
 def test_void_restores_stock_keeps_reason_and_is_audited(till):
-    paid = sales.pay_cash(till.add("SKU0001").id, "5000")
+    paid = tenders.pay_cash(till.add("SKU0001").id, "5000")
     admin = db.session.scalar(db.select(User).where(User.role == "admin"))
     voided = sales.void_sale(paid.id, admin, "Salah input barang")
     assert (voided.status, voided.void_reason) == ("VOID", "Salah input barang")
@@ -153,14 +152,14 @@ def test_void_restores_stock_keeps_reason_and_is_audited(till):
 
 
 def test_void_needs_a_reason(till):
-    paid = sales.pay_cash(till.add("SKU0001").id, "5000")
+    paid = tenders.pay_cash(till.add("SKU0001").id, "5000")
     admin = db.session.scalar(db.select(User).where(User.role == "admin"))
     with pytest.raises(sales.SaleError, match="Alasan"):
         sales.void_sale(paid.id, admin, "")
 
 
 def test_price_change_does_not_rewrite_a_paid_sale(till):
-    paid = sales.pay_cash(till.add("SKU0001").id, "5000")
+    paid = tenders.pay_cash(till.add("SKU0001").id, "5000")
     db.session.scalar(db.select(Product).where(Product.sku == "SKU0001")).price = 9999
     db.session.commit()
     assert db.session.get(Sale, paid.id).items[0].unit_price == 3500

@@ -17,13 +17,14 @@ from sqlalchemy import bindparam, func, inspect, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
-from .. import audit, sales
+from .. import audit, sales, tenders
 from ..api import callbacks
 from ..clock import utcnow
 from ..database import (RawWrite, column_keys, column_values, in_write_block, primary_key, write_block_memo,
                         write_transaction)
 from ..extensions import db
-from ..models import METHOD_QRIS, SALE_OPEN, SALE_PAID, Sale
+from ..money import format_rupiah
+from ..models import SALE_OPEN, Sale
 from . import health, states
 from .gateway_settings import active_provider_name
 from .models import Payment, PaymentLog, new_uuid
@@ -82,8 +83,6 @@ _LOCK_PAYMENT = RawWrite(db.select(*PAYMENT_ROW).where(_PAYMENTS.c.id == bindpar
 _UPDATE_PAYMENT = RawWrite(db.update(_PAYMENTS).where(_PAYMENTS.c.id == bindparam("payment_key")))
 _INSERT_LOG = RawWrite(db.insert(PaymentLog.__table__))
 _PAYMENT_MAPPER = inspect(Payment)
-DOUBLE_PAYMENT = "Pembayaran ganda: transaksi sudah lunas, perlu refund."
-LATE_PAYMENT = "Pembayaran terlambat: diterima setelah QR kedaluwarsa/dibatalkan."
 
 
 _LOCKED = "locked_payments"  # write_block_memo(): {id: row} of the payments locked_payment read
@@ -130,14 +129,11 @@ def _log(payment: Payment, event: str, previous: str | None, source: str, detail
                         source=source, detail=text[:2000])
 
 
-def _settle_sale(payment) -> bool:
-    """A PAID payment closes its sale; False if the sale was already paid: then it is a double payment."""
+def _settle_sale(payment, previous: str) -> str | None:
+    """A PAID payment settles its own amount of its sale (the money rule, kasir.tenders); the review reason
+    of any money the sale did not take, else None."""
     sale = db.session.get(Sale, payment.sale_id, with_for_update=True, populate_existing=True)
-    if sale.status == SALE_OPEN:
-        sales.mark_paid(sale, METHOD_QRIS)
-        return True
-    sales.touch_display(sale.register_id)
-    return False
+    return tenders.settle_payment(sale, payment, previous)
 
 
 def apply_status(payment: Payment, status: str, *, source: str, amount: int | None = None,
@@ -175,9 +171,9 @@ def apply_status(payment: Payment, status: str, *, source: str, amount: int | No
         if status == states.PAID:
             changes["paid_at"] = utcnow()
             if previous in (states.EXPIRED, states.CANCELLED):
-                changes["late"], changes["review_reason"] = True, LATE_PAYMENT
-            if row.sale_id is not None and not _settle_sale(row):
-                changes["review_reason"] = DOUBLE_PAYMENT
+                changes["late"], changes["review_reason"] = True, tenders.LATE_PAYMENT
+            if row.sale_id is not None and (review_reason := _settle_sale(row, previous)):
+                changes["review_reason"] = review_reason
         elif row.sale_id is not None:
             sales.touch_display(db.session.get(Sale, row.sale_id).register_id)
         _update(row, changes)
@@ -212,14 +208,15 @@ def open_payment_for_sale(sale_id: int) -> Payment | None:
                              .order_by(Payment.created_at.desc()))
 
 
-def create_for_sale(sale_id: int) -> Payment:
-    """Make a new dynamic QR for the exact total of an OPEN sale (each QR is its own payment).
+def create_for_sale(sale_id: int, amount: int | None = None) -> Payment:
+    """Make a new dynamic QR for `amount` of an OPEN sale (default: what is due; 1..due for a split
+    tender). Each QR is its own payment, and one at a time is open for a sale.
 
     Gateways remember order ids forever, ours restart after a reinstall or a restore: when the gateway
     says an order id is taken, the next attempt number (a new order id of the same format) is tried.
     """
     for _ in range(MAX_DUPLICATE_ORDER_IDS):
-        payment = _new_sale_payment(sale_id)
+        payment = _new_sale_payment(sale_id, amount)
         try:
             return request_charge(payment)
         except PaymentError as exc:
@@ -228,7 +225,7 @@ def create_for_sale(sale_id: int) -> Payment:
     raise PaymentError("Gateway menolak semua nomor order. Hubungi admin.")
 
 
-def _new_sale_payment(sale_id: int) -> Payment:
+def _new_sale_payment(sale_id: int, amount: int | None) -> Payment:
     max_amount = current_app.config["QRIS_MAX_AMOUNT"]
     expires_at = utcnow() + timedelta(minutes=current_app.config["EXPIRE_MINUTES"])
     with write_transaction():
@@ -239,11 +236,17 @@ def _new_sale_payment(sale_id: int) -> Payment:
             raise PaymentError("Keranjang masih kosong.")
         if sale.total <= 0:
             raise PaymentError(sales.ZERO_TOTAL)
-        if sale.total > max_amount:
+        if (open_payment := open_payment_for_sale(sale.id)) is not None:
+            raise PaymentError(f"QR aktif {format_rupiah(open_payment.amount)}. Batalkan QR dulu.")
+        remaining = tenders.due(sale)
+        amount = remaining if amount is None else amount
+        if not 1 <= amount <= remaining:
+            raise PaymentError(f"Nominal QRIS harus antara Rp 1 dan {format_rupiah(remaining)} (sisa tagihan).")
+        if amount > max_amount:
             raise PaymentError(f"Total melebihi batas QRIS ({max_amount:,}).".replace(",", "."))
         sales.reserve_number(sale)
         attempt = 1 + (db.session.scalar(db.select(func.count(Payment.id)).where(Payment.sale_id == sale.id)) or 0)
-        payment = Payment(order_id=_order_id(sale, attempt), amount=sale.total, currency="IDR", status=states.CREATED,
+        payment = Payment(order_id=_order_id(sale, attempt), amount=amount, currency="IDR", status=states.CREATED,
                           provider=active_provider_name(), sale_id=sale.id, attempt=attempt,
                           expires_at=expires_at, next_sync_at=utcnow() + SYNC_FAST)
         db.session.add(payment)
@@ -566,11 +569,28 @@ def confirm_unreachable_cancels(now: datetime | None = None, limit: int = 20) ->
     return settled
 
 
-def paid_payment_for_sale(sale: Sale) -> Payment | None:
-    if sale.status != SALE_PAID or sale.method != METHOD_QRIS:
-        return None
-    return db.session.scalar(db.select(Payment).where(Payment.sale_id == sale.id, Payment.status.in_(
-        [states.PAID, states.REFUNDED])).order_by(Payment.paid_at))
+def use_late_payment(payment: Payment, *, source: str = "pos") -> Payment:
+    """"Pakai untuk transaksi ini": the cashier applies a late payment to its still-open sale, audited.
+
+    Raises PaymentError when it cannot be applied (not a late payment, used already, the sale closed, or
+    another QR is open for the sale).
+    """
+    with write_transaction():
+        payment = db.session.get(Payment, primary_key(payment), with_for_update=True, populate_existing=True)
+        if payment.status != states.PAID or not payment.late or payment.sale_id is None:
+            raise PaymentError("Hanya pembayaran terlambat yang bisa dipakai untuk transaksi.")
+        if tenders.unapplied_amount(payment) != payment.amount:
+            raise PaymentError("Pembayaran ini sudah dipakai untuk transaksi.")
+        sale = db.session.get(Sale, payment.sale_id, with_for_update=True, populate_existing=True)
+        if (open_payment := open_payment_for_sale(sale.id)) is not None:
+            raise PaymentError(f"QR aktif {format_rupiah(open_payment.amount)}. Batalkan QR dulu.")
+        try:
+            payment.review_reason = tenders.apply_late_payment(sale, payment)
+        except sales.SaleError as exc:
+            raise PaymentError(str(exc)) from None
+        _log(payment, "applied_to_sale", payment.status, source, {"sale": sale.id, "due_after": tenders.due(sale)})
+        audit.record("UseLatePayment", payment.order_id, detail=f"sale={sale.id} amount={payment.amount}")
+    return payment
 
 
 def confirm_by_cashier(payment: Payment, *, cashier, pin: str) -> Outcome:

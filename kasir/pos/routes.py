@@ -3,14 +3,14 @@ import re
 
 from flask import g, redirect, render_template, request, url_for
 
-from .. import approvals, sales
+from .. import approvals, sales, tenders
 from ..auth import login_required
 from ..auth.approval import approved, approver_from_form, ask_approval
 from ..database import begin_write
 from ..payments import service as payment_service
 from ..reports import shifts
 from ..extensions import db
-from ..models import Product, Register, Sale, SaleItem
+from ..models import SALE_OPEN, Product, Register, Sale, SaleItem
 from ..web import toast
 from . import bp
 
@@ -213,8 +213,9 @@ def pay_panel(method):
     except (shifts.ShiftError, payment_service.PaymentError) as exc:
         return toast(str(exc))
     if method == "cash":
-        tenders = [amount for amount in QUICK_TENDERS if amount > sale.total]
-        return render_template("pos/_pay_cash.html", sale=sale, tenders=tenders)
+        due = tenders.due(sale)
+        return render_template("pos/_pay_cash.html", sale=sale,
+                               tenders=[amount for amount in QUICK_TENDERS if amount > due])
     if method == "debit":
         return render_template("pos/_pay_debit.html", sale=sale)
     return toast("Metode pembayaran tidak dikenal.")
@@ -232,6 +233,9 @@ def checkout(pay):
         sale = pay(sale_id)
     except (shifts.ShiftError, sales.SaleError, payment_service.PaymentError) as exc:
         return toast(str(exc))
+    if sale.status == SALE_OPEN:  # a part payment (split tender): what is left to pay, and the cart showing it
+        db.session.commit()
+        return render_template("pos/_part_paid.html", sale=sale)
     fresh_cart = sales.current_sale(g.register, g.user)
     db.session.commit()
     # The paid screen goes to the modal; the emptied cart replaces the old one out of band.
@@ -243,13 +247,13 @@ def checkout(pay):
 def checkout_cash():
     # A quick-tender button sends its amount as `quick`; otherwise the typed amount counts.
     tendered = request.form.get("quick") or request.form.get("tendered", "")
-    return checkout(lambda sale_id: sales.pay_cash(sale_id, tendered[:30]))
+    return checkout(lambda sale_id: tenders.pay_cash(sale_id, tendered[:30]))
 
 
 @bp.route("/checkout/debit", methods=["POST"])
 @with_register
 def checkout_debit():
-    return checkout(lambda sale_id: sales.pay_debit(sale_id, request.form.get("edc_reference", "")[:60]))
+    return checkout(lambda sale_id: tenders.pay_debit(sale_id, request.form.get("edc_reference", "")[:60]))
 
 
 @bp.route("/sales")

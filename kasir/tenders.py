@@ -1,0 +1,211 @@
+"""The money rule of a sale (DESIGN §3): a sale is PAID only when the money received for it covers its total.
+
+A sale's tenders are the money taken for it: cash (tendered, change), debit (EDC reference) and each PAID
+payment's share of the total. A tender settles at most what was due when it was taken; what a payment
+brought beyond its tender (late, double or extra money) is unapplied: shown at once, flagged, refunded.
+The till, the display, receipts and reports read a sale's money from here.
+"""
+from datetime import datetime
+
+from sqlalchemy import func
+
+from . import audit, sales
+from .database import write_transaction
+from .extensions import db
+from .models import METHOD_CASH, METHOD_DEBIT, METHOD_QRIS, METHOD_SPLIT, SALE_OPEN, SALE_PAID, Sale, Tender
+from .money import MoneyError, format_rupiah, parse_rupiah
+from .payments import states
+from .payments.models import Payment
+
+LATE_PAYMENT = "Pembayaran terlambat: diterima setelah QR kedaluwarsa/dibatalkan."
+DOUBLE_PAYMENT = "Pembayaran ganda: transaksi sudah lunas, perlu refund."
+OVER_PAYMENT = "Kelebihan bayar {amount}: melebihi sisa tagihan, perlu refund."
+_LATE_STATES = (states.EXPIRED, states.CANCELLED)
+
+
+def received(sale: Sale) -> int:
+    """Rupiah of the sale's total the money taken so far settles."""
+    return sum(tender.amount for tender in sale.tenders)
+
+
+def due(sale: Sale) -> int:
+    """Rupiah still to pay for the sale's total."""
+    return max(sale.total - received(sale), 0)
+
+
+def unapplied_amount(payment: Payment) -> int:
+    """Rupiah a PAID (or refunded) sale payment brought that its sale did not take: late, double or extra
+    money to give back. 0 for API payments and unpaid ones."""
+    if payment.sale_id is None or payment.status not in (states.PAID, states.REFUNDED):
+        return 0
+    applied = db.session.scalar(db.select(Tender.amount).where(Tender.payment_id == payment.id)) or 0
+    return payment.amount - applied
+
+
+def unapplied_payments(start: datetime | None = None, end: datetime | None = None) -> list[tuple[Payment, int]]:
+    """PAID sale payments (paid in [start, end)) with money their sale did not take, oldest first: the
+    "kelebihan bayar / perlu refund" list."""
+    unapplied = Payment.amount - func.coalesce(Tender.amount, 0)
+    query = (db.select(Payment, unapplied).outerjoin(Tender, Tender.payment_id == Payment.id)
+             .where(Payment.sale_id.is_not(None), Payment.status == states.PAID, unapplied > 0))
+    if start is not None:
+        query = query.where(Payment.paid_at >= start)
+    if end is not None:
+        query = query.where(Payment.paid_at < end)
+    return [(payment, amount) for payment, amount in db.session.execute(query.order_by(Payment.paid_at))]
+
+
+def part_paid_sales(register=None) -> list[Sale]:
+    """OPEN sales that already received money: the till shows them with "Kurang Rp X"."""
+    query = db.select(Sale).where(Sale.status == SALE_OPEN, Sale.id.in_(db.select(Tender.sale_id)))
+    if register is not None:
+        query = query.where(Sale.register_id == register.id)
+    return list(db.session.scalars(query.order_by(Sale.id)))
+
+
+def method_of(sale: Sale) -> str | None:
+    """CASH, DEBIT or QRIS when all the sale's tenders are of one method, SPLIT (Campuran) when not."""
+    methods = {tender.method for tender in sale.tenders}
+    if len(methods) > 1:
+        return METHOD_SPLIT
+    return next(iter(methods), None)
+
+
+def _take(sale: Sale, tender: Tender) -> None:
+    """Add a tender to an OPEN sale; the sale closes once what it received covers its total."""
+    tender.cashier_id = sale.cashier_id
+    sale.tenders.append(tender)
+    if received(sale) >= sale.total:
+        _close(sale)
+    else:
+        sales.touch_display(sale.register_id)
+
+
+def _close(sale: Sale) -> None:
+    """Close a covered sale; the old single-method columns are kept filled from its cash and debit tenders."""
+    cash = [tender for tender in sale.tenders if tender.method == METHOD_CASH]
+    debit = [tender for tender in sale.tenders if tender.method == METHOD_DEBIT]
+    if cash:
+        sale.tendered = sum(tender.tendered or 0 for tender in cash)
+        sale.change = sum(tender.change or 0 for tender in cash)
+    elif debit:
+        sale.tendered, sale.change = sum(tender.amount for tender in debit), 0
+    if debit:
+        sale.edc_reference = debit[-1].edc_reference
+    sales.mark_paid(sale, method_of(sale))
+
+
+def settle_payment(sale: Sale, payment, previous_status: str) -> str | None:
+    """A sale payment just became PAID (inside apply_status's transaction, the sale locked): take what is
+    due of it as a QRIS tender, closing the sale when covered. Returns the payment's review reason when
+    some of its money was not applied (late after cancel/expiry, sale already paid, more than due), else None.
+    """
+    if previous_status in _LATE_STATES:  # apply_status audits every late payment
+        sales.touch_display(sale.register_id)
+        # Kept apart: the cashier may apply it to the still-open sale (apply_late_payment), else it is refunded.
+        return LATE_PAYMENT if sale.status == SALE_OPEN else DOUBLE_PAYMENT
+    return _apply(sale, payment)
+
+
+def apply_late_payment(sale: Sale, payment) -> str | None:
+    """The cashier applies a late payment to its still-OPEN sale (the sale locked by the caller); the
+    payment's new review reason if part of it is still not applied, else None."""
+    if sale.status != SALE_OPEN:
+        raise sales.SaleError("Transaksi ini sudah ditutup.")
+    return _apply(sale, payment)
+
+
+def _apply(sale: Sale, payment) -> str | None:
+    applied = min(payment.amount, due(sale)) if sale.status == SALE_OPEN else 0
+    if applied:
+        _take(sale, Tender(method=METHOD_QRIS, amount=applied, payment_id=payment.id))
+    else:
+        sales.touch_display(sale.register_id)  # the till and display show the unapplied money at once
+    unapplied = payment.amount - applied
+    if not unapplied:
+        return None
+    audit.record("OverPayment", payment.order_id, outcome="review", actor="system",
+                 detail=f"sale={sale.id} amount={payment.amount} applied={applied} unapplied={unapplied}")
+    return OVER_PAYMENT.format(amount=format_rupiah(unapplied)) if applied else DOUBLE_PAYMENT
+
+
+def _open_sale_for_tender(sale_id: int) -> Sale:
+    sale = db.session.get(Sale, sale_id, with_for_update=True, populate_existing=True)
+    if sale is None:
+        raise sales.SaleError("Transaksi tidak ditemukan.")
+    if sale.status != SALE_OPEN:
+        raise sales.SaleError("Transaksi ini sudah ditutup.")
+    if not sale.items:
+        raise sales.SaleError("Keranjang masih kosong.")
+    return sale
+
+
+def _tender_amount(sale: Sale, amount: int | None) -> int:
+    remaining = due(sale)
+    if amount is None:
+        return remaining
+    if not 1 <= amount <= remaining:
+        raise sales.SaleError(f"Nominal harus antara Rp 1 dan {format_rupiah(remaining)} (sisa tagihan).")
+    return amount
+
+
+def _repeated(sale_id: int, method: str) -> Sale | None:
+    """A repeated request (double click, retry) that closed the sale already: the paid sale, unchanged."""
+    sale = db.session.get(Sale, sale_id)
+    if sale is not None and sale.status == SALE_PAID and sale.tenders and sale.tenders[-1].method == method:
+        return sale
+    return None
+
+
+def add_cash(sale_id: int, tendered: int, amount: int | None = None) -> Sale:
+    """Cash for the sale: `amount` (default: what is due) is settled, the rest of `tendered` is change.
+    Cash below the amount is a partial tender (no change); the sale closes when covered."""
+    with write_transaction():
+        if (repeated := _repeated(sale_id, METHOD_CASH)) is not None:
+            return repeated
+        sale = _open_sale_for_tender(sale_id)
+        sales.recalculate(sale)
+        if sale.total <= 0:
+            raise sales.SaleError(sales.ZERO_TOTAL)
+        amount = min(_tender_amount(sale, amount), tendered)
+        _take(sale, Tender(method=METHOD_CASH, amount=amount, tendered=tendered, change=tendered - amount))
+    return sale
+
+
+def add_debit(sale_id: int, edc_reference: str, amount: int | None = None) -> Sale:
+    """A debit card payment approved on the EDC for `amount` (default: what is due)."""
+    with write_transaction():
+        if (repeated := _repeated(sale_id, METHOD_DEBIT)) is not None:
+            return repeated
+        sale = _open_sale_for_tender(sale_id)
+        sales.recalculate(sale)
+        if sale.total <= 0:
+            raise sales.SaleError(sales.ZERO_TOTAL)
+        _take(sale, Tender(method=METHOD_DEBIT, amount=_tender_amount(sale, amount), edc_reference=edc_reference))
+    return sale
+
+
+def parse_amount(text: str | None, label: str) -> int | None:
+    """A typed amount (None when left empty); SaleError in the cashier's words when it is not rupiah."""
+    if not (text or "").strip():
+        return None
+    try:
+        return parse_rupiah(text, allow_zero=False)
+    except MoneyError as exc:
+        raise sales.SaleError(f"{label}: {exc}") from exc
+
+
+def pay_cash(sale_id: int, tendered_text: str, amount_text: str | None = None) -> Sale:
+    """The till's cash payment: what the customer handed over, and optionally the part of the sale it pays."""
+    tendered = parse_amount(tendered_text, "Uang diterima")
+    if tendered is None:
+        raise sales.SaleError("Uang diterima: Nominal wajib diisi.")
+    return add_cash(sale_id, tendered, parse_amount(amount_text, "Nominal"))
+
+
+def pay_debit(sale_id: int, edc_reference: str, amount_text: str | None = None) -> Sale:
+    """The till's debit payment: the EDC slip's reference, and optionally the part of the sale it pays."""
+    reference = (edc_reference or "").strip()
+    if not (reference.isalnum() and 4 <= len(reference) <= 40):
+        raise sales.SaleError("Nomor referensi EDC wajib diisi (4–40 huruf/angka dari struk mesin EDC).")
+    return add_debit(sale_id, reference, parse_amount(amount_text, "Nominal"))
