@@ -12,7 +12,7 @@ from sqlalchemy import func
 from . import audit, sales
 from .database import write_transaction
 from .extensions import db
-from .models import METHOD_CASH, METHOD_DEBIT, METHOD_QRIS, METHOD_SPLIT, SALE_OPEN, SALE_PAID, Sale, Tender
+from .models import METHOD_CASH, METHOD_DEBIT, METHOD_QRIS, METHOD_SPLIT, SALE_OPEN, SALE_PAID, AuditLog, Sale, Tender
 from .money import MoneyError, format_rupiah, parse_rupiah
 from .payments import states
 from .payments.models import Payment
@@ -21,6 +21,7 @@ LATE_PAYMENT = "Pembayaran terlambat: diterima setelah QR kedaluwarsa/dibatalkan
 DOUBLE_PAYMENT = "Pembayaran ganda: transaksi sudah lunas, perlu refund."
 OVER_PAYMENT = "Kelebihan bayar {amount}: melebihi sisa tagihan, perlu refund."
 _LATE_STATES = (states.EXPIRED, states.CANCELLED)
+ACKNOWLEDGED = "AcknowledgeUnappliedPayment"
 
 
 def received(sale: Sale) -> int:
@@ -53,6 +54,23 @@ def unapplied_payments(start: datetime | None = None, end: datetime | None = Non
     if end is not None:
         query = query.where(Payment.paid_at < end)
     return [(payment, amount) for payment, amount in db.session.execute(query.order_by(Payment.paid_at))]
+
+
+def unapplied_to_show(register_id: int, start: datetime) -> list[tuple[Payment, int]]:
+    """The register's unapplied money paid since `start` that the till has not dealt with yet (applied to its
+    sale, or noted for a refund: acknowledge_unapplied): the loud banner at the till and the display."""
+    noted = set(db.session.scalars(db.select(AuditLog.target).where(AuditLog.action == ACKNOWLEDGED,
+                                                                    AuditLog.at >= start)))
+    return [(payment, amount) for payment, amount in unapplied_payments(start)
+            if payment.sale.register_id == register_id and payment.order_id not in noted]
+
+
+def acknowledge_unapplied(payment: Payment) -> None:
+    """The cashier noted unapplied money for a refund (the report lists it until refunded); audited."""
+    with write_transaction():
+        audit.record(ACKNOWLEDGED, payment.order_id, outcome="review",
+                     detail=f"amount={payment.amount} unapplied={unapplied_amount(payment)}")
+        sales.touch_display(payment.sale.register_id)
 
 
 def part_paid_sales(register=None) -> list[Sale]:
@@ -129,15 +147,19 @@ def _apply(sale: Sale, payment) -> str | None:
     return OVER_PAYMENT.format(amount=format_rupiah(unapplied)) if applied else DOUBLE_PAYMENT
 
 
-def _open_sale_for_tender(sale_id: int) -> Sale:
+def _sale_to_pay(sale_id: int, method: str) -> tuple[Sale, bool]:
+    """The sale, locked, and whether this request repeats one (double click, retry) that closed it already
+    with the same method: then the paid sale is answered again, unchanged."""
     sale = db.session.get(Sale, sale_id, with_for_update=True, populate_existing=True)
     if sale is None:
         raise sales.SaleError("Transaksi tidak ditemukan.")
+    if sale.status == SALE_PAID and sale.tenders and sale.tenders[-1].method == method:
+        return sale, True
     if sale.status != SALE_OPEN:
         raise sales.SaleError("Transaksi ini sudah ditutup.")
     if not sale.items:
         raise sales.SaleError("Keranjang masih kosong.")
-    return sale
+    return sale, False
 
 
 def _tender_amount(sale: Sale, amount: int | None) -> int:
@@ -149,21 +171,13 @@ def _tender_amount(sale: Sale, amount: int | None) -> int:
     return amount
 
 
-def _repeated(sale_id: int, method: str) -> Sale | None:
-    """A repeated request (double click, retry) that closed the sale already: the paid sale, unchanged."""
-    sale = db.session.get(Sale, sale_id)
-    if sale is not None and sale.status == SALE_PAID and sale.tenders and sale.tenders[-1].method == method:
-        return sale
-    return None
-
-
 def add_cash(sale_id: int, tendered: int, amount: int | None = None) -> Sale:
     """Cash for the sale: `amount` (default: what is due) is settled, the rest of `tendered` is change.
     Cash below the amount is a partial tender (no change); the sale closes when covered."""
     with write_transaction():
-        if (repeated := _repeated(sale_id, METHOD_CASH)) is not None:
-            return repeated
-        sale = _open_sale_for_tender(sale_id)
+        sale, repeated = _sale_to_pay(sale_id, METHOD_CASH)
+        if repeated:
+            return sale
         sales.recalculate(sale)
         if sale.total <= 0:
             raise sales.SaleError(sales.ZERO_TOTAL)
@@ -175,9 +189,9 @@ def add_cash(sale_id: int, tendered: int, amount: int | None = None) -> Sale:
 def add_debit(sale_id: int, edc_reference: str, amount: int | None = None) -> Sale:
     """A debit card payment approved on the EDC for `amount` (default: what is due)."""
     with write_transaction():
-        if (repeated := _repeated(sale_id, METHOD_DEBIT)) is not None:
-            return repeated
-        sale = _open_sale_for_tender(sale_id)
+        sale, repeated = _sale_to_pay(sale_id, METHOD_DEBIT)
+        if repeated:
+            return sale
         sales.recalculate(sale)
         if sale.total <= 0:
             raise sales.SaleError(sales.ZERO_TOTAL)

@@ -6,7 +6,8 @@ import ipaddress
 from flask import abort, render_template, request
 from sqlalchemy import bindparam
 
-from ..clock import utcnow
+from .. import tenders
+from ..clock import business_date, utcnow, wib_day_bounds
 from ..database import RawRead
 from ..extensions import db, limiter
 from ..fastpath import NO_CONTENT
@@ -58,6 +59,8 @@ def display_context(register: Register) -> dict:
     if sale is not None:
         payment = db.session.scalar(db.select(Payment).where(Payment.sale_id == sale.id, Payment.status == states.PENDING)
                                     .order_by(Payment.created_at.desc()))
+    # Money that came but did not pay the sale is said out loud, whatever else the screen shows.
+    context["unapplied"] = tenders.unapplied_to_show(register.id, wib_day_bounds(business_date())[0])
     if version.endswith(".1") and not (sale and sale.items):
         context["mode"] = "thanks"
         context["paid_sale"] = db.session.scalar(db.select(Sale).where(Sale.register_id == register.id, Sale.status == SALE_PAID)

@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("pos", __name__, url_prefix="/pos")
 
-from . import control_routes, qris_routes, routes, shift_routes  # noqa: E402,F401
+from . import control_routes, money_routes, qris_routes, routes, shift_routes  # noqa: E402,F401

@@ -7,7 +7,7 @@ from flask import current_app, g, make_response, render_template, request
 from sqlalchemy import bindparam
 from sqlalchemy.orm import joinedload
 
-from .. import audit, sales
+from .. import audit, sales, tenders
 from ..auth import session_user_id
 from ..clock import format_remaining
 from ..database import RawRead
@@ -58,7 +58,7 @@ def status_response(payment: Payment):
 
 def render_modal(payment: Payment):
     return render_template("pos/_qris.html", payment=payment, merchant=qr_identity(payment.qr_string),
-                           cashier_confirms=cashier_confirms(payment))
+                           cashier_confirms=cashier_confirms(payment), sale=payment.sale)
 
 
 def qris_limit(name):
@@ -77,12 +77,15 @@ def checkout_qris():
         return toast(str(exc))
     open_payment = service.open_payment_for_sale(sale.id)
     try:
-        payment = open_payment if open_payment and open_payment.amount == sale.total else None
-        if payment is None:
-            if open_payment is not None:  # the cart changed since that QR was made
-                service.cancel(open_payment, source="pos")
-            payment = service.create_for_sale(sale.id)
-    except service.PaymentError as exc:
+        amount = tenders.parse_amount(request.form.get("amount"), "Nominal QRIS")
+        if open_payment is not None and amount in (None, open_payment.amount):
+            payment = open_payment  # the QR on the customer's screen, shown again
+        else:
+            if open_payment is not None:  # another amount for this step: that QR stops being payable first
+                if service.cancel(open_payment, source="pos").payment.status == states.PAID:
+                    return toast("QR sebelumnya ternyata sudah dibayar.")
+            payment = service.create_for_sale(sale.id, amount)
+    except (service.PaymentError, sales.SaleError) as exc:
         db.session.rollback()
         return toast(str(exc))
     return render_modal(payment)

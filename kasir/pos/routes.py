@@ -253,7 +253,8 @@ def checkout_cash():
 @bp.route("/checkout/debit", methods=["POST"])
 @with_register
 def checkout_debit():
-    return checkout(lambda sale_id: tenders.pay_debit(sale_id, request.form.get("edc_reference", "")[:60]))
+    return checkout(lambda sale_id: tenders.pay_debit(sale_id, request.form.get("edc_reference", "")[:60],
+                                                      request.form.get("amount", "")[:30]))
 
 
 @bp.route("/sales")

@@ -4,8 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..clock import format_wib
-from ..models import METHOD_CASH, METHOD_DEBIT, METHOD_LABELS, METHOD_QRIS, SALE_VOID, Sale
-from ..payments import states
+from ..models import METHOD_CASH, METHOD_DEBIT, METHOD_LABELS, METHOD_QRIS, METHOD_SPLIT, SALE_VOID, Sale, Tender
 from ..money import format_number
 
 COLUMNS = {58: 32, 80: 48}
@@ -43,6 +42,20 @@ def _rule(columns: int) -> Line:
     return Line("-" * columns)
 
 
+def _tender_lines(tender: Tender, columns: int, split: bool) -> list[Line]:
+    """A tender on the receipt; a split sale's tenders each say how much of the total they paid."""
+    lines = [Line(two_columns(tender.method_label, format_number(tender.amount), columns))] if split else []
+    if tender.method == METHOD_CASH:
+        lines.append(Line(two_columns("  Diterima" if split else "Tunai", format_number(tender.tendered or 0), columns)))
+        lines.append(Line(two_columns("  Kembali" if split else "Kembali", format_number(tender.change or 0), columns),
+                          bold=True))
+    elif tender.method == METHOD_DEBIT:
+        lines += labelled("Ref. EDC", tender.edc_reference or "-", columns)
+    elif tender.payment is not None:
+        lines += labelled("Ref. QRIS", tender.payment.provider_ref_no or tender.payment.order_id, columns)
+    return lines
+
+
 def build_receipt(sale: Sale, shop: dict[str, str], width_mm: int = 58) -> Receipt:
     columns = COLUMNS.get(width_mm, COLUMNS[58])
     lines = [Line(part, bold=True, align="center", large=True) for part in textwrap.wrap(shop["shop_name"], columns)]
@@ -67,15 +80,10 @@ def build_receipt(sale: Sale, shop: dict[str, str], width_mm: int = 58) -> Recei
     lines.append(Line(two_columns("TOTAL", f"Rp {format_number(sale.total)}", columns), bold=True))
     method = METHOD_LABELS.get(sale.method or "", sale.method or "-")
     lines.append(Line(two_columns("Bayar", method, columns)))
-    if sale.method == METHOD_CASH:
-        lines.append(Line(two_columns("Tunai", format_number(sale.tendered or 0), columns)))
-        lines.append(Line(two_columns("Kembali", format_number(sale.change or 0), columns), bold=True))
-    elif sale.method == METHOD_DEBIT:
-        lines += labelled("Ref. EDC", sale.edc_reference or "-", columns)
-    elif sale.method == METHOD_QRIS:
-        payment = next((p for p in sale.payments if p.status in (states.PAID, states.REFUNDED)), None)
-        if payment is not None:
-            lines += labelled("Ref. QRIS", payment.provider_ref_no or payment.order_id, columns)
+    split = len(sale.tenders) > 1
+    for tender in sale.tenders:  # every tender: what it paid, with its cash, change or reference
+        lines += _tender_lines(tender, columns, split)
+    if sale.method in (METHOD_QRIS, METHOD_SPLIT):
         lines.append(Line("LUNAS", bold=True, align="center"))
     lines.append(_rule(columns))
     if sale.status == SALE_VOID:

@@ -45,6 +45,8 @@
     const modal = document.getElementById("modal");
     if (modal) modal.innerHTML = "";
     focusScan();
+    // The money bar shows at once what the modal left behind (an open QR, what is still due).
+    if (window.htmx) window.htmx.trigger(document.body, "kasir:money");
   }
 
   // kasir/money.py's parse_rupiah, rule for rule and with its messages: the preview never accepts an
