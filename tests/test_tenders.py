@@ -144,6 +144,12 @@ def test_a_second_qr_while_one_is_open_is_refused(pending_payment):
         service.create_for_sale(pending_payment.sale_id, 1000)
 
 
+def test_a_fresh_qr_for_a_part_qr_keeps_its_amount(till):
+    sale = till.add("SKU0001", "SKU0006")
+    fresh_qr = service.regenerate(service.create_for_sale(sale.id, 5000))
+    assert (fresh_qr.amount, fresh_qr.status) == (5000, states.PENDING)
+
+
 def test_a_cash_amount_above_what_is_due_is_refused(till):
     sale = till.add("SKU0001")
     with pytest.raises(sales.SaleError, match="sisa tagihan"):

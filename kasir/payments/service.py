@@ -445,13 +445,15 @@ def cancel_open_for_sale(sale_id: int, *, source: str) -> None:
 
 
 def regenerate(payment: Payment) -> Payment:
-    """A fresh QR for the same sale: cancel the old one if it is still open, then create a new payment."""
+    """A fresh QR for the same sale and amount (a split tender's part stays that part, at most what is due):
+    cancel the old one if it is still open, then create a new payment."""
     if payment.sale_id is None:
         raise PaymentError("Pembayaran ini tidak terkait transaksi kasir.")
     outcome = cancel(payment, source="pos")
     if outcome.payment.status == states.PAID:
         raise PaymentError("QR sebelumnya sudah dibayar.")
-    return create_for_sale(payment.sale_id)
+    still_due = tenders.due(db.session.get(Sale, payment.sale_id))
+    return create_for_sale(payment.sale_id, payment.amount if payment.amount < still_due else None)
 
 
 def _one_at_a_time(claimed: list[Payment]):
