@@ -203,7 +203,7 @@
   ["htmx:sendError", "htmx:responseError", "htmx:timeout"].forEach((name) => {
     document.addEventListener(name, (event) => {
       const elt = event.detail.elt;
-      if (elt.matches && elt.matches("[data-poll], [data-display-poll]")) {
+      if (elt.matches && elt.matches("[data-poll], [data-display-poll], [data-background-poll]")) {
         connectionBanner(true);
       } else if (name === "htmx:responseError") {
         showToast("Terjadi kesalahan pada sistem. Coba lagi.");
