@@ -28,7 +28,9 @@ def test_known_day_report_has_every_figure(known_day):
     # Fees of QRIS sales settled so far (the double payment's fee belongs to money to give back, not to sales).
     assert (report.qris_settled_count, report.qris_fee, report.qris_net) == (2, 83, 17_717)
     assert (report.qris_expired_count, report.qris_late_count) == (1, 1)
-    assert (report.double_payment_count, report.double_payment_total) == (1, 3_400)
+    # The QR paid after the sale was closed in cash: money no sale took, to refund.
+    assert [(over.payment.order_id, over.amount, over.reason) for over in report.overpayments] == [
+        (known_day.double.order_id, 3_400, "ganda")]
     assert [(p.sku, p.quantity, p.amount) for p in report.top_products] == [
         ("SKU0004", 2, 12_000), ("SKU0001", 2, 7_000), ("SKU0005", 1, 4_500), ("SKU0006", 1, 4_000),
         ("SKU0007", 1, 4_000), ("SKU0003", 1, 3_400), ("SKU0002", 1, 3_300)]

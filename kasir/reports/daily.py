@@ -1,10 +1,17 @@
-"""The back-office sales report for a day or a range of WIB days: totals by method, QRIS fees, hours, products."""
+"""The back-office sales report for a day or a range of WIB days: totals by method, QRIS fees, hours, products.
+
+Money follows the money rule of a sale (DESIGN §3, kasir.tenders): a sale's takings by method are its tenders
+(a split sale counts in each of its methods by tender amount); the QRIS money received is what the gateways
+paid, whether or not a sale took it: money no sale took (late, double or over) is listed to refund, and sales
+left open with part of their money in are listed with what they still lack.
+"""
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import func
+from sqlalchemy import case, func
 
+from .. import tenders
 from ..api.models import Settlement
 from ..clock import format_wib, to_wib, wib_day_bounds
 from ..csv_export import csv_lines
@@ -13,10 +20,12 @@ from ..models import (
     METHOD_CASH,
     METHOD_DEBIT,
     METHOD_QRIS,
+    METHOD_SPLIT,
     SALE_PAID,
     SALE_VOID,
     Sale,
     SaleItem,
+    Tender,
 )
 from ..payments import states
 from ..payments.models import Payment
@@ -25,7 +34,7 @@ from ..payments.service import refunds_between
 METHODS = (METHOD_CASH, METHOD_DEBIT, METHOD_QRIS)
 TOP_PRODUCTS = 10
 CSV_COLUMNS = ("nomor", "tanggal_bisnis", "lunas", "kasir", "register", "metode", "subtotal", "diskon", "total",
-               "status", "alasan_batal")
+               "status", "alasan_batal", "tunai", "debit", "qris")
 EXPORT_BATCH = 500
 CHART_WIDTH, CHART_HEIGHT, CHART_BASELINE = 480, 160, 140
 
@@ -35,6 +44,56 @@ class MethodTotal:
     method: str
     count: int
     amount: int
+
+
+OVERPAYMENT_REASONS = {"lebih": "Lebih dari tagihan", "terlambat": "Terlambat (QR sudah batal/kedaluwarsa)",
+                       "ganda": "Ganda (transaksi sudah lunas)"}
+
+
+@dataclass(frozen=True)
+class Overpayment:
+    """A paid sale payment whose money its sale did not take (all of it, or the part over what was due)."""
+    payment: Payment
+    amount: int  # rupiah to refund
+
+    @property
+    def reason(self) -> str:
+        """Why the money was not taken, as staff say it: "lebih" (more than due), "terlambat", "ganda"."""
+        if self.amount < self.payment.amount:
+            return "lebih"
+        return "terlambat" if self.payment.late else "ganda"
+
+    @property
+    def reason_label(self) -> str:
+        return OVERPAYMENT_REASONS[self.reason]
+
+
+@dataclass(frozen=True)
+class ShortSale:
+    """An OPEN sale with part of its money in: "Kurang Rp X"."""
+    sale: Sale
+    received: int
+    due: int
+
+
+def overpayments(start: datetime | None = None, end: datetime | None = None,
+                 register_id: int | None = None) -> list[Overpayment]:
+    """Money paid in [start, end) that no sale took (kasir.tenders.unapplied_payments), of one register if given."""
+    return [Overpayment(payment, amount) for payment, amount in tenders.unapplied_payments(start, end)
+            if register_id is None or payment.sale.register_id == register_id]
+
+
+def short_sales(start: datetime | None = None, end: datetime | None = None,
+                register_id: int | None = None) -> list[ShortSale]:
+    """Sales still OPEN with money received (kasir.tenders.part_paid_sales), with a tender taken in [start, end)."""
+    found = []
+    for sale in tenders.part_paid_sales():
+        if register_id is not None and sale.register_id != register_id:
+            continue
+        if any((start is None or tender.created_at >= start) and (end is None or tender.created_at < end)
+               for tender in sale.tenders):
+            found.append(ShortSale(sale, tenders.received(sale), tenders.due(sale)))
+    return found
 
 
 @dataclass(frozen=True)
@@ -74,7 +133,8 @@ def bar_chart(values: list[int], counts: list[int], labels: list[str]) -> list[B
 class SalesReport:
     date_from: date
     date_to: date
-    by_method: dict[str, MethodTotal]
+    by_method: dict[str, MethodTotal]  # tenders of the paid sales: a split sale counts in each of its methods
+    split_count: int  # paid sales with several tenders ("Campuran")
     sale_count: int
     gross_total: int
     void_count: int
@@ -85,8 +145,12 @@ class SalesReport:
     qris_settled_count: int
     qris_expired_count: int
     qris_late_count: int
-    double_payment_count: int
-    double_payment_total: int
+    qris_received_count: int  # QRIS money that came in (PAID or later refunded), by paid time, late and over included
+    qris_received: int
+    qris_api_count: int  # of which for other apps (API payments)
+    qris_api: int
+    overpayments: list[Overpayment]
+    short_sales: list[ShortSale]
     top_products: list[ProductTotal]
     hourly_amounts: list[int] = field(default_factory=lambda: [0] * 24)
     hourly_counts: list[int] = field(default_factory=lambda: [0] * 24)
@@ -101,6 +165,19 @@ class SalesReport:
     @property
     def average_basket(self) -> int:
         return round(self.gross_total / self.sale_count) if self.sale_count else 0
+
+    @property
+    def qris_for_sales(self) -> int:
+        """QRIS money that paid sales took (their QRIS tenders)."""
+        return self.by_method[METHOD_QRIS].amount
+
+    @property
+    def overpayment_total(self) -> int:
+        return sum(over.amount for over in self.overpayments)
+
+    @property
+    def short_total(self) -> int:
+        return sum(short.due for short in self.short_sales)
 
     @property
     def qris_net(self) -> int:
@@ -120,12 +197,38 @@ def _sales_in(date_from: date, date_to: date, *statuses: str):
 
 
 def _method_totals(date_from: date, date_to: date) -> dict[str, MethodTotal]:
+    """Per method: the paid sales with a tender of it, and the rupiah those tenders settled."""
     rows = db.session.execute(
-        db.select(Sale.method, func.count(Sale.id), func.coalesce(func.sum(Sale.total), 0))
+        db.select(Tender.method, func.count(Tender.sale_id.distinct()), func.coalesce(func.sum(Tender.amount), 0))
+        .join(Sale, Tender.sale_id == Sale.id)
         .where(Sale.business_date >= date_from, Sale.business_date <= date_to, Sale.status == SALE_PAID)
-        .group_by(Sale.method)).all()
+        .group_by(Tender.method)).all()
     found = {method: MethodTotal(method, count, int(amount)) for method, count, amount in rows}
     return {method: found.get(method, MethodTotal(method, 0, 0)) for method in METHODS}
+
+
+def _sale_figures(date_from: date, date_to: date) -> tuple[int, int, int, int, int]:
+    """(paid count, paid rupiah, split count, void count, void rupiah) of the range's sales, in one query."""
+    paid, void = Sale.status == SALE_PAID, Sale.status == SALE_VOID
+    row = db.session.execute(
+        db.select(func.count(case((paid, 1))), func.coalesce(func.sum(case((paid, Sale.total))), 0),
+                  func.count(case((paid & (Sale.method == METHOD_SPLIT), 1))),
+                  func.count(case((void, 1))), func.coalesce(func.sum(case((void, Sale.total))), 0))
+        .where(Sale.business_date >= date_from, Sale.business_date <= date_to,
+               Sale.status.in_([SALE_PAID, SALE_VOID]))).one()
+    return tuple(int(value) for value in row)
+
+
+def qris_received_between(start: datetime, end: datetime) -> dict[bool, tuple[int, int]]:
+    """{is an API payment: (count, rupiah)} of the QRIS money that came in [start, end): every payment that
+    became PAID then (refunded later or not), late and over money included."""
+    api = Payment.sale_id.is_(None).label("api")
+    rows = db.session.execute(
+        db.select(api, func.count(Payment.id), func.coalesce(func.sum(Payment.amount), 0))
+        .where(Payment.status.in_([states.PAID, states.REFUNDED]), Payment.paid_at >= start, Payment.paid_at < end)
+        .group_by(api)).all()
+    found = {bool(is_api): (count, int(amount)) for is_api, count, amount in rows}
+    return {is_api: found.get(is_api, (0, 0)) for is_api in (False, True)}
 
 
 def _top_products(date_from: date, date_to: date) -> list[ProductTotal]:
@@ -155,43 +258,37 @@ def late_payments_between(start: datetime, end: datetime) -> int:
                              .where(Payment.late.is_(True), Payment.paid_at >= start, Payment.paid_at < end))
 
 
-def double_payments_between(start: datetime, end: datetime) -> tuple[int, int]:
-    """(count, rupiah) of payments in [start, end) for a sale that was already paid: to refund."""
-    count, total = db.session.execute(
-        db.select(func.count(Payment.id), func.coalesce(func.sum(Payment.amount), 0))
-        .where(Payment.review_reason.startswith("Pembayaran ganda"), Payment.paid_at >= start,
-               Payment.paid_at < end)).one()
-    return count, int(total)
-
-
 def build_report(date_from: date, date_to: date | None = None) -> SalesReport:
     """The report for the WIB days date_from..date_to (inclusive)."""
     date_to = date_to or date_from
     start, _ = wib_day_bounds(date_from)
     _, end = wib_day_bounds(date_to)
     by_method = _method_totals(date_from, date_to)
-    voids = db.session.execute(_sales_in(date_from, date_to, SALE_VOID)
-                               .with_only_columns(func.count(Sale.id), func.coalesce(func.sum(Sale.total), 0))).one()
+    sale_count, gross_total, split_count, void_count, void_total = _sale_figures(date_from, date_to)
     refund_count, refund_total = refunds_between(start, end)
 
-    qris_paid = db.select(Payment.id).join(Sale, Payment.sale_id == Sale.id).where(
-        Sale.method == METHOD_QRIS, Sale.status == SALE_PAID, Sale.business_date >= date_from,
-        Sale.business_date <= date_to, Payment.status.in_([states.PAID, states.REFUNDED]))
+    # The fee of the QRIS money the range's paid sales took: their QRIS tenders' payments.
+    qris_tenders = db.select(Tender.payment_id).join(Sale, Tender.sale_id == Sale.id).where(
+        Tender.payment_id.is_not(None), Sale.status == SALE_PAID, Sale.business_date >= date_from,
+        Sale.business_date <= date_to)
     settled = db.session.execute(db.select(func.count(Settlement.id), func.coalesce(func.sum(Settlement.fee), 0))
-                                 .where(Settlement.payment_id.in_(qris_paid), Settlement.reconciled.is_(True))).one()
+                                 .where(Settlement.payment_id.in_(qris_tenders),
+                                        Settlement.reconciled.is_(True))).one()
     created_in_range = (Payment.created_at >= start, Payment.created_at < end)
     expired = db.session.scalar(db.select(func.count(Payment.id))
                                 .where(Payment.status == states.EXPIRED, *created_in_range))
-    late = late_payments_between(start, end)
-    doubles = double_payments_between(start, end)
+    received = qris_received_between(start, end)
 
     report = SalesReport(
-        date_from=date_from, date_to=date_to, by_method=by_method,
-        sale_count=sum(total.count for total in by_method.values()),
-        gross_total=sum(total.amount for total in by_method.values()),
-        void_count=voids[0], void_total=int(voids[1]), refund_count=refund_count, refund_total=refund_total,
-        qris_fee=int(settled[1]), qris_settled_count=settled[0], qris_expired_count=expired, qris_late_count=late,
-        double_payment_count=doubles[0], double_payment_total=doubles[1],
+        date_from=date_from, date_to=date_to, by_method=by_method, split_count=split_count,
+        sale_count=sale_count, gross_total=gross_total, void_count=void_count, void_total=void_total,
+        refund_count=refund_count, refund_total=refund_total,
+        qris_fee=int(settled[1]), qris_settled_count=settled[0], qris_expired_count=expired,
+        qris_late_count=late_payments_between(start, end),
+        qris_received_count=received[False][0] + received[True][0],
+        qris_received=received[False][1] + received[True][1],
+        qris_api_count=received[True][0], qris_api=received[True][1],
+        overpayments=overpayments(start, end), short_sales=short_sales(start, end),
         top_products=_top_products(date_from, date_to))
     report.discount_count, report.discount_total = discounts_in(date_from, date_to)
     for paid_at, total in db.session.execute(_sales_in(date_from, date_to, SALE_PAID)
@@ -203,13 +300,20 @@ def build_report(date_from: date, date_to: date | None = None) -> SalesReport:
 
 
 def export_csv(date_from: date, date_to: date) -> Iterator[str]:
-    """Every paid and voided sale of the range, one CSV line each, read from the database in batches.
+    """Every paid and voided sale of the range, one CSV line each with its tenders by method, read from the
+    database in batches.
 
     A generator: the query runs while the response streams, inside the request's context and session.
     """
-    query = _sales_in(date_from, date_to, SALE_PAID, SALE_VOID).order_by(Sale.paid_at, Sale.id)
-    sales = db.session.scalars(query.execution_options(yield_per=EXPORT_BATCH))
+    by_method = [func.coalesce(func.sum(case((Tender.method == method, Tender.amount), else_=0)), 0).label(method)
+                 for method in METHODS]
+    paid_by = db.select(Tender.sale_id, *by_method).group_by(Tender.sale_id).subquery()
+    query = (_sales_in(date_from, date_to, SALE_PAID, SALE_VOID)
+             .add_columns(*(func.coalesce(paid_by.c[method], 0) for method in METHODS))
+             .outerjoin(paid_by, paid_by.c.sale_id == Sale.id).order_by(Sale.paid_at, Sale.id))
+    rows = db.session.execute(query.execution_options(yield_per=EXPORT_BATCH))
     yield from csv_lines(CSV_COLUMNS, (
         [sale.display_number, sale.business_date.isoformat(), format_wib(sale.paid_at, "%Y-%m-%d %H:%M:%S"),
          sale.cashier.display_name if sale.cashier else "", sale.register.code, sale.method or "", sale.subtotal,
-         sale.discount, sale.total, sale.status, sale.void_reason or ""] for sale in sales))
+         sale.discount, sale.total, sale.status, sale.void_reason or "", *(int(amount) for amount in amounts)]
+        for sale, *amounts in rows))

@@ -5,7 +5,8 @@ What counts:
 - it is *paid* when its money arrived (PAID, or REFUNDED later), on time or late: success rate = paid / issued;
 - time to pay = paid_at − created_at of the paid ones (late ones included: the median shows the usual case);
 - expired, cancelled, failed: the payment's state now (failed includes charges the provider refused: no QR);
-- late and double payments: by the moment they were paid, as in the sales report;
+- late payments, and money no sale took (late, double or over: to refund): by the moment they were paid, as
+  in the sales report; sales left open with part of their money in ("Kurang"): the state now;
 - webhook processing = received_at → processed_at; gateway delay = when the gateway says it sent the event
   (X-Timestamp of the signed format, Midtrans' settlement_time, Xendit's event "created") → received_at,
   for the deliveries that say so; refused deliveries (not stored, counted per hour by
@@ -30,7 +31,7 @@ from ..payments.models import WEBHOOK_ERROR, WEBHOOK_PENDING, Payment, WebhookDe
 from ..payments.providers.midtrans import parse_wib
 from ..payments.providers.xendit import parse_iso
 from ..webhooks import rejections
-from .daily import Bar, bar_chart, double_payments_between, late_payments_between
+from .daily import Bar, Overpayment, ShortSale, bar_chart, late_payments_between, overpayments, short_sales
 
 WEEK_DAYS = 7
 DAY_NAMES = ("Sen", "Sel", "Rab", "Kam", "Jum", "Sab", "Min")
@@ -65,8 +66,7 @@ class Window:
     cancelled: int = 0
     failed: int = 0
     late: int = 0
-    double_count: int = 0
-    double_total: int = 0
+    overpayments: list[Overpayment] = field(default_factory=list)  # paid in the window, no sale took it
     time_to_pay: Durations = field(default_factory=Durations)
     webhooks: int = 0
     webhook_errors: int = 0
@@ -77,6 +77,10 @@ class Window:
     @property
     def success_rate(self) -> float | None:
         return self.paid / self.issued if self.issued else None
+
+    @property
+    def overpayment_total(self) -> int:
+        return sum(over.amount for over in self.overpayments)
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,12 @@ class Dashboard:
     week: Window
     backlog: Backlog
     daily_bars: list[Bar]
+    short_sales: list[ShortSale]  # open now with part of their money in
+
+    @property
+    def needs_action(self) -> int:
+        """Payments of the week with money to refund, and sales open short now."""
+        return len(self.week.overpayments) + len(self.short_sales)
 
     @property
     def windows(self) -> tuple[Window, Window]:
@@ -147,7 +157,7 @@ def _add_payments(window: Window, rows: list) -> None:
     window.expired, window.cancelled, window.failed = (statuses[states.EXPIRED], statuses[states.CANCELLED],
                                                        statuses[states.FAILED])
     window.late = late_payments_between(window.start, window.end)
-    window.double_count, window.double_total = double_payments_between(window.start, window.end)
+    window.overpayments = overpayments(window.start, window.end)
 
 
 def _add_webhooks(window: Window) -> None:
@@ -215,4 +225,4 @@ def build_dashboard(now: datetime | None = None) -> Dashboard:
     week_payments = _payments(week_start, now)
     return Dashboard(today=build_window("Hari ini", wib_day_bounds(today)[0], now),
                      week=build_window("7 hari terakhir", week_start, now, week_payments), backlog=backlog(),
-                     daily_bars=_daily_bars(first_day, week_payments))
+                     daily_bars=_daily_bars(first_day, week_payments), short_sales=short_sales())
