@@ -3,15 +3,18 @@
 Selling never needs a shift unless the owner asks for it (REQUIRED_SETTING, "Wajib buka shift" in admin):
 then the till takes no payment until its cashier has opened one.
 
-Expected cash = opening cash + the cash sales the cashier took at that register during the shift
-(a cash sale's total is what stays in the drawer: tendered minus change). Voided sales gave their money back.
+The figures are the money the shift's cashier took at its register while the shift was open, by method,
+from the tenders of the sales (kasir.tenders, the money rule of a sale): a split sale counts in each of its
+methods. Expected cash = opening cash + the cash tenders (what stays in the drawer: tendered minus change),
+also those of a sale still open for the rest of its money. Voided sales gave their money back. Next to them,
+the money of that register and time that no sale took (to refund) and the sales left open short ("Kurang").
 """
 import logging
 import textwrap
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import case, func
 
 from .. import audit
 from ..backup import BackupError, create_backup, is_sqlite
@@ -23,11 +26,12 @@ from ..models import (
     METHOD_DEBIT,
     METHOD_LABELS,
     METHOD_QRIS,
-    SALE_PAID,
+    METHOD_SPLIT,
     SALE_VOID,
     Register,
     Sale,
     Shift,
+    Tender,
     User,
 )
 from ..money import MoneyError, format_number, parse_rupiah
@@ -36,6 +40,7 @@ from ..printing.escpos_render import render_bytes
 from ..printing.layout import COLUMNS, Line, Receipt, two_columns
 from ..printing.settings import printer_settings
 from ..settings import get_setting, set_setting
+from .daily import Overpayment, ShortSale, overpayments, short_sales
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +57,13 @@ class ShiftSummary:
     """The figures of an X report (shift still open) or a Z report (closed)."""
     shift: Shift
     as_of: datetime
-    totals: dict[str, tuple[int, int]]  # method -> (count, rupiah)
+    totals: dict[str, tuple[int, int]]  # method -> (sales with a tender of it, rupiah of those tenders)
+    sale_count: int  # sales the shift took money for
+    split_count: int  # of which paid by several methods ("Campuran")
     void_count: int
     void_total: int
+    overpayments: list[Overpayment]  # money of this register and time that no sale took: to refund
+    short_sales: list[ShortSale]  # sales of this shift left open with part of their money in
 
     @property
     def kind(self) -> str:
@@ -69,12 +78,12 @@ class ShiftSummary:
         return self.shift.opening_cash + self.cash_sales
 
     @property
-    def sale_count(self) -> int:
-        return sum(count for count, _ in self.totals.values())
-
-    @property
     def sales_total(self) -> int:
         return sum(amount for _, amount in self.totals.values())
+
+    @property
+    def overpayment_total(self) -> int:
+        return sum(over.amount for over in self.overpayments)
 
 
 def open_shift_for(register: Register) -> Shift | None:
@@ -131,17 +140,25 @@ def ensure_may_close(shift: Shift, user: User) -> None:
 
 
 def summarize(shift: Shift) -> ShiftSummary:
-    """The shift's figures: its cashier's sales at its register, paid while it was open."""
+    """The shift's figures: the tenders its cashier took at its register while it was open (see the module)."""
     as_of = shift.closed_at or utcnow()
-    window = (Sale.register_id == shift.register_id, Sale.cashier_id == shift.cashier_id,
-              Sale.paid_at >= shift.opened_at, Sale.paid_at < as_of)
-    rows = db.session.execute(db.select(Sale.method, func.count(Sale.id), func.coalesce(func.sum(Sale.total), 0))
-                              .where(Sale.status == SALE_PAID, *window).group_by(Sale.method)).all()
+    at_till = (Sale.register_id == shift.register_id, Sale.cashier_id == shift.cashier_id)
+    taken = (Tender.created_at >= shift.opened_at, Tender.created_at < as_of, Sale.status != SALE_VOID, *at_till)
+    rows = db.session.execute(
+        db.select(Tender.method, func.count(Tender.sale_id.distinct()), func.coalesce(func.sum(Tender.amount), 0))
+        .join(Sale, Tender.sale_id == Sale.id).where(*taken).group_by(Tender.method)).all()
     found = {method: (count, int(amount)) for method, count, amount in rows}
+    sale_count, split_count = db.session.execute(
+        db.select(func.count(Sale.id), func.count(case((Sale.method == METHOD_SPLIT, 1))))
+        .where(Sale.id.in_(db.select(Tender.sale_id).join(Sale, Tender.sale_id == Sale.id).where(*taken)))).one()
     voids = db.session.execute(db.select(func.count(Sale.id), func.coalesce(func.sum(Sale.total), 0))
-                               .where(Sale.status == SALE_VOID, *window)).one()
+                               .where(Sale.status == SALE_VOID, Sale.paid_at >= shift.opened_at, Sale.paid_at < as_of,
+                                      *at_till)).one()
     return ShiftSummary(shift=shift, as_of=as_of, totals={method: found.get(method, (0, 0)) for method in METHODS},
-                        void_count=voids[0], void_total=int(voids[1]))
+                        sale_count=sale_count, split_count=split_count, void_count=voids[0],
+                        void_total=int(voids[1]),
+                        overpayments=overpayments(shift.opened_at, as_of, shift.register_id),
+                        short_sales=short_sales(shift.opened_at, as_of, shift.register_id))
 
 
 def close_shift(shift: Shift, counted_cash_text: str, note: str = "") -> ShiftSummary:
@@ -188,8 +205,17 @@ def build_shift_receipt(summary: ShiftSummary, shop: dict[str, str], width_mm: i
         count, amount = summary.totals[method]
         lines.append(row(f"{METHOD_LABELS[method]} ({count})", amount))
     lines.append(row(f"Total ({summary.sale_count})", summary.sales_total, bold=True))
+    if summary.split_count:
+        lines.append(Line(f"Campuran: {summary.split_count} transaksi"))
     if summary.void_count:
         lines.append(row(f"Dibatalkan ({summary.void_count})", summary.void_total))
+    if summary.overpayments:
+        lines.append(row(f"Kelebihan bayar ({len(summary.overpayments)})", summary.overpayment_total, bold=True))
+        lines += [row(f" {over.reason} {over.payment.sale.display_number}", over.amount)
+                  for over in summary.overpayments]
+    if summary.short_sales:
+        lines.append(Line(f"Belum lunas ({len(summary.short_sales)})", bold=True))
+        lines += [row(f" {short.sale.display_number} kurang", short.due) for short in summary.short_sales]
     lines += [Line("-" * columns), row("Kas awal", shift.opening_cash), row("Penjualan tunai", summary.cash_sales),
               row("Kas seharusnya", summary.expected_cash, bold=True)]
     if summary.kind == "Z":
