@@ -63,5 +63,5 @@ def test_reconciliation_page_after_an_upload(admin_page, served_app, known_day, 
     admin_page.set_input_files("#file", str(upload))
     admin_page.click("text=Jalankan rekonsiliasi")
     admin_page.wait_for_selector("[data-group=missing_in_kasir] td")
-    assert admin_page.locator("[data-group=double_payment] tbody tr").count() == 1
+    assert admin_page.locator("[data-group=sale_mismatch] tbody tr").count() == 1
     admin_page.screenshot(path=screenshots / "back-office-reconciliation.png", full_page=True)

@@ -3,7 +3,8 @@
 Rows come from a CSV export (generic, Midtrans or Xendit columns, mapped by header name in COLUMNS) or
 from the provider's fetch_settlement(). Each row is matched by provider_trx_id, else by order_id, stored
 in `settlements`, and the report lists what needs a person: money Kasir does not know about, payments the
-gateway did not settle, amounts that differ, late settlements and double payments for one sale.
+gateway did not settle, amounts that differ, late settlements, and payments whose amount differs from their
+sale (the money rule of a sale, kasir.tenders: money the sale did not take, or a sale left short).
 """
 import csv
 import io
@@ -14,12 +15,12 @@ from datetime import date, datetime, time, timedelta
 from itertools import islice
 from pathlib import Path
 
-from .. import audit, jobs
+from .. import audit, jobs, tenders
 from ..api.models import Settlement
 from ..clock import WIB, format_wib, utcnow
 from ..database import write_transaction
 from ..extensions import db
-from ..models import METHOD_QRIS
+from ..models import SALE_OPEN
 from ..money import format_rupiah
 from ..payments import states
 from ..payments.gateway_settings import active_provider_name
@@ -27,6 +28,7 @@ from ..payments.models import Payment
 from ..payments.providers import get_provider
 from ..payments.providers.base import SettlementRow
 from ..settings import get_setting, set_setting
+from .daily import Overpayment
 
 # Header names (lowercase, single spaces) of each field in the exports we know; the first found wins.
 COLUMNS = {
@@ -49,8 +51,10 @@ MISSING_IN_KASIR = "missing_in_kasir"
 AMOUNT_MISMATCH = "amount_mismatch"
 LATE = "late"
 DOUBLE = "double_settlement"
+SALE_MISMATCH = "sale_mismatch"  # the gateway paid what Kasir asked, but the sale did not take it all, or is short
 NOT_A_SETTLEMENT = "not_a_settlement"
 SETTLEMENT_OUTCOMES = (MATCHED, MISSING_IN_KASIR, AMOUNT_MISMATCH, LATE, DOUBLE)
+SETTLED_AS_ASKED = (MATCHED, LATE, SALE_MISMATCH)  # the gateway's money is what Kasir's payment says
 BATCH_SIZE = 1000
 SAMPLE_SIZE = 50
 
@@ -61,6 +65,40 @@ class SettlementFileError(ValueError):
 
 class ReconciliationError(ValueError):
     """A resolution the rules refuse; the message is for the user."""
+
+
+@dataclass(frozen=True)
+class SaleMismatch:
+    """A paid sale payment whose amount differs from what its sale took ("Nominal beda dengan transaksi")."""
+    payment: Payment
+    unapplied: int  # of the payment's money, what no sale took: to refund
+    short: int  # what its sale still lacks
+
+    @property
+    def applied(self) -> int:
+        return self.payment.amount - self.unapplied
+
+    @property
+    def notes(self) -> list[str]:
+        """What differs, in words for the owner."""
+        notes = []
+        if self.unapplied:
+            reason = Overpayment(self.payment, self.unapplied).reason
+            notes.append(f"Kelebihan {format_rupiah(self.unapplied)} ({reason}), perlu refund")
+        if self.short:
+            still_open = self.payment.sale.status == SALE_OPEN
+            notes.append(f"Transaksi {'belum lunas' if still_open else 'ditutup'} dengan kurang "
+                         f"{format_rupiah(self.short)}")
+        return notes
+
+
+def sale_mismatch(payment: Payment) -> SaleMismatch | None:
+    """The difference between a paid sale payment and its sale, or None when the sale took exactly it and is
+    covered: money the sale did not take (late, double, over), or a sale left open or closed on less."""
+    if payment.sale is None:
+        return None
+    unapplied, short = tenders.unapplied_amount(payment), tenders.due(payment.sale)
+    return SaleMismatch(payment, unapplied, short) if unapplied or short else None
 
 
 @dataclass
@@ -75,7 +113,7 @@ class Report:
     late: list[Settlement] = field(default_factory=list)
     double_settlement: list[Settlement] = field(default_factory=list)
     missing_at_gateway: list[Payment] = field(default_factory=list)
-    double_payment: list[Payment] = field(default_factory=list)
+    sale_mismatch: list[SaleMismatch] = field(default_factory=list)  # the day's paid payments, file or not
 
     @property
     def rows(self) -> int:
@@ -87,7 +125,7 @@ class Report:
     @property
     def clean(self) -> bool:
         return not (self.missing_in_kasir or self.amount_mismatch or self.late or self.double_settlement
-                    or self.missing_at_gateway or self.double_payment)
+                    or self.missing_at_gateway or self.sale_mismatch)
 
 
 def _normal(header: str) -> str:
@@ -162,18 +200,29 @@ class _Known:
     amount: int
     status: str
     late: bool
+    sale_id: int | None
+    differs_from_sale: bool = False
 
 
 def _payments_for(batch: list[SettlementRow]) -> tuple[dict[str, _Known], dict[str, _Known]]:
-    """The batch's payments by provider_trx_id and by order_id, in two queries."""
-    columns = (Payment.id, Payment.amount, Payment.status, Payment.late)
+    """The batch's payments by provider_trx_id and by order_id, in two queries (and one for the sale payments)."""
+    columns = (Payment.id, Payment.amount, Payment.status, Payment.late, Payment.sale_id)
     trx_ids = {row.provider_trx_id for row in batch if row.provider_trx_id}
     order_ids = {row.order_id for row in batch if row.order_id}
-    by_trx = {trx: _Known(*known) for trx, *known in db.session.execute(
-        db.select(Payment.provider_trx_id, *columns).where(Payment.provider_trx_id.in_(trx_ids)))} if trx_ids else {}
-    by_order = {order: _Known(*known) for order, *known in db.session.execute(
-        db.select(Payment.order_id, *columns).where(Payment.order_id.in_(order_ids)))} if order_ids else {}
-    return by_trx, by_order
+    trx_rows = db.session.execute(db.select(Payment.provider_trx_id, *columns)
+                                  .where(Payment.provider_trx_id.in_(trx_ids))).all() if trx_ids else []
+    order_rows = db.session.execute(db.select(Payment.order_id, *columns)
+                                    .where(Payment.order_id.in_(order_ids))).all() if order_ids else []
+    paid_for_sales = {row.id for row in (*trx_rows, *order_rows)
+                      if row.sale_id is not None and row.status in (states.PAID, states.REFUNDED)}
+    differ = {payment.id for payment in db.session.scalars(db.select(Payment).where(Payment.id.in_(paid_for_sales)))
+              if sale_mismatch(payment) is not None} if paid_for_sales else set()
+
+    def known(key_and_columns) -> tuple[str, _Known]:
+        key, *values = key_and_columns
+        return key, _Known(*values, differs_from_sale=values[0] in differ)
+
+    return dict(map(known, trx_rows)), dict(map(known, order_rows))
 
 
 def paid_on(day: date) -> list[Payment]:
@@ -194,6 +243,8 @@ def _outcome(row: SettlementRow, payment: _Known | None, seen: set[str]) -> str:
     seen.add(payment.id)
     if row.amount != payment.amount:
         return AMOUNT_MISMATCH
+    if payment.differs_from_sale:
+        return SALE_MISMATCH  # never "matched": the sale did not take this money as it is
     return LATE if payment.late else MATCHED
 
 
@@ -207,18 +258,8 @@ def _store_batch(batch: list[SettlementRow], day: date, source: str, provider: s
                        "payment_id": payment.id if payment else None, "amount": row.amount, "fee": row.fee,
                        "net_amount": row.net_amount, "settlement_date": row.settlement_date or day,
                        "status": row.status[:30], "file": source[:200], "outcome": outcome,
-                       "reconciled": outcome in (MATCHED, LATE), "imported_at": utcnow()})
+                       "reconciled": outcome in SETTLED_AS_ASKED, "imported_at": utcnow()})
     db.session.execute(db.insert(Settlement), values)
-
-
-def _double_payments(paid: list[Payment]) -> list[Payment]:
-    """Paid QRIS for a sale that another payment settled: a second QR, or cash/debit taken as well."""
-    by_sale: dict[int, list[Payment]] = {}
-    for payment in paid:
-        if payment.sale_id is not None:
-            by_sale.setdefault(payment.sale_id, []).append(payment)
-    return [payment for group in by_sale.values() for payment in group
-            if len(group) > 1 or payment.sale.method != METHOD_QRIS]
 
 
 def reconcile(day: date, rows: Iterable[SettlementRow], source: str) -> Report:
@@ -259,7 +300,7 @@ def load_report(day: date, source: str) -> Report:
         Settlement.payment_id.in_([payment.id for payment in paid]),
         Settlement.outcome.not_in([MISSING_IN_KASIR, NOT_A_SETTLEMENT]))))
     report.missing_at_gateway = [payment for payment in paid if payment.id not in settled]
-    report.double_payment = _double_payments(paid)
+    report.sale_mismatch = [mismatch for payment in paid if (mismatch := sale_mismatch(payment)) is not None]
     return report
 
 
@@ -333,6 +374,11 @@ def format_report(report: Report) -> str:
         return f"  {payment.order_id}  trx {payment.provider_trx_id or '-'}  {format_rupiah(payment.amount)}  " \
                f"lunas {format_wib(payment.paid_at)}"
 
+    def mismatch_line(mismatch: SaleMismatch) -> str:
+        return f"  {mismatch.payment.order_id}  dibayar {format_rupiah(mismatch.payment.amount)}, transaksi " \
+               f"{mismatch.payment.sale.display_number} {format_rupiah(mismatch.payment.sale.total)}: " \
+               + "; ".join(mismatch.notes)
+
     lines = [f"Rekonsiliasi {report.day.isoformat()} ({report.source}): {report.rows} baris, "
              f"{report.count(MATCHED)} cocok."]
     sections = [
@@ -343,8 +389,7 @@ def format_report(report: Report) -> str:
         ("Jumlah berbeda", report.amount_mismatch, report.count(AMOUNT_MISMATCH), settlement_line),
         ("Pembayaran terlambat (perlu ditinjau)", report.late, report.count(LATE), settlement_line),
         ("Settlement ganda", report.double_settlement, report.count(DOUBLE), settlement_line),
-        ("Pembayaran ganda untuk satu transaksi (refund)", report.double_payment, len(report.double_payment),
-         payment_line),
+        ("Nominal beda dengan transaksi", report.sale_mismatch, len(report.sale_mismatch), mismatch_line),
     ]
     for title, items, total, render in sections:
         if total:
