@@ -2,21 +2,20 @@ import secrets
 from datetime import date
 
 from flask import Response, current_app, flash, g, redirect, render_template, request, stream_with_context, url_for
-from sqlalchemy import func
 
 from .. import approvals, audit, products, sales
 from ..auth import admin_required
 from ..auth.service import AccountError, create_user, validate_password, validate_pin
-from ..clock import business_date, wib_day_bounds
+from ..clock import business_date
 from ..extensions import db
 from ..models import ROLES, Register, SALE_PAID, SALE_VOID, Product, Sale, User
-from ..payments import service as payment_service
 from ..payments.merchant import merchant_identity
 from ..payments.qris_text import plain_text
 from ..printing import queue as print_queue
 from ..printing.layout import COLUMNS
 from ..printing.backends import PrinterError
 from ..printing.settings import printer_settings, save_printer_settings
+from ..reports import daily
 from ..settings import SHOP_DEFAULTS, set_setting, shop_profile
 from . import bp
 
@@ -26,16 +25,8 @@ PAGE_SIZE = 50
 @bp.route("")
 @admin_required
 def index():
-    today = business_date()
-    totals = db.session.execute(
-        db.select(Sale.method, func.count(Sale.id), func.coalesce(func.sum(Sale.total), 0))
-        .where(Sale.business_date == today, Sale.status == SALE_PAID)
-        .group_by(Sale.method)
-    ).all()
-    refund_count, refund_total = payment_service.refunds_between(*wib_day_bounds(today))
-    return render_template("admin/index.html", totals=totals, grand_total=sum(t[2] for t in totals),
-                           sale_count=sum(t[1] for t in totals), today=today, refund_count=refund_count,
-                           refund_total=refund_total)
+    """Today's figures, as the day report counts them (kasir.reports.daily)."""
+    return render_template("admin/index.html", report=daily.build_report(business_date()))
 
 
 @bp.route("/products")
