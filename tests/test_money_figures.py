@@ -14,11 +14,12 @@ SKU0007 4.000, SKU0027 2.500 (Beng-Beng).
  11:30 API       WEB-1 25.000 paid (another app of the shop)
  15:00 short     SKU0027 + SKU0006 = 6.500 (the issue's Beng-Beng + Aqua): QR for 2.500 paid, sale left open
 """
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
-from conftest import ADMIN
+from conftest import sqlite_only
+from test_tender_migration import upgraded  # noqa: F401  (a database an older Kasir filled, upgraded)
 
 from kasir import tenders
 from kasir.api.keys import create_key
@@ -268,3 +269,19 @@ def test_reconciliation_page_shows_both_amounts(client, auth, money_day):
     assert "Rp 2.500" in short_row and "Rp 6.500" in short_row and "kurang Rp 4.000" in short_row
     matched = page[page.index('data-group="matched"'):page.index('data-group="missing_in_kasir"')]
     assert money_day.short.order_id not in matched
+
+
+@sqlite_only("upgrades a SQLite file made by an older Kasir")
+def test_the_issues_sale_closed_on_rp_2500_of_rp_6500_is_never_cocok(upgraded):  # noqa: F811
+    """Before tenders, a Rp 2.500 QR closed a Rp 6.500 sale (issue 20): its settlement is a difference."""
+    day = date(2026, 11, 20)
+    rows = reconcile.parse_csv(GENERIC + f",POS-1-261120-0004-1,2500,18,2482,{day},settlement\n"
+                                         f",POS-1-261120-0003-2,8500,60,8440,{day},settlement\n")
+    report = reconcile.reconcile(day, rows, "midtrans.csv")
+
+    assert [row.order_id for row in report.matched] == ["POS-1-261120-0003-2"]
+    assert report.counts == {"matched": 1, "sale_mismatch": 1}
+    [mismatch] = report.sale_mismatch
+    assert (mismatch.payment.amount, mismatch.payment.sale.total, mismatch.applied, mismatch.short) == (
+        2_500, 6_500, 2_500, 4_000)
+    assert mismatch.notes == ["Transaksi ditutup dengan kurang Rp 4.000"]

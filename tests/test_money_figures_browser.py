@@ -30,3 +30,7 @@ def test_report_shift_and_reconciliation_of_the_money_day(admin_page, served_app
     assert admin_page.locator("[data-group=sale_mismatch] tbody tr").count() == 3
     assert admin_page.locator("[data-group=matched] tbody tr").count() == 3
     admin_page.screenshot(path=screenshots / "money-day-reconciliation.png", full_page=True)
+
+    admin_page.goto(f"{served_app}/admin/dashboard")
+    assert admin_page.locator("[data-section=money-to-check] tbody tr").count() == 3
+    admin_page.screenshot(path=screenshots / "money-day-dashboard.png", full_page=True)
