@@ -156,8 +156,24 @@ def test_day_report_qris_received_is_the_money_that_came_in(money_day):
     # Every rupiah is somewhere: for sales + to refund + other apps + the open sale's part.
     assert report.qris_received == report.qris_for_sales + report.overpayment_total + report.qris_api + 2_500
     # Refunds: 4.500 of the 09:00 QRIS sale; net 38.200 - 4.500.
-    assert (report.refund_count, report.refund_total, report.net_total) == (1, 4_500, 33_700)
+    assert (report.refund_count, report.refund_total, report.refund_of_sales, report.net_total) == (
+        1, 4_500, 4_500, 33_700)
     assert (report.qris_late_count, report.qris_expired_count, report.void_count) == (1, 0, 0)
+
+
+def test_refunding_money_no_sale_took_takes_nothing_from_the_sales(money_day):
+    service.refund(money_day.double, 3_400, "Dibayar dua kali", "owner")
+    db.session.execute(db.update(Payment).where(Payment.id == money_day.double.id)
+                       .values(updated_at=money_day.at(16, 0)))  # refunded at 16:00 of the day
+    db.session.commit()
+
+    report = daily.build_report(money_day.day)
+
+    # Refunds: 4.500 of the QRIS sale + the double payment's 3.400; only the 4.500 was the sales' money.
+    assert (report.refund_count, report.refund_total, report.refund_of_sales) == (2, 7_900, 4_500)
+    assert report.net_total == 38_200 - 4_500
+    # Given back, the double payment is no longer money to refund; the late one still is.
+    assert [(over.payment.order_id, over.amount) for over in report.overpayments] == [(money_day.late.order_id, 3_300)]
 
 
 def test_day_report_page_and_csv_show_the_money_rule(client, auth, money_day):

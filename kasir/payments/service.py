@@ -680,18 +680,39 @@ def refund(payment: Payment, amount: int, reason: str, actor: str) -> Outcome:
     return outcome
 
 
-def refunds_between(start: datetime, end: datetime) -> tuple[int, int]:
-    """(count, rupiah) of the refunds made in [start, end), for the day's report: each partial refund
-    counts on its own day. A payment refunded at the gateway (REFUNDED with no refund of ours) counts
-    its whole amount on the day it changed."""
+@dataclass(frozen=True)
+class Refunds:
+    count: int
+    total: int
+    of_sales: int  # of the total, money sales had taken; the rest gave back money no sale took (late, double, over)
+
+
+def refunds_between(start: datetime, end: datetime) -> Refunds:
+    """The refunds made in [start, end), for the day's report: each partial refund counts on its own day. A
+    payment refunded at the gateway (REFUNDED with no refund of ours) counts its whole amount on the day it
+    changed. A payment's refunds give back its unapplied money first (kasir.tenders): only what goes beyond
+    it takes money back from a sale."""
     logged = db.session.execute(db.select(PaymentLog.payment_id, PaymentLog.event, PaymentLog.detail).where(
         PaymentLog.event.in_([REFUND_EVENT, f"status:{states.REFUNDED.lower()}"]),
-        PaymentLog.at >= start, PaymentLog.at < end)).all()
-    amounts = [int(json.loads(detail)["refund"]["amount"]) for _id, event, detail in logged if event == REFUND_EVENT]
+        PaymentLog.at >= start, PaymentLog.at < end).order_by(PaymentLog.at, PaymentLog.id)).all()
+    amounts = [(payment_id, int(json.loads(detail)["refund"]["amount"]))
+               for payment_id, event, detail in logged if event == REFUND_EVENT]
     whole = {payment_id for payment_id, event, _detail in logged if event != REFUND_EVENT}
     if whole:
         itemized = set(db.session.scalars(db.select(PaymentLog.payment_id).where(
             PaymentLog.payment_id.in_(whole), PaymentLog.event == REFUND_EVENT)))
-        amounts += [refunded_amount(payment) for payment in db.session.scalars(
+        amounts += [(payment.id, refunded_amount(payment)) for payment in db.session.scalars(
             db.select(Payment).where(Payment.id.in_(whole - itemized)))]
-    return len(amounts), sum(amounts)
+    refunded_ids = {payment_id for payment_id, _ in amounts}
+    earlier = dict.fromkeys(refunded_ids, 0)  # what these payments gave back before the range
+    for payment_id, detail in db.session.execute(db.select(PaymentLog.payment_id, PaymentLog.detail).where(
+            PaymentLog.payment_id.in_(refunded_ids), PaymentLog.event == REFUND_EVENT, PaymentLog.at < start)):
+        earlier[payment_id] += int(json.loads(detail)["refund"]["amount"])
+    unapplied_left = {payment.id: max(tenders.unapplied_amount(payment) - earlier[payment.id], 0)
+                      for payment in db.session.scalars(db.select(Payment).where(Payment.id.in_(refunded_ids)))}
+    of_sales = 0
+    for payment_id, amount in amounts:
+        unapplied = min(amount, unapplied_left[payment_id])
+        unapplied_left[payment_id] -= unapplied
+        of_sales += amount - unapplied
+    return Refunds(count=len(amounts), total=sum(amount for _, amount in amounts), of_sales=of_sales)

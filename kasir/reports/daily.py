@@ -141,6 +141,7 @@ class SalesReport:
     void_total: int
     refund_count: int
     refund_total: int
+    refund_of_sales: int  # of refund_total, what sales had taken (the rest was money to refund anyway)
     qris_fee: int
     qris_settled_count: int
     qris_expired_count: int
@@ -159,8 +160,8 @@ class SalesReport:
 
     @property
     def net_total(self) -> int:
-        """What the shop keeps: paid sales less QRIS refunds."""
-        return self.gross_total - self.refund_total
+        """What the shop keeps: paid sales less the QRIS refunds of money they had taken."""
+        return self.gross_total - self.refund_of_sales
 
     @property
     def average_basket(self) -> int:
@@ -265,7 +266,7 @@ def build_report(date_from: date, date_to: date | None = None) -> SalesReport:
     _, end = wib_day_bounds(date_to)
     by_method = _method_totals(date_from, date_to)
     sale_count, gross_total, split_count, void_count, void_total = _sale_figures(date_from, date_to)
-    refund_count, refund_total = refunds_between(start, end)
+    refunds = refunds_between(start, end)
 
     # The fee of the QRIS money the range's paid sales took: their QRIS tenders' payments.
     qris_tenders = db.select(Tender.payment_id).join(Sale, Tender.sale_id == Sale.id).where(
@@ -282,7 +283,7 @@ def build_report(date_from: date, date_to: date | None = None) -> SalesReport:
     report = SalesReport(
         date_from=date_from, date_to=date_to, by_method=by_method, split_count=split_count,
         sale_count=sale_count, gross_total=gross_total, void_count=void_count, void_total=void_total,
-        refund_count=refund_count, refund_total=refund_total,
+        refund_count=refunds.count, refund_total=refunds.total, refund_of_sales=refunds.of_sales,
         qris_fee=int(settled[1]), qris_settled_count=settled[0], qris_expired_count=expired,
         qris_late_count=late_payments_between(start, end),
         qris_received_count=received[False][0] + received[True][0],
