@@ -27,7 +27,7 @@ from kasir.clock import WIB, business_date, wib_day_bounds
 from kasir.extensions import db
 from kasir.models import Register, Sale, Shift, Tender, User
 from kasir.payments import service, states
-from kasir.payments.models import MockLedgerEntry, Payment
+from kasir.payments.models import MockLedgerEntry, Payment, PaymentLog
 from kasir.payments.providers import get_provider
 from kasir.reports import daily, dashboard, reconcile, shifts
 
@@ -106,6 +106,7 @@ def money_day(app, till):
     for payment_id, created, paid, updated in payment_times:
         db.session.execute(db.update(Payment).where(Payment.id == payment_id)
                            .values(created_at=created, paid_at=paid, updated_at=updated))
+        db.session.execute(db.update(PaymentLog).where(PaymentLog.payment_id == payment_id).values(at=updated))
     shift.opened_at = at(7, 0)
     db.session.commit()
     db.session.expire_all()
@@ -162,15 +163,20 @@ def test_day_report_qris_received_is_the_money_that_came_in(money_day):
 
 
 def test_refunding_money_no_sale_took_takes_nothing_from_the_sales(money_day):
-    service.refund(money_day.double, 3_400, "Dibayar dua kali", "owner")
-    db.session.execute(db.update(Payment).where(Payment.id == money_day.double.id)
-                       .values(updated_at=money_day.at(16, 0)))  # refunded at 16:00 of the day
+    service.refund(money_day.double, 1_000, "Dibayar dua kali (sebagian)", "owner")
+    # Still to refund: 3.400 - 1.000 of the double payment, and the late one.
+    assert [(over.payment.order_id, over.amount) for over in daily.build_report(money_day.day).overpayments] == [
+        (money_day.late.order_id, 3_300), (money_day.double.order_id, 2_400)]
+    service.refund(money_day.double, 2_400, "Dibayar dua kali (sisanya)", "owner")
+    db.session.execute(db.update(PaymentLog).where(PaymentLog.payment_id == money_day.double.id,
+                                                   PaymentLog.at > money_day.at(23, 59))
+                       .values(at=money_day.at(16, 0)))  # refunded at 16:00 of the day
     db.session.commit()
 
     report = daily.build_report(money_day.day)
 
-    # Refunds: 4.500 of the QRIS sale + the double payment's 3.400; only the 4.500 was the sales' money.
-    assert (report.refund_count, report.refund_total, report.refund_of_sales) == (2, 7_900, 4_500)
+    # Refunds: 4.500 of the QRIS sale + the double payment's 1.000 and 2.400; only the 4.500 was the sales' money.
+    assert (report.refund_count, report.refund_total, report.refund_of_sales) == (3, 7_900, 4_500)
     assert report.net_total == 38_200 - 4_500
     # Given back, the double payment is no longer money to refund; the late one still is.
     assert [(over.payment.order_id, over.amount) for over in report.overpayments] == [(money_day.late.order_id, 3_300)]

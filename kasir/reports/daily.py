@@ -29,7 +29,7 @@ from ..models import (
 )
 from ..payments import states
 from ..payments.models import Payment
-from ..payments.service import refunds_between
+from ..payments.service import refunded_amount, refunds_between
 
 METHODS = (METHOD_CASH, METHOD_DEBIT, METHOD_QRIS)
 TOP_PRODUCTS = 10
@@ -78,9 +78,11 @@ class ShortSale:
 
 def overpayments(start: datetime | None = None, end: datetime | None = None,
                  register_id: int | None = None) -> list[Overpayment]:
-    """Money paid in [start, end) that no sale took (kasir.tenders.unapplied_payments), of one register if given."""
-    return [Overpayment(payment, amount) for payment, amount in tenders.unapplied_payments(start, end)
-            if register_id is None or payment.sale.register_id == register_id]
+    """Money paid in [start, end) that no sale took (kasir.tenders.unapplied_payments) and that has not been
+    given back yet (a payment's refunds return its unapplied money first), of one register if given."""
+    return [Overpayment(payment, left) for payment, amount in tenders.unapplied_payments(start, end)
+            if (register_id is None or payment.sale.register_id == register_id)
+            and (left := amount - min(refunded_amount(payment), amount)) > 0]
 
 
 def short_sales(start: datetime | None = None, end: datetime | None = None,
