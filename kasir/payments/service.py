@@ -684,14 +684,14 @@ def refund(payment: Payment, amount: int, reason: str, actor: str) -> Outcome:
 class Refunds:
     count: int
     total: int
-    of_sales: int  # of the total, money sales had taken; the rest gave back money no sale took (late, double, over)
+    of_sales: int  # of the total, money sales had taken (the rest: money no sale took, or API payments)
 
 
 def refunds_between(start: datetime, end: datetime) -> Refunds:
     """The refunds made in [start, end), for the day's report: each partial refund counts on its own day. A
     payment refunded at the gateway (REFUNDED with no refund of ours) counts its whole amount on the day it
-    changed. A payment's refunds give back its unapplied money first (kasir.tenders): only what goes beyond
-    it takes money back from a sale."""
+    changed. A sale payment's refunds give back its unapplied money first (kasir.tenders): only what goes
+    beyond it takes money back from a sale; an API payment's refunds take nothing from the till's sales."""
     logged = db.session.execute(db.select(PaymentLog.payment_id, PaymentLog.event, PaymentLog.detail).where(
         PaymentLog.event.in_([REFUND_EVENT, f"status:{states.REFUNDED.lower()}"]),
         PaymentLog.at >= start, PaymentLog.at < end).order_by(PaymentLog.at, PaymentLog.id)).all()
@@ -708,11 +708,13 @@ def refunds_between(start: datetime, end: datetime) -> Refunds:
     for payment_id, detail in db.session.execute(db.select(PaymentLog.payment_id, PaymentLog.detail).where(
             PaymentLog.payment_id.in_(refunded_ids), PaymentLog.event == REFUND_EVENT, PaymentLog.at < start)):
         earlier[payment_id] += int(json.loads(detail)["refund"]["amount"])
-    unapplied_left = {payment.id: max(tenders.unapplied_amount(payment) - earlier[payment.id], 0)
-                      for payment in db.session.scalars(db.select(Payment).where(Payment.id.in_(refunded_ids)))}
+    not_sales_left = {  # money of the payment no sale took, not given back before the range
+        payment.id: max((tenders.unapplied_amount(payment) if payment.sale_id else payment.amount)
+                        - earlier[payment.id], 0)
+        for payment in db.session.scalars(db.select(Payment).where(Payment.id.in_(refunded_ids)))}
     of_sales = 0
     for payment_id, amount in amounts:
-        unapplied = min(amount, unapplied_left[payment_id])
-        unapplied_left[payment_id] -= unapplied
-        of_sales += amount - unapplied
+        not_sales = min(amount, not_sales_left[payment_id])
+        not_sales_left[payment_id] -= not_sales
+        of_sales += amount - not_sales
     return Refunds(count=len(amounts), total=sum(amount for _, amount in amounts), of_sales=of_sales)
