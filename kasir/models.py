@@ -44,22 +44,44 @@ class User(db.Model):
     must_change_password: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Stored in the session cookie at login and compared on every request: bumping it ends every copy of
+    # every cookie this user was given (logout, new PIN or password, deactivation, "log out everywhere").
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     @property
     def is_admin(self) -> bool:
         return self.role == ROLE_ADMIN
 
+    def end_sessions(self) -> None:
+        """Revoke every session of this user, on every device (kasir.auth checks the version)."""
+        self.session_version = (self.session_version or 0) + 1
+
     def set_password(self, password: str) -> None:
+        """A new password ends the sessions opened with the old one (a copied cookie included)."""
         self.password_hash = generate_password_hash(password)
+        self.end_sessions()
 
     def check_password(self, password: str) -> bool:
         return bool(self.password_hash) and check_password_hash(self.password_hash, password)
 
     def set_pin(self, pin: str) -> None:
+        """A new PIN ends the sessions opened with the old one."""
         self.pin_hash = generate_password_hash(pin)
+        self.end_sessions()
 
     def check_pin(self, pin: str) -> bool:
         return bool(self.pin_hash) and check_password_hash(self.pin_hash, pin)
+
+
+class LoginFailure(db.Model):
+    """Failed logins per submitted username (whether or not such a user exists, so that a lockout tells
+    no more than the login form does): after a few, the name is locked for a while (kasir.auth.service)."""
+    __tablename__ = "login_failures"
+
+    username: Mapped[str] = mapped_column(String(40), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Register(db.Model):

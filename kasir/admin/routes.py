@@ -4,7 +4,7 @@ from datetime import date
 from flask import Response, current_app, flash, g, redirect, render_template, request, stream_with_context, url_for
 
 from .. import approvals, audit, products, sales
-from ..auth import admin_required
+from ..auth import admin_required, keep_session
 from ..auth.service import AccountError, create_user, validate_password, validate_pin
 from ..clock import business_date
 from ..extensions import db
@@ -148,7 +148,11 @@ def user_edit(user_id):
             active = form.get("active") == "1"
             if user.id == g.user.id and not active:
                 raise AccountError("Anda tidak bisa menonaktifkan akun sendiri.")
+            if active != user.active:  # deactivated: its sessions end; re-activated: old cookies stay dead
+                user.end_sessions()
             user.active = active
+            if user.id == g.user.id:  # a new PIN or password of one's own ends the other sessions only
+                keep_session(user)
             user.display_name = form.get("display_name", "").strip()[:80] or user.display_name
         except AccountError as exc:
             db.session.rollback()
@@ -159,6 +163,19 @@ def user_edit(user_id):
             flash(f"Pengguna {user.username} disimpan.", "success")
             return redirect(url_for("admin.user_list"))
     return render_template("admin/user_form.html", user=user, roles=ROLES, error=error), (422 if error else 200)
+
+
+@bp.route("/users/<int:user_id>/sessions/end", methods=["POST"])
+@admin_required
+def user_end_sessions(user_id):
+    """"Keluar dari semua perangkat" for a user: every session of theirs ends, on every device. (For
+    oneself the page posts to auth.end_my_sessions instead.)"""
+    user = db.get_or_404(User, user_id)
+    user.end_sessions()
+    audit.record("EndSessions", user.username)
+    db.session.commit()
+    flash(f"{user.username} telah dikeluarkan dari semua perangkat.", "success")
+    return redirect(url_for("admin.user_edit", user_id=user.id))
 
 
 @bp.route("/sales")

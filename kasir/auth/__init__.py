@@ -12,26 +12,53 @@ from ..web import error_response, is_htmx
 bp = Blueprint("auth", __name__)
 
 
+SESSION_VERSION_KEY = "session_version"
+
+
+def start_session(user: User) -> None:
+    """Log `user` in on this browser: a fresh session that carries the user's current session version."""
+    session.clear()
+    session["user_id"] = user.id
+    session["username"] = user.username
+    session[SESSION_VERSION_KEY] = user.session_version
+
+
+def keep_session(user: User) -> None:
+    """After this browser's user ended their sessions (a new password, "log out everywhere" kept here):
+    this session alone carries the new version and stays logged in."""
+    session[SESSION_VERSION_KEY] = user.session_version
+
+
+def session_is_current(user: User | None, version) -> bool:
+    """A session is valid while its user is active and its version is the user's (DESIGN §12): logout,
+    a new PIN or password, deactivation and "log out everywhere" bump the user's version."""
+    return user is not None and user.active and isinstance(version, int) and version == user.session_version
+
+
 def logged_in_user() -> User | None:
-    """The session's user, or None; an account deactivated since login ends the session."""
+    """The session's user, or None; a revoked session (see session_is_current) is cleared."""
     user_id = session.get("user_id")
-    user = db.session.get(User, user_id) if user_id else None
-    if user is not None and not user.active:
+    if not user_id:
+        return None
+    user = db.session.get(User, user_id)
+    if not session_is_current(user, session.get(SESSION_VERSION_KEY)):
         session.clear()
-        user = None
+        return None
     return user
 
 
-# Per app, session cookie -> (user id, when verified): a till sends the same cookie every second, and
-# checking its signature costs more than the poll's query. Rechecked after a minute, so the cookie's expiry
-# still holds; whether the user is still active is the caller's query, every time.
+# Per app, session cookie -> (user id, session version, when verified): a till sends the same cookie every
+# second, and checking its signature costs more than the poll's query. Rechecked after a minute, so the
+# cookie's expiry still holds; whether the user is still active and the version still current is the
+# caller's query, every time (a revoked cookie fails there at once).
 _SESSION_RECHECK_SECONDS = 60
 _SESSIONS_REMEMBERED = 1024
 
 
-def session_user_id(app, request) -> int | None:
-    """The user id in a request's session cookie, read by Flask's own session interface; for
-    kasir.fastpath, which answers before Flask opens a session. (Active and allowed: the caller's query.)"""
+def session_identity(app, request) -> tuple[int, int] | None:
+    """(user id, session version) from a request's session cookie, read by Flask's own session interface;
+    for kasir.fastpath, which answers before Flask opens a session. The caller's query must match both
+    against the user's row (active, same version): see session_is_current."""
     cookie = request.cookies.get(app.config["SESSION_COOKIE_NAME"])
     if not cookie:
         return None
@@ -40,12 +67,15 @@ def session_user_id(app, request) -> int | None:
     if remembered is not None and time.monotonic() - remembered[1] < _SESSION_RECHECK_SECONDS:
         return remembered[0]
     session_data = app.session_interface.open_session(app, request)
-    user_id = session_data.get("user_id") if session_data is not None else None
-    user_id = user_id if isinstance(user_id, int) else None
+    identity = None
+    if session_data is not None:
+        user_id, version = session_data.get("user_id"), session_data.get(SESSION_VERSION_KEY)
+        if isinstance(user_id, int) and isinstance(version, int):
+            identity = (user_id, version)
     if len(verified_sessions) >= _SESSIONS_REMEMBERED:
         verified_sessions.clear()
-    verified_sessions[cookie] = (user_id, time.monotonic())
-    return user_id
+    verified_sessions[cookie] = (identity, time.monotonic())
+    return identity
 
 
 class RequestGlobals(_AppCtxGlobals):

@@ -1,19 +1,35 @@
+import unicodedata
+from urllib.parse import unquote, urlsplit
+
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 
 from .. import audit
 from ..extensions import db, limiter
 from ..models import ROLE_CASHIER, User
-from . import bp, login_required
-from .service import AccountError, authenticate, validate_password
+from . import bp, keep_session, login_required, start_session
+from .service import AccountError, LoginLocked, authenticate, record_failed_login, validate_password
 
 
 def _home_for(user: User) -> str:
     return url_for("admin.index") if user.is_admin else url_for("pos.index")
 
 
+def _is_local_path(text: str) -> bool:
+    r"""A path on this server: "/" not followed by "/", no "\" anywhere (browsers read "//host" and
+    "/\host" as another site), no scheme or host, no whitespace or control character (browsers drop
+    tabs and newlines, so "/\t/evil.example" would become "//evil.example")."""
+    if not text.startswith("/") or text.startswith("//") or "\\" in text:
+        return False
+    if any(ch.isspace() or unicodedata.category(ch).startswith("C") for ch in text):
+        return False
+    parts = urlsplit(text)
+    return not parts.scheme and not parts.netloc
+
+
 def _safe_next(target: str | None) -> str | None:
-    # Only local paths: a crafted ?next= must not send a cashier to another site.
-    if target and target.startswith("/") and not target.startswith("//"):
+    """?next= when it is a path on this server, as given and percent-decoded: a crafted one must not send
+    a cashier to another site."""
+    if target and _is_local_path(target) and _is_local_path(unquote(target)):
         return target
     return None
 
@@ -34,19 +50,9 @@ def login():
     error = None
     mode = request.form.get("mode", "pin")
     if request.method == "POST":
-        username = request.form.get("username", "")
-        secret = request.form.get("pin" if mode == "pin" else "password", "")
-        user = authenticate(username, secret, by_pin=(mode == "pin"))
-        if user is None and mode == "pin" and not username:
-            error = "Pilih nama Anda dulu, lalu ketik PIN."
-        elif user is None:
-            error = "PIN salah." if mode == "pin" else "Nama pengguna atau kata sandi salah."
-            audit.record("Login", username[:40], outcome="failed", actor=username[:40] or "anonymous")
-            db.session.commit()
-        else:
-            session.clear()
-            session["user_id"] = user.id
-            session["username"] = user.username
+        user, error = _attempt_login(mode)
+        if user is not None:
+            start_session(user)
             audit.record("Login", user.username)
             db.session.commit()
             if user.must_change_password:
@@ -57,12 +63,50 @@ def login():
     return render_template("auth/login.html", cashiers=cashiers, error=error, mode=mode, chosen=chosen), status
 
 
+def _attempt_login(mode: str) -> tuple[User | None, str | None]:
+    """The user the posted credentials log in, or None and the message to show; each failure is audited
+    and counts towards the username's lockout."""
+    username = request.form.get("username", "")
+    secret = request.form.get("pin" if mode == "pin" else "password", "")
+    if mode == "pin" and not username:
+        return None, "Pilih nama Anda dulu, lalu ketik PIN."
+    try:
+        user = authenticate(username, secret, by_pin=(mode == "pin"))
+    except LoginLocked as exc:
+        return _refused(username, str(exc), "locked")
+    if user is not None:
+        return user, None
+    lock = record_failed_login(username)
+    return _refused(username, str(lock) if lock else ("PIN salah." if mode == "pin" else
+                                                      "Nama pengguna atau kata sandi salah."), "failed")
+
+
+def _refused(username: str, message: str, outcome: str) -> tuple[None, str]:
+    audit.record("Login", username[:40], outcome=outcome, actor=username[:40] or "anonymous")
+    db.session.commit()
+    return None, message
+
+
 @bp.route("/logout", methods=["POST"])
 def logout():
+    """Ends the user's sessions on every device (a copied cookie included): see kasir.auth.session_is_current."""
     if g.user is not None:
+        g.user.end_sessions()
         audit.record("Logout", g.user.username)
         db.session.commit()
     session.clear()
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/sessions/end", methods=["POST"])
+@login_required
+def end_my_sessions():
+    """"Keluar dari semua perangkat" for oneself: every session of this user ends, this one too."""
+    g.user.end_sessions()
+    audit.record("EndSessions", g.user.username)
+    db.session.commit()
+    session.clear()
+    flash("Anda telah keluar dari semua perangkat.", "success")
     return redirect(url_for("auth.login"))
 
 
@@ -85,7 +129,8 @@ def change_password():
         except AccountError as exc:
             error = str(exc)
         else:
-            g.user.set_password(new)
+            g.user.set_password(new)  # ends the user's other sessions; this one carries on
+            keep_session(g.user)
             g.user.must_change_password = False
             audit.record("ChangePassword", g.user.username)
             db.session.commit()

@@ -8,7 +8,7 @@ from sqlalchemy import bindparam
 from sqlalchemy.orm import joinedload
 
 from .. import audit, sales, tenders
-from ..auth import session_user_id
+from ..auth import session_identity
 from ..clock import format_remaining
 from ..database import RawRead
 from ..extensions import db, limiter
@@ -100,23 +100,27 @@ def payment_status(payment):
 
 
 # What `payment_status` needs to answer "still waiting": the payment is on this browser's register and not
-# final, and the session's user may use the till (active, no password change due: login_required).
+# final, and the session's user may use the till (active, its session not revoked, no password change due:
+# login_required and kasir.auth.session_is_current).
 _STILL_WAITING = RawRead(
     db.select(Payment.id, Payment.status, Payment.expires_at, Payment.provider)
     .join(Sale, Sale.id == Payment.sale_id)
     .join(Register, Register.id == Sale.register_id)
     .join(User, User.id == bindparam("user_id"))
     .where(Payment.id == bindparam("payment_id"), Register.code == bindparam("register_code"), Register.active.is_(True),
-           User.active.is_(True), User.must_change_password.is_(False)))
+           User.active.is_(True), User.session_version == bindparam("session_version"),
+           User.must_change_password.is_(False)))
 
 
 def pending_status(fast, request, payment_id):
     """`payment_status` for kasir.fastpath while the QR is still open (else the view answers)."""
-    user_id = session_user_id(fast.app, request)
+    identity = session_identity(fast.app, request)
     register_code = request.cookies.get(REGISTER_COOKIE)
-    if user_id is None or not register_code:
+    if identity is None or not register_code:
         return None
-    payment = _STILL_WAITING.first(fast.engine, payment_id=payment_id, user_id=user_id, register_code=register_code)
+    user_id, session_version = identity
+    payment = _STILL_WAITING.first(fast.engine, payment_id=payment_id, user_id=user_id,
+                                   session_version=session_version, register_code=register_code)
     if payment is None or payment.status in states.FINAL_FOR_SCREEN:
         return None
     head, tail = _waiting_status_around_countdown(fast.app, request.script_root, payment.id, payment.status,
