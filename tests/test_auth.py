@@ -1,11 +1,13 @@
 import re
+from datetime import timedelta
 
 import pytest
 
-from kasir import create_app
+from kasir import clock, create_app
+from kasir.auth import service as auth_service
 from kasir.auth.service import create_user
 from kasir.extensions import db
-from kasir.models import ROLE_CASHIER, AuditLog, User
+from kasir.models import ROLE_CASHIER, AuditLog, LoginFailure, User
 
 from conftest import ADMIN, CASHIER
 
@@ -178,3 +180,87 @@ def test_a_pin_without_a_chosen_name_asks_for_the_name(client):
     response = client.post("/login", data={"mode": "pin", "pin": CASHIER[1]})
     assert response.status_code == 401
     assert "Pilih nama Anda" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("next_url", ["/%09/evil.example/", "/\t/evil.example/", "//evil.example/", "/\\evil.example",
+                                      "\\\\evil.example", "/%5Cevil.example", "/%2F/evil.example", "https://evil.example/",
+                                      "javascript:alert(1)", "/%0d%0a/evil.example", " /evil", "/\x00/evil.example"])
+def test_login_ignores_a_next_parameter_that_leaves_this_server(client, next_url):
+    response = client.post("/login", query_string={"next": next_url},
+                           data={"mode": "pin", "username": CASHIER[0], "pin": CASHIER[1]})
+    assert response.headers["Location"] == "/pos"
+
+
+def test_login_ignores_the_raw_tab_payload_of_the_attack_review(client):
+    response = client.post("/login?next=/%09/evil.example/", data={"mode": "pin", "username": CASHIER[0], "pin": CASHIER[1]})
+    assert response.headers["Location"] == "/pos"
+
+
+def test_login_follows_a_next_path_on_this_server(client):
+    response = client.post("/login", query_string={"next": "/pos/sales?date=2026-12-01"},
+                           data={"mode": "pin", "username": CASHIER[0], "pin": CASHIER[1]})
+    assert response.headers["Location"] == "/pos/sales?date=2026-12-01"
+
+
+def test_an_admin_with_a_pin_cannot_log_in_by_pin(client, app):
+    with app.app_context():
+        db.session.scalar(db.select(User).where(User.username == ADMIN[0])).set_pin("9753")
+        db.session.commit()
+    response = client.post("/login", data={"mode": "pin", "username": ADMIN[0], "pin": "9753"})
+    assert response.status_code == 401 and "PIN salah" in response.get_data(as_text=True)
+    assert client.get("/admin").status_code == 302
+
+
+def fail_logins(client, username, count, mode="password"):
+    field = "pin" if mode == "pin" else "password"
+    return [client.post("/login", data={"mode": mode, "username": username, field: "salah-0000"}) for _ in range(count)]
+
+
+def test_five_failed_logins_lock_the_account_for_a_minute_with_a_clear_message(client, app):
+    answers = fail_logins(client, CASHIER[0], 5, mode="pin")
+    assert [answer.status_code for answer in answers] == [401] * 5
+    assert "PIN salah" in answers[3].get_data(as_text=True)
+    assert "Coba lagi dalam 1 menit" in answers[4].get_data(as_text=True)
+    locked = client.post("/login", data={"mode": "pin", "username": CASHIER[0], "pin": CASHIER[1]})
+    assert locked.status_code == 401 and "Terlalu banyak percobaan" in locked.get_data(as_text=True)
+    assert client.get("/pos").status_code == 302
+    with app.app_context():
+        entry = db.session.scalar(db.select(AuditLog).where(AuditLog.action == "LoginLocked"))
+        assert entry.target == CASHIER[0] and "minutes=1" in entry.detail
+
+
+def test_the_lock_ends_after_its_time_and_a_success_forgets_the_failures(client, app, monkeypatch):
+    fail_logins(client, CASHIER[0], 5, mode="pin")
+    later = clock.utcnow() + timedelta(minutes=1, seconds=1)
+    monkeypatch.setattr(auth_service, "utcnow", lambda: later)
+    assert client.post("/login", data={"mode": "pin", "username": CASHIER[0], "pin": CASHIER[1]}).status_code == 302
+    with app.app_context():
+        assert db.session.scalar(db.select(LoginFailure)) is None
+
+
+def test_each_failure_after_a_lock_doubles_it_up_to_fifteen_minutes(client, app, monkeypatch):
+    now = clock.utcnow()
+    monkeypatch.setattr(auth_service, "utcnow", lambda: now)
+    fail_logins(client, ADMIN[0], 5)
+    minutes = []
+    for _ in range(6):
+        with app.app_context():
+            now = db.session.get(LoginFailure, ADMIN[0]).locked_until + timedelta(seconds=1)
+        answer = fail_logins(client, ADMIN[0], 1)[0].get_data(as_text=True)
+        minutes.append(int(re.search(r"Coba lagi dalam (\d+) menit", answer).group(1)))
+    assert minutes == [2, 4, 8, 15, 15, 15]
+
+
+def test_a_lockout_says_the_same_for_a_username_that_does_not_exist(client):
+    real = fail_logins(client, ADMIN[0], 6)
+    made_up = fail_logins(client, "tidak-ada", 6)
+    for answers in (real, made_up):
+        assert [answer.status_code for answer in answers] == [401] * 6
+        assert "Nama pengguna atau kata sandi salah" in answers[3].get_data(as_text=True)
+        assert "Coba lagi dalam 1 menit" in answers[4].get_data(as_text=True)
+        assert "Coba lagi dalam 1 menit" in answers[5].get_data(as_text=True)
+
+
+def test_a_failed_login_count_is_kept_per_username(client):
+    fail_logins(client, ADMIN[0], 5)
+    assert client.post("/login", data={"mode": "pin", "username": CASHIER[0], "pin": CASHIER[1]}).status_code == 302
