@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from . import audit
-from .csv_export import csv_lines
+from .csv_export import csv_lines, restore
 from .extensions import db
 from .money import MoneyError, format_number, parse_rupiah
 from .models import Product
@@ -158,7 +158,8 @@ def import_csv(raw: bytes, max_rows: int) -> ImportResult:
             result.errors.append((line, f"Terlalu banyak baris (maks. {max_rows}). Pecah berkas menjadi beberapa bagian."))
             return result
         try:
-            cleaned = clean_product(row)
+            cleaned = clean_product({key: restore(value) if isinstance(value, str) else value
+                                     for key, value in row.items()})  # a file we exported reads back as it was
         except ProductError as exc:
             result.errors.append((line, str(exc)))
             continue
