@@ -56,6 +56,22 @@ def test_invalid_fields_are_422_naming_the_field(api, field, value):
     assert field in response.json["error"]["details"]
 
 
+@pytest.mark.parametrize("order_id", ["POS-1-261204-0001-1", "pos-1-261204-0001-1", "Pos-anything"])
+def test_an_order_id_with_the_tills_prefix_is_422(api, order_id):
+    response = api.create(order_id)
+    assert response.status_code == 422 and "POS-" in response.json["error"]["details"]["order_id"]
+
+
+@pytest.mark.parametrize("order_id", [".", "..", "...."])
+def test_a_dot_only_order_id_is_422(api, order_id):
+    response = api.create(order_id)
+    assert response.status_code == 422 and "dots" in response.json["error"]["details"]["order_id"]
+
+
+def test_an_order_id_with_dots_among_other_characters_is_accepted(api):
+    assert api.create("WEB.2026.12.04").status_code == 201
+
+
 def test_malformed_json_is_400(api):
     response = api.post("/payments", data=b'{"order_id": ', headers={"Content-Type": "application/json"})
     assert response.status_code == 400 and error_code(response) == "malformed_json"
@@ -176,6 +192,18 @@ def test_list_filters_by_order_id_and_status(api):
                                    "order_id=" + "W" * 51, "order_id=WEB%201", "statuss=PAID", "=x"])
 def test_bad_list_parameters_are_422(api, query):
     assert api.get(f"/payments?{query}").status_code == 422
+
+
+def test_a_deeply_nested_cursor_is_422_not_500(api):
+    import base64
+
+    nested = base64.urlsafe_b64encode(b"[" * 100_000).decode().rstrip("=")
+    response = api.get(f"/payments?cursor={nested}")
+    assert response.status_code == 422 and "cursor" in response.json["error"]["details"]
+
+
+def test_a_cursor_longer_than_any_next_cursor_is_422(api):
+    assert api.get(f"/payments?cursor={'A' * 201}").status_code == 422
 
 
 def test_cancel_a_pending_payment(api):

@@ -255,3 +255,15 @@ def test_the_display_shows_every_line_while_they_fit(client, auth, htmx):
         htmx.post("/pos/cart/scan", data={"q": f"SKU{number:04d}"})
     state = htmx.get("/display/1/state?v=0.0").get_data(as_text=True)
     assert len(re.findall(r"<li><span>\d+ × ", state)) == 8 and "barang lainnya" not in state
+
+
+def test_a_till_order_id_already_taken_moves_on_to_the_next_attempt(app, client, auth, htmx, api_token):
+    # Made before the API refused the till's POS- prefix (or kept in a restored database).
+    from kasir.api.models import ApiKey
+    from kasir.clock import business_date
+    from kasir.payments import service
+
+    taken = f"POS-1-{business_date():%y%m%d}-0001-1"
+    service.create_api_payment(api_key_id=db.session.scalar(db.select(ApiKey.id)), order_id=taken, amount=1000)
+    _, payment = start_qris(auth, htmx)
+    assert payment.order_id == taken[:-1] + "2" and payment.attempt == 2 and payment.status == states.PENDING

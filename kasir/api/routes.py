@@ -257,7 +257,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         created_at, payment_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         return datetime.fromisoformat(created_at), str(payment_id)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, TypeError, RecursionError, binascii.Error, UnicodeDecodeError):
         raise validation.invalid({"cursor": "not a cursor from an earlier next_cursor"}) from None
 
 
@@ -268,13 +268,14 @@ def list_payments():
     limit = validation.list_limit(args.get("limit"))
     status = validation.status_filter(args.get("status"))
     order_id = validation.order_filter(args.get("order_id"))
+    cursor = validation.cursor(args.get("cursor"))
     query = db.select(Payment).where(Payment.api_key_id == g.api_key_id)
     if order_id:
         query = query.where(Payment.order_id == order_id)
     if status:
         query = query.where(Payment.status == status)
-    if args.get("cursor"):
-        created_at, payment_id = _decode_cursor(args["cursor"])
+    if cursor:
+        created_at, payment_id = _decode_cursor(cursor)
         query = query.where((Payment.created_at < created_at)
                             | ((Payment.created_at == created_at) & (Payment.id < payment_id)))
     rows = db.session.scalars(query.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit + 1)).all()

@@ -9,6 +9,8 @@ from . import callback_targets
 from .errors import ApiError
 
 ORDER_ID = re.compile(r"[A-Za-z0-9._:-]{1,50}")  # the gateways' own limit on a reference
+TILL_ORDER_PREFIX = "POS-"  # the till's own order ids (DESIGN §3): an app may not take them first
+CURSOR_MAX = 200  # an earlier next_cursor is about 90 characters
 DIGITS = re.compile(r"[0-9]{1,15}")
 FIELDS = frozenset({"order_id", "amount", "currency", "callback_url", "metadata"})
 METADATA_MAX_BYTES = 4096
@@ -65,6 +67,18 @@ def _callback_url(value, allowed_networks: str) -> str:
     return value
 
 
+def _new_order_id(value) -> str:
+    """An order id an app may create: the gateways' characters, not only dots (a gateway puts the id in
+    its URL path, where "." and ".." mean something else), and not the till's own prefix."""
+    if not isinstance(value, str) or not ORDER_ID.fullmatch(value):
+        raise ValueError("required: 1-50 characters of A-Z a-z 0-9 . _ : -")
+    if not value.strip("."):
+        raise ValueError("must not consist of dots only")
+    if value.upper().startswith(TILL_ORDER_PREFIX):
+        raise ValueError(f"must not start with {TILL_ORDER_PREFIX} (reserved for the till's own payments)")
+    return value
+
+
 def _metadata(value) -> dict:
     if not isinstance(value, dict):
         raise ValueError("must be a JSON object")
@@ -79,8 +93,10 @@ def payment_request(body, max_amount: int, allowed_networks: str = "") -> Paymen
     if not isinstance(body, dict):
         raise invalid({"body": "must be a JSON object"})
     errors = {name: "unknown field" for name in body if name not in FIELDS}
-    if not isinstance(body.get("order_id"), str) or not ORDER_ID.fullmatch(body["order_id"]):
-        errors["order_id"] = "required: 1-50 characters of A-Z a-z 0-9 . _ : -"
+    try:
+        _new_order_id(body.get("order_id"))
+    except ValueError as exc:
+        errors["order_id"] = str(exc)
     amount = callback_url = metadata = None
     try:
         amount = _amount(body.get("amount"), max_amount)
@@ -130,6 +146,14 @@ def status_filter(value: str | None) -> str | None:
         return None
     if value not in states.ALL_STATES:
         raise invalid({"status": f"must be one of {', '.join(states.ALL_STATES)}"})
+    return value
+
+
+def cursor(value: str | None) -> str | None:
+    if value in (None, ""):
+        return None
+    if len(value) > CURSOR_MAX:
+        raise invalid({"cursor": "not a cursor from an earlier next_cursor"})
     return value
 
 

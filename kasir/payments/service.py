@@ -203,6 +203,15 @@ def _order_id(sale: Sale, attempt: int) -> str:
     return f"POS-{sale.register.code}-{sale.business_date:%y%m%d}-{sale.number:04d}-{attempt}"
 
 
+def _free_attempt(sale: Sale, attempt: int) -> int:
+    """`attempt`, or the next one whose order id no payment holds yet (one made before API order ids were
+    refused the till's POS- prefix, or kept from an earlier database): a taken id is never a 500."""
+    for candidate in range(attempt, attempt + MAX_DUPLICATE_ORDER_IDS):
+        if db.session.scalar(db.select(Payment.id).where(Payment.order_id == _order_id(sale, candidate))) is None:
+            return candidate
+    raise PaymentError("Semua nomor order untuk transaksi ini sudah terpakai. Hubungi admin.")
+
+
 def open_payment_for_sale(sale_id: int) -> Payment | None:
     return db.session.scalar(db.select(Payment).where(Payment.sale_id == sale_id, Payment.status == states.PENDING)
                              .order_by(Payment.created_at.desc()))
@@ -245,7 +254,8 @@ def _new_sale_payment(sale_id: int, amount: int | None) -> Payment:
         if amount > max_amount:
             raise PaymentError(f"Total melebihi batas QRIS ({max_amount:,}).".replace(",", "."))
         sales.reserve_number(sale)
-        attempt = 1 + (db.session.scalar(db.select(func.count(Payment.id)).where(Payment.sale_id == sale.id)) or 0)
+        attempt = _free_attempt(sale, 1 + (db.session.scalar(db.select(func.count(Payment.id))
+                                                             .where(Payment.sale_id == sale.id)) or 0))
         payment = Payment(order_id=_order_id(sale, attempt), amount=amount, currency="IDR", status=states.CREATED,
                           provider=active_provider_name(), sale_id=sale.id, attempt=attempt,
                           expires_at=expires_at, next_sync_at=utcnow() + SYNC_FAST)
