@@ -128,6 +128,7 @@ class FakeGateway:
         endpoint = self.endpoint(request.method, request.path)
         body = request.get_data(as_text=True)
         self.requests.append({"endpoint": endpoint, "method": request.method, "path": request.path,
+                              "target": environ.get("REQUEST_URI"),  # as sent, before any percent-decoding
                               "headers": dict(request.headers), "body": body})
         response = self._fault(endpoint, environ)
         if response is None or response == "lost":

@@ -3,6 +3,7 @@ import base64
 import hashlib
 import json
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 
@@ -365,3 +366,19 @@ def test_cancel_does_not_wait_for_a_gateway_known_to_be_down(till, fake_midtrans
     fake_midtrans.recover()
     assert service.confirm_unreachable_cancels(now=utcnow() + timedelta(minutes=1)) == 1  # stopped there later
     assert fake_midtrans.transactions[payment.order_id]["transaction_status"] == "cancel"
+
+
+def test_an_order_id_is_one_percent_encoded_segment_of_every_midtrans_url(fake_midtrans):
+    payment = SimpleNamespace(order_id="A/B?c#d%", amount=1000)
+    provider = get_provider()
+    provider.fetch_status(payment)
+    provider.cancel(payment)
+    assert [call["target"] for call in fake_midtrans.requests] == ["/v2/A%2FB%3Fc%23d%25/status",
+                                                                   "/v2/A%2FB%3Fc%23d%25/cancel"]
+
+
+@pytest.mark.parametrize("order_id", [".", ".."])
+def test_a_dot_only_order_id_never_reaches_a_midtrans_url(fake_midtrans, order_id):
+    with pytest.raises(ProviderError) as raised:
+        get_provider().fetch_status(SimpleNamespace(order_id=order_id, amount=1000))
+    assert raised.value.code == "invalid_reference" and not fake_midtrans.requests

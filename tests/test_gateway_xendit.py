@@ -3,6 +3,7 @@ import base64
 import json
 import re
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 
@@ -137,3 +138,9 @@ def test_create_is_never_retried_after_a_timeout(till, fake_xendit):
 def test_connection_test(fake_xendit):
     result = get_provider().test_connection()
     assert result.ok and "mode uji" in result.message and result.latency_ms is not None
+
+
+def test_a_qr_id_is_one_percent_encoded_segment_of_every_xendit_url(fake_xendit):
+    with pytest.raises(ProviderError):  # no such QR at the fake
+        get_provider().fetch_status(SimpleNamespace(provider_trx_id="qr_a/../b?c", order_id="WEB-1", amount=1000))
+    assert [call["target"] for call in fake_xendit.requests] == ["/qr_codes/qr_a%2F..%2Fb%3Fc/payments"]

@@ -9,10 +9,11 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
-from .base import ProviderUnavailable
+from .base import ProviderError, ProviderUnavailable
 
 log = logging.getLogger(__name__)
 _local = threading.local()
@@ -22,6 +23,16 @@ RETRY_ON_STATUS = frozenset({502, 503, 504})
 
 class NetworkError(ProviderUnavailable):
     """No answer at all (connection refused, reset or timed out): the request may or may not have landed."""
+
+
+def segment(value) -> str:
+    """An id as one path segment of a gateway URL: percent-encoded, "/", "?", "#" and "%" included, so an id
+    can never reach another endpoint. A dot-only id ("." or "..") would name this or the parent folder
+    however it is spelt (requests turns "%2E" back into "."): it is refused."""
+    text = str(value)
+    if not text.strip("."):
+        raise ProviderError("Nomor referensi pembayaran tidak valid.", code="invalid_reference")
+    return quote(text, safe="")
 
 
 @dataclass(frozen=True)

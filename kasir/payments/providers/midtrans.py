@@ -16,7 +16,7 @@ from ...clock import WIB, as_utc, utcnow
 from .. import states
 from .base import (Charge, ConnectionResult, Provider, ProviderAuthError, ProviderError, ProviderStatus,
                    ProviderUnavailable, SettlementRow, WebhookEvent, WebhookRejected)
-from .http import GatewayClient, GatewayResponse, NetworkError
+from .http import GatewayClient, GatewayResponse, NetworkError, segment
 
 LABEL = "Midtrans"
 TRANSACTION_STATES = {
@@ -114,7 +114,7 @@ class MidtransProvider(Provider):
         return code, response.body, response
 
     def _status_call(self, order_id: str) -> tuple[str, dict]:
-        code, body, _ = self._call("GET", f"/v2/{order_id}/status", retry=True)
+        code, body, _ = self._call("GET", f"/v2/{segment(order_id)}/status", retry=True)
         return code, body
 
     # -- interface -----------------------------------------------------------------------------
@@ -187,7 +187,7 @@ class MidtransProvider(Provider):
         raise _gateway_error(code, data, "cek status")
 
     def _change(self, payment, action: str, label: str) -> ProviderStatus:
-        code, data, _ = self._call("POST", f"/v2/{payment.order_id}/{action}",
+        code, data, _ = self._call("POST", f"/v2/{segment(payment.order_id)}/{action}",
                                    idempotency_key=f"{action}-{payment.order_id}")
         if code in ("200", "201", "202", "407"):  # 407: "expired", the success answer of /expire
             return self._status_from(data)
@@ -206,7 +206,7 @@ class MidtransProvider(Provider):
 
     def refund(self, payment, amount: int, reason: str, refund_key: str) -> ProviderStatus:
         body = {"refund_key": refund_key, "amount": int(amount), "reason": reason[:255]}
-        code, data, _ = self._call("POST", f"/v2/{payment.order_id}/refund/online/direct", body=body,
+        code, data, _ = self._call("POST", f"/v2/{segment(payment.order_id)}/refund/online/direct", body=body,
                                    idempotency_key=f"refund-{refund_key}")
         if code in ("200", "201"):
             transaction_status = data.get("transaction_status")

@@ -13,7 +13,7 @@ from ...clock import as_utc
 from .. import states
 from .base import (Charge, ConnectionResult, Provider, ProviderAuthError, ProviderError, ProviderStatus,
                    ProviderUnavailable, SettlementRow, WebhookEvent, WebhookIgnored, WebhookRejected)
-from .http import GatewayClient, GatewayResponse
+from .http import GatewayClient, GatewayResponse, segment
 
 LABEL = "Xendit"
 API_VERSION = "2022-07-31"
@@ -107,7 +107,7 @@ class XenditProvider(Provider):
                       raw={key: data[key] for key in KEPT_FIELDS if key in data})
 
     def _succeeded_payment(self, qr_id: str) -> dict | None:
-        response = self._call("GET", f"/qr_codes/{qr_id}/payments", retry=True)
+        response = self._call("GET", f"/qr_codes/{segment(qr_id)}/payments", retry=True)
         if response.http_status != 200:
             raise _gateway_error(response, "cek status")
         body = response.body or {}
@@ -123,7 +123,7 @@ class XenditProvider(Provider):
                                   paid_at=parse_iso(paid.get("created")),
                                   ref_no=(paid.get("payment_detail") or {}).get("receipt_id") or paid.get("id"),
                                   raw={"qr_payment_id": paid.get("id"), "status": "SUCCEEDED"})
-        response = self._call("GET", f"/qr_codes/{payment.provider_trx_id}", retry=True)
+        response = self._call("GET", f"/qr_codes/{segment(payment.provider_trx_id)}", retry=True)
         if response.http_status == 404:
             return ProviderStatus(status=states.FAILED, raw={"status": "NOT_FOUND"})
         if response.http_status != 200:
@@ -142,7 +142,7 @@ class XenditProvider(Provider):
         if paid is None or not paid.get("id"):
             raise ProviderError("Pembayaran QR ini tidak ditemukan di Xendit.", code="refund_refused")
         body = {"reference_id": refund_key, "amount": int(amount), "reason": reason[:255]}
-        response = self._call("POST", f"/qr_codes/payments/{paid['id']}/refunds", body=body)
+        response = self._call("POST", f"/qr_codes/payments/{segment(paid['id'])}/refunds", body=body)
         data = response.body or {}
         if response.http_status in (200, 201) and data.get("status") in ("PENDING", "SUCCEEDED"):
             return ProviderStatus(status=states.REFUNDED, amount=int(amount),
