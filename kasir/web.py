@@ -1,4 +1,7 @@
-"""Shared request helpers: htmx detection, error toasts, friendly error pages."""
+"""Shared request helpers: htmx detection, loopback clients, error toasts, friendly error pages."""
+import functools
+import ipaddress
+
 from flask import Flask, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 
@@ -30,6 +33,19 @@ SECURITY_HEADERS = [
 
 def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
+
+
+@functools.lru_cache(maxsize=256)  # a shop has a handful of devices; each poll would parse the address again
+def is_loopback(remote_addr: str | None) -> bool:
+    """A client on this PC: 127.0.0.0/8, ::1, or IPv4-mapped loopback (::ffff:127.0.0.1, as a dual-stack
+    socket reports an IPv4 client). Only as true as `remote_addr`: a reverse proxy or tunnel on this PC makes
+    every client it forwards look local (docs/security.md)."""
+    try:
+        address = ipaddress.ip_address(remote_addr or "")
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
 
 
 # The API answers in English with DESIGN §7's error body; codes are part of the contract.

@@ -6,6 +6,8 @@ from contextlib import contextmanager
 from datetime import timedelta
 from types import SimpleNamespace
 
+import pytest
+
 from conftest import CASHIER, paid_body
 from kasir import clock
 from kasir.clock import utcnow
@@ -335,3 +337,36 @@ def test_a_webhook_runs_in_the_app_context_already_pushed_as_a_flask_request_wou
         shown = db.session.get(Payment, payment.payment_id)
         send_webhook(paid_body(payment))
         assert shown.status == "PAID"
+
+
+@pytest.mark.parametrize("token", ["rähasia", "%FF%FE", "ü" * 64])
+def test_a_non_ascii_display_token_is_refused_on_both_paths(app, client, token):
+    with app.app_context():
+        db.session.scalar(db.select(Register).where(Register.code == "1")).display_token = "rahasia"
+        db.session.commit()
+    version = display_version(client)
+    fast, flask = fast_and_flask_or_view(app, lambda: client.get(f"/display/1/state?v={version}&token={token}",
+                                                                  environ_base={"REMOTE_ADDR": "192.0.2.10"}))
+    assert fast.status_code == flask.status_code == 403
+    assert client.get(f"/display/1?token={token}", environ_base={"REMOTE_ADDR": "192.0.2.10"}).status_code == 403
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"])
+def test_a_display_on_this_pc_needs_no_token_on_both_paths(app, client, address):
+    version = display_version(client)
+    with flask_must_not_answer(app):
+        assert client.get(f"/display/1/state?v={version}", environ_base={"REMOTE_ADDR": address}).status_code == 204
+    assert client.get("/display/1", environ_base={"REMOTE_ADDR": address}).status_code == 200
+
+
+@pytest.mark.parametrize("address", ["192.0.2.10", "::ffff:192.0.2.10", "10.0.0.1", "fe80::1", "not-an-address"])
+def test_a_display_elsewhere_needs_its_token(client, address):
+    assert client.get("/display/1", environ_base={"REMOTE_ADDR": address}).status_code == 403
+
+
+def fast_and_flask_or_view(app, get):
+    """The answer with the fast path in front (which may leave it to the view), and Flask's alone."""
+    fast = get()
+    with flask_only(app):
+        flask = get()
+    return fast, flask

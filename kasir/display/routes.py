@@ -1,7 +1,5 @@
 """The customer display polls its state every second; 204 when nothing changed (one small query)."""
-import functools
 import hmac
-import ipaddress
 
 from flask import abort, render_template, request
 from sqlalchemy import bindparam
@@ -17,23 +15,17 @@ from ..payments import states
 from ..payments.merchant import qr_identity
 from ..payments.models import Payment
 from ..settings import shop_profile
+from ..web import is_loopback
 from . import bp
 
 DISPLAY_LINES = 8  # cart lines that fit the display at any 16:9 or 16:10 size (the CSS sizes them by height)
 
 
-@functools.lru_cache(maxsize=256)  # a shop has a handful of devices; each poll would parse the address again
-def _is_loopback(remote_addr: str | None) -> bool:
-    try:
-        return ipaddress.ip_address(remote_addr or "").is_loopback
-    except ValueError:
-        return False
-
-
 def _may_watch(register, remote_addr: str | None, token: str) -> bool:
-    """The display needs no login on the till PC itself; other devices need the register's display token."""
-    return _is_loopback(remote_addr) or bool(register.display_token
-                                             and hmac.compare_digest(token, register.display_token))
+    """The display needs no login on the till PC itself; other devices need the register's display token
+    (compared as UTF-8 bytes: any text a URL may carry is a wrong token, not an error)."""
+    return is_loopback(remote_addr) or bool(register.display_token and
+                                            hmac.compare_digest(token.encode(), register.display_token.encode()))
 
 
 def _register(code: str) -> Register:
