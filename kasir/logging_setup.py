@@ -1,5 +1,7 @@
 """Logs (DESIGN §10, §12): one JSON object per line with LOG_FORMAT=json, a request id on every request,
 and no secrets in either format: bearer tokens, API keys, signatures and passwords are redacted.
+Control characters in logged values are escaped ("\n" stays two characters), so a request path with
+%0a cannot forge a line of the log; only a traceback spans several lines.
 """
 import itertools
 import json
@@ -32,11 +34,20 @@ HANDLER_NAME = "kasir-log"
 QUEUE_WARNING_SECONDS = 60
 
 
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators (str.splitlines splits on them all).
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 _redact_extra = redaction.pattern_redactor(EXTRA_SECRET_PATTERNS)
 
 
 def redact(text: str) -> str:
     return _redact_extra(redaction.redact(text))
+
+
+def escape_controls(text: str) -> str:
+    r"""`text` on one line: each control character as its Python escape (\n, \t, \x1b, \u2028)."""
+    return CONTROL_CHARACTERS.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
 
 
 class RequestIdFilter(logging.Filter):
@@ -70,15 +81,22 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {"ts": utcnow().isoformat(timespec="milliseconds"), "level": record.levelname,
-                 "logger": record.name, "message": redact(record.getMessage()),
+                 "logger": record.name, "message": escape_controls(redact(record.getMessage())),
                  "request_id": getattr(record, "request_id", "-")}
-        entry.update({name: getattr(record, name) for name in self.EXTRA_FIELDS if hasattr(record, name)})
+        for name in self.EXTRA_FIELDS:
+            if hasattr(record, name):
+                value = getattr(record, name)
+                entry[name] = escape_controls(value) if isinstance(value, str) else value
         if record.exc_info:
             entry["exception"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
 class RedactingFormatter(logging.Formatter):
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        # The line itself; a traceback, which format() appends after it, keeps its own lines.
+        return escape_controls(super().formatMessage(record))
+
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))
 
