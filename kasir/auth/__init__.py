@@ -24,14 +24,14 @@ def start_session(user: User) -> None:
 
 
 def keep_session(user: User) -> None:
-    """After this browser's user ended their sessions (a new password, "log out everywhere" kept here):
-    this session alone carries the new version and stays logged in."""
+    """After the user changed their own password or PIN here (which ended all their sessions): this
+    session alone carries the new version and stays logged in."""
     session[SESSION_VERSION_KEY] = user.session_version
 
 
 def session_is_current(user: User | None, version) -> bool:
-    """A session is valid while its user is active and its version is the user's (DESIGN §12): logout,
-    a new PIN or password, deactivation and "log out everywhere" bump the user's version."""
+    """A session is valid while its user is active and its version is the user's (docs/security.md):
+    logout, a new PIN or password, (de)activation and "log out everywhere" bump the user's version."""
     return user is not None and user.active and isinstance(version, int) and version == user.session_version
 
 
