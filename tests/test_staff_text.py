@@ -40,7 +40,7 @@ def closed_shift(app, known_day):
 
 ADMIN_PAGES = ["/admin", "/admin/dashboard", "/admin/payments", "/admin/sales", "/admin/reports", "/admin/shifts",
                "/admin/backups", "/admin/settings", "/admin/payment-settings", "/admin/printer", "/admin/products",
-               "/admin/users", "/admin/api-keys"]
+               "/admin/users", "/admin/users/1", "/admin/users/2", "/admin/api-keys", "/account/password"]
 
 
 def test_admin_pages_show_no_technical_words(client, auth, known_day, closed_shift):
