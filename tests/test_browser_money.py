@@ -133,6 +133,37 @@ def test_second_reproduction_a_cancelled_qr_paid_late_is_money_to_refund_not_a_p
     assert display.text_content(".display-tenders") == "QRIS Rp 2.500 · Tunai Rp 4.000"
 
 
+def test_the_displays_money_alert_stands_above_the_next_qr_not_over_it(browser, server, screenshots):
+    cashier, display = at_1366(open_cashier(browser, server)), at_1366(open_display(browser, server))
+    cashier.on("dialog", lambda dialog: dialog.accept())
+    scan(cashier, BENG_BENG)
+    cashier.wait_for_selector(f".cart-line[data-item='{BENG_BENG}']")
+    late = press_qris(cashier)
+    cashier.keyboard.press("Escape")
+    cashier.wait_for_selector("[data-open-qr]")
+    cashier.keyboard.press("Control+Delete")
+    cashier.wait_for_selector("[data-open-qr]", state="detached")
+    pay_in_simulator(browser, server, late)
+    cashier.wait_for_selector(".money-alert-over")
+
+    cashier.keyboard.press("F8")  # the sale is still due in full: a new QR beside the alert
+    cashier.wait_for_selector("#qris-status[data-status='PENDING']")
+    display.wait_for_selector("[data-unapplied] ~ .display-qris")
+    alert, frame = display.locator("[data-unapplied]").bounding_box(), display.locator(".qris-frame").bounding_box()
+    assert alert["y"] + alert["height"] <= frame["y"]
+    assert frame["y"] + frame["height"] <= SCREEN["height"]
+    display.screenshot(path=screenshots / "money-alert-above-qr-display.png")
+
+    cashier.keyboard.press("Escape")
+    cashier.wait_for_selector("[data-open-qr]")
+    cashier.keyboard.press("Control+Delete")  # leave the till as the next test expects it: nothing open
+    cashier.wait_for_selector("[data-open-qr]", state="detached")
+    cashier.click(".money-alert-over button:has-text('Catat untuk refund')")
+    cashier.wait_for_selector(".money-alert-over", state="detached")
+    cashier.click("button:has-text('Kosongkan')")
+    cashier.wait_for_selector(".cart-line", state="detached")
+
+
 def test_a_split_tender_shows_what_is_paid_and_what_is_left_after_each_step(browser, server, screenshots):
     cashier = at_1366(open_cashier(browser, server))
     scan(cashier, AQUA)

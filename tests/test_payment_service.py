@@ -122,7 +122,7 @@ def test_sync_waits_longer_for_old_payments(pending_payment):
 def test_qris_over_the_maximum_amount_is_refused(app, till):
     app.config["QRIS_MAX_AMOUNT"] = 5000
     sale = till.add("SKU0001", "SKU0006")
-    with pytest.raises(service.PaymentError, match="batas"):
+    with pytest.raises(service.PaymentError, match=r"melebihi batas QRIS \(Rp 5\.000\)"):
         service.create_for_sale(sale.id)
 
 

@@ -54,6 +54,8 @@ class Payment(db.Model):
 
 class PaymentLog(db.Model):
     __tablename__ = "payment_logs"
+    # The day report finds a day's refunds by event and time.
+    __table_args__ = (Index("ix_payment_logs_event_at", "event", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"), index=True)

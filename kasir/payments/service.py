@@ -252,7 +252,7 @@ def _new_sale_payment(sale_id: int, amount: int | None) -> Payment:
         if not 1 <= amount <= remaining:
             raise PaymentError(f"Nominal QRIS harus antara Rp 1 dan {format_rupiah(remaining)} (sisa tagihan).")
         if amount > max_amount:
-            raise PaymentError(f"Total melebihi batas QRIS ({max_amount:,}).".replace(",", "."))
+            raise PaymentError(f"Nominal QRIS melebihi batas QRIS ({format_rupiah(max_amount)}).")
         sales.reserve_number(sale)
         attempt = _free_attempt(sale, 1 + (db.session.scalar(db.select(func.count(Payment.id))
                                                              .where(Payment.sale_id == sale.id)) or 0))
@@ -659,8 +659,7 @@ def refund(payment: Payment, amount: int, reason: str, actor: str) -> Outcome:
         raise PaymentError("Hanya pembayaran yang lunas yang bisa direfund.")
     left = payment.amount - refunded_amount(payment)
     if not 0 < amount <= left:
-        raise PaymentError(f"Nominal refund harus antara Rp 1 dan Rp {left:,} (sisa yang belum dikembalikan)."
-                           .replace(",", "."))
+        raise PaymentError(f"Nominal refund harus antara Rp 1 dan {format_rupiah(left)} (sisa yang belum dikembalikan).")
     if not reason:
         raise PaymentError("Isi alasan refund.")
     refund_key = f"RF-{payment.order_id[-30:]}-{secrets.token_hex(4)}"
