@@ -148,8 +148,8 @@ def _apply(sale: Sale, payment) -> str | None:
 
 
 def _sale_to_pay(sale_id: int, method: str) -> tuple[Sale, bool]:
-    """The sale, locked, and whether this request repeats one (double click, retry) that closed it already
-    with the same method: then the paid sale is answered again, unchanged."""
+    """The sale, locked and recalculated, and whether this request repeats one (double click, retry) that
+    closed it already with the same method: then the paid sale is answered again, unchanged."""
     sale = db.session.get(Sale, sale_id, with_for_update=True, populate_existing=True)
     if sale is None:
         raise sales.SaleError("Transaksi tidak ditemukan.")
@@ -159,6 +159,9 @@ def _sale_to_pay(sale_id: int, method: str) -> tuple[Sale, bool]:
         raise sales.SaleError("Transaksi ini sudah ditutup.")
     if not sale.items:
         raise sales.SaleError("Keranjang masih kosong.")
+    sales.recalculate(sale)
+    if sale.total <= 0:
+        raise sales.SaleError(sales.ZERO_TOTAL)
     return sale, False
 
 
@@ -178,9 +181,6 @@ def add_cash(sale_id: int, tendered: int, amount: int | None = None) -> Sale:
         sale, repeated = _sale_to_pay(sale_id, METHOD_CASH)
         if repeated:
             return sale
-        sales.recalculate(sale)
-        if sale.total <= 0:
-            raise sales.SaleError(sales.ZERO_TOTAL)
         amount = min(_tender_amount(sale, amount), tendered)
         _take(sale, Tender(method=METHOD_CASH, amount=amount, tendered=tendered, change=tendered - amount))
     return sale
@@ -192,9 +192,6 @@ def add_debit(sale_id: int, edc_reference: str, amount: int | None = None) -> Sa
         sale, repeated = _sale_to_pay(sale_id, METHOD_DEBIT)
         if repeated:
             return sale
-        sales.recalculate(sale)
-        if sale.total <= 0:
-            raise sales.SaleError(sales.ZERO_TOTAL)
         _take(sale, Tender(method=METHOD_DEBIT, amount=_tender_amount(sale, amount), edc_reference=edc_reference))
     return sale
 
