@@ -6,7 +6,7 @@ PYTEST_ARGS ?=
 
 # Settings come from the environment or from .env, which `python -m kasir` reads (the environment wins).
 
-.PHONY: run test test-postgres fuzz bench serve venv clean-venv
+.PHONY: run test lint test-postgres fuzz bench serve venv clean-venv
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,12 @@ run: $(VENV)/.runtime
 	$(PY) -m kasir serve
 
 test: $(VENV)/.dev
+	$(PY) -m ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Lint and import order (ruff, configured in pyproject.toml); `make test` runs it first.
+lint: $(VENV)/.dev
+	$(PY) -m ruff check .
 
 # The same suite on PostgreSQL (needs Debian's postgresql package): a throwaway cluster on a free loopback
 # port, stopped and deleted afterwards, whatever the outcome.
