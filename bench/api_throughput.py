@@ -17,8 +17,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import (HELLO_REQUEST, api_token, hello_world_server, kasir_server, paired_load,  # noqa: E402
-                           print_table, run_load, summary)
+from bench.harness import (  # noqa: E402
+    HELLO_REQUEST,
+    api_token,
+    hello_world_server,
+    kasir_server,
+    paired_load,
+    print_table,
+    run_load,
+    summary,
+)
 from kasir.webhooks.generic import signed_headers  # noqa: E402
 
 WEBHOOK_SECRET = "bench-webhook-secret"

@@ -15,8 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import (api_token, hello_world_process, kasir_server, print_table, rss_mb, run_load,  # noqa: E402
-                           server_pid)
+from bench.harness import api_token, hello_world_process, kasir_server, print_table, rss_mb, run_load, server_pid  # noqa: E402
 
 TIME_LIMIT_SECONDS = 600
 LIMIT_MB = 120

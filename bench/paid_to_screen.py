@@ -22,8 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import requests  # noqa: E402
 
-from bench.harness import (cashier_session, hello_world_server, kasir_server, print_table,  # noqa: E402
-                           summary)
+from bench.harness import cashier_session, hello_world_server, kasir_server, print_table, summary  # noqa: E402
 from kasir.webhooks.generic import signed_headers  # noqa: E402
 
 TIME_LIMIT_SECONDS = 240

@@ -21,9 +21,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import (FLASK_HELLO_WORLD, HELLO_REQUEST, Connection, api_token, cashier_session,  # noqa: E402
-                           cookie_header, hello_world_server, kasir_server, paired_load, print_table, run_load,
-                           summary)
+from bench.harness import (  # noqa: E402
+    FLASK_HELLO_WORLD,
+    HELLO_REQUEST,
+    Connection,
+    api_token,
+    cashier_session,
+    cookie_header,
+    hello_world_server,
+    kasir_server,
+    paired_load,
+    print_table,
+    run_load,
+    summary,
+)
 
 TIME_LIMIT_SECONDS = 60  # per row
 

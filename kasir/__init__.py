@@ -3,7 +3,8 @@ from pathlib import Path
 
 from flask import Flask
 
-from . import config as config_module, tenders
+from . import config as config_module
+from . import tenders
 from .clock import format_duration, format_remaining, format_wib
 from .database import configure_engine
 from .extensions import csrf, db, limiter, migrate
@@ -54,11 +55,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.globals["sale_received"] = tenders.received
     app.jinja_env.globals["sale_due"] = tenders.due
 
-    from . import auth, admin, cli, display, fastpath, healthz, pos, printing, redaction, web, webhooks
-    from .payments import models as payment_models  # noqa: F401  (tables known to Alembic and queries)
+    from . import admin, auth, cli, display, fastpath, healthz, logging_setup, pos, printing, redaction, web, webhooks
+    from .api import cli as api_cli
+    from .api import cors as api_cors
     from .api import models as api_models  # noqa: F401  (tables known to Alembic and queries)
-    from .api import cli as api_cli, cors as api_cors, routes as api_routes
-    from . import logging_setup
+    from .api import routes as api_routes
+    from .payments import models as payment_models  # noqa: F401  (tables known to Alembic and queries)
     from .payments import simulator
 
     app.register_blueprint(auth.bp)

@@ -38,8 +38,8 @@ def default_jobs() -> list[Job]:
     from . import backup
     from .api import callbacks, idempotency
     from .payments import health, metrics, service
-    from .reports import reconcile
     from .printing import queue as print_queue
+    from .reports import reconcile
     from .webhooks import rejections, retention
     from .webhooks.service import reprocess_unmatched
 

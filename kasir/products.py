@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from . import audit
 from .csv_export import csv_lines, restore
 from .extensions import db
-from .money import MoneyError, format_number, parse_rupiah
 from .models import Product
+from .money import MoneyError, format_number, parse_rupiah
 
 CSV_COLUMNS = ("sku", "barcode", "name", "category", "price", "stock", "active")
 TRUE_WORDS = {"1", "ya", "y", "true", "aktif", "yes"}

@@ -5,8 +5,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from conftest import query_database
 
+from conftest import query_database
 from kasir.webhooks.generic import signed_headers
 
 pytestmark = pytest.mark.live

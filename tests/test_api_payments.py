@@ -1,8 +1,8 @@
 """/payments (DESIGN §7): auth, validation, order_id rules, reading, listing and cancelling."""
 
 import pytest
-from conftest import query_database
 
+from conftest import query_database
 from kasir.extensions import db
 from kasir.payments import states
 from kasir.payments.models import MockLedgerEntry, Payment

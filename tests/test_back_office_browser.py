@@ -1,11 +1,11 @@
 """Shifts at the till, the payments dashboard and the audit log in Debian's Chromium, screenshotted."""
 import pytest
-from conftest import CASHIER
-from test_reports_browser import admin_page, served_app  # noqa: F401  (the test's app on loopback, an admin)
-from test_shifts import printer  # noqa: F401  (a loopback receipt printer)
 
+from conftest import CASHIER
 from kasir import audit
 from kasir.extensions import db
+from test_reports_browser import admin_page, served_app  # noqa: F401  (the test's app on loopback, an admin)
+from test_shifts import printer  # noqa: F401  (a loopback receipt printer)
 
 pytestmark = pytest.mark.browser
 

@@ -1,10 +1,10 @@
 """Session revocation and the login lockout as staff see them, in Debian's Chromium, screenshotted."""
 import pytest
-from conftest import CASHIER
-from test_reports_browser import admin_page, served_app  # noqa: F401  (the test's app on loopback, an admin)
 
+from conftest import CASHIER
 from kasir.extensions import db
 from kasir.models import User
+from test_reports_browser import admin_page, served_app  # noqa: F401  (the test's app on loopback, an admin)
 
 pytestmark = pytest.mark.browser
 

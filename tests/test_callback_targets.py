@@ -3,12 +3,11 @@ import socket
 
 import pytest
 
-from test_reports_browser import admin_page, served_app  # noqa: F401  (the test's app on loopback, an admin)
-
 from kasir.api import callbacks
 from kasir.api.models import Callback
 from kasir.clock import utcnow
 from kasir.extensions import db
+from test_reports_browser import admin_page, served_app  # noqa: F401  (the test's app on loopback, an admin)
 
 INTERNAL_URLS = ["http://127.0.0.1:9000/pos", "http://[::1]/cb", "http://169.254.169.254/latest/meta-data/",
                  "http://10.0.0.5/cb", "http://192.168.1.20:8080/cb", "http://localhost:9000/admin",

@@ -4,7 +4,6 @@ A client that got no answer sends the same request again (same Idempotency-Key, 
 afterwards every order has one payment, one charge, one PAID transition, one callback and one stored event.
 """
 import json
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 

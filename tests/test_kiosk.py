@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import PROJECT_ROOT, free_port, sqlite_only, wait_for_port
 from kasir import kiosk
 from kasir.autostart import autostart_files
 from kasir.kiosk import Monitor, build_windows, find_browser, parse_xrandr_monitors, plan_positions
-
-from conftest import PROJECT_ROOT, free_port, sqlite_only, wait_for_port
 
 XRANDR_TWO = """Monitors: 2
  0: +*HDMI-1 1920/527x1080/296+1280+0  HDMI-1

@@ -18,9 +18,8 @@ from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
-from conftest import sqlite_only
-from test_tender_migration import upgraded  # noqa: F401  (a database an older Kasir filled, upgraded)
 
+from conftest import sqlite_only
 from kasir import tenders
 from kasir.api.keys import create_key
 from kasir.clock import WIB, business_date, wib_day_bounds
@@ -30,6 +29,7 @@ from kasir.payments import service, states
 from kasir.payments.models import MockLedgerEntry, Payment, PaymentLog
 from kasir.payments.providers import get_provider
 from kasir.reports import daily, dashboard, reconcile, shifts
+from test_tender_migration import upgraded  # noqa: F401  (a database an older Kasir filled, upgraded)
 
 GENERIC = "provider_trx_id,order_id,amount,fee,net_amount,settlement_date,status\n"
 

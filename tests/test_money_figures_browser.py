@@ -1,9 +1,9 @@
 """The money rule's day (tests/test_money_figures.py) in Debian's Chromium: report, shift and reconciliation."""
 import pytest
-from test_money_figures import money_day, settlement_file  # noqa: F401  (the known day of the money rule)
-from test_reports_browser import admin_page, served_app  # noqa: F401  (the app on loopback, an admin's page)
 
 from kasir.reports import reconcile
+from test_money_figures import money_day, settlement_file  # noqa: F401  (the known day of the money rule)
+from test_reports_browser import admin_page, served_app  # noqa: F401  (the app on loopback, an admin's page)
 
 pytestmark = pytest.mark.browser
 

@@ -14,8 +14,8 @@ from datetime import timedelta
 
 import pytest
 import requests
-from conftest import BASE_CONFIG, ON_POSTGRES, LiveServer, PrinterListener, free_port, paid_body
 
+from conftest import BASE_CONFIG, ON_POSTGRES, LiveServer, PrinterListener, free_port, paid_body
 from kasir import create_app, sales
 from kasir.api.models import Callback
 from kasir.clock import utcnow

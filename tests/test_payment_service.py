@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from kasir import qris, sales, tenders
+from kasir import qris, tenders
 from kasir.clock import utcnow
 from kasir.database import write_transaction
 from kasir.extensions import db

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from conftest import fresh, paid_body
+from conftest import fresh
 from kasir import tenders
 from kasir.extensions import db
 from kasir.models import AuditLog, Register, Sale

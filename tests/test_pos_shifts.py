@@ -1,12 +1,12 @@
 """Shifts from the cashier screen: open with the drawer's cash, X report, close with the counted cash (Z report)."""
 import pytest
-from test_shifts import printer  # noqa: F401  (a loopback receipt printer)
 
 from kasir.auth.service import create_user
 from kasir.extensions import db
 from kasir.models import ROLE_CASHIER, AuditLog, Register, Sale, Shift
 from kasir.payments.models import Payment
 from kasir.reports import shifts
+from test_shifts import printer  # noqa: F401  (a loopback receipt printer)
 
 
 @pytest.fixture

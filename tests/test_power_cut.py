@@ -8,9 +8,8 @@ from contextlib import closing
 import pytest
 import requests
 
-from kasir.demo import CATALOGUE
-
 from conftest import LiveServer, sqlite_only
+from kasir.demo import CATALOGUE
 from test_live_server import csrf_from_form, csrf_from_hx_headers, htmx_headers
 
 pytestmark = [pytest.mark.live, sqlite_only("checks the SQLite file (integrity_check, WAL) after a kill -9")]

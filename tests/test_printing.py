@@ -6,14 +6,23 @@ import sys
 from datetime import timedelta
 
 import pytest
-from conftest import PrinterListener, free_port
 from escpos.printer import Dummy
 
-from kasir import sales, tenders
+from conftest import PrinterListener, free_port
+from kasir import tenders
 from kasir.clock import utcnow
 from kasir.extensions import db
-from kasir.models import (PRINT_FAILED, PRINT_PRINTED, PRINT_QUEUED, SALE_PAID, AuditLog, PrintJob, Product, Sale,
-                          Setting)
+from kasir.models import (
+    PRINT_FAILED,
+    PRINT_PRINTED,
+    PRINT_QUEUED,
+    SALE_PAID,
+    AuditLog,
+    PrintJob,
+    Product,
+    Sale,
+    Setting,
+)
 from kasir.printing import queue
 from kasir.printing.backends import PrinterError, open_printer, parse_printer_url
 from kasir.printing.escpos_render import printable, render
@@ -457,7 +466,6 @@ def test_print_queue_command_drains(app, till, runner, network_printer, listener
 
 
 def test_a_long_edc_reference_wraps_under_its_label_at_58_mm(till):
-    from kasir import sales
     from kasir.printing.layout import build_receipt
     from kasir.settings import shop_profile
 

@@ -10,7 +10,7 @@ from kasir.jobs import JobRunner, default_jobs
 from kasir.payments import metrics
 from kasir.payments.models import ProviderCallStat
 from kasir.payments.providers import get_provider
-from kasir.payments.providers.base import (Charge, ConnectionResult, Provider, ProviderStatus, ProviderUnavailable)
+from kasir.payments.providers.base import Charge, ConnectionResult, Provider, ProviderStatus, ProviderUnavailable
 
 
 class ProbeProvider(Provider):

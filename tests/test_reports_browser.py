@@ -2,12 +2,12 @@
 import threading
 
 import pytest
-from conftest import ADMIN
-from test_reconciliation_page import known_day_settlement
-from test_shifts import shift_over_known_day
 from werkzeug.serving import make_server
 
+from conftest import ADMIN
 from kasir.reports import reconcile
+from test_reconciliation_page import known_day_settlement
+from test_shifts import shift_over_known_day
 
 pytestmark = pytest.mark.browser
 

@@ -1,7 +1,7 @@
 """Shifts: opening cash, X report mid-shift, Z report on close (expected vs counted), printing and a backup."""
 import pytest
-from conftest import PrinterListener, free_port, sqlite_only
 
+from conftest import PrinterListener, free_port, sqlite_only
 from kasir import backup
 from kasir.backup import BackupError
 from kasir.extensions import db

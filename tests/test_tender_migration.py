@@ -5,12 +5,11 @@ from contextlib import closing
 import pytest
 from flask_migrate import upgrade
 
+from conftest import BASE_CONFIG, sqlite_only
 from kasir import create_app, tenders
 from kasir.extensions import db
 from kasir.models import Sale, Tender
 from kasir.payments.models import Payment
-
-from conftest import BASE_CONFIG, sqlite_only
 
 pytestmark = sqlite_only("upgrades a SQLite file made by an older Kasir")
 

@@ -6,11 +6,10 @@ import pytest
 from alembic.script import ScriptDirectory
 from flask_migrate import upgrade
 
+from conftest import BASE_CONFIG, sqlite_only
 from kasir import backup, create_app
 from kasir.extensions import db
 from kasir.models import Product, Register, Sale, User
-
-from conftest import BASE_CONFIG, sqlite_only
 
 pytestmark = sqlite_only("upgrades a SQLite file made by an older Kasir")
 

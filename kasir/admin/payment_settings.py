@@ -7,10 +7,10 @@ from ..extensions import db, limiter
 from ..money import parse_rupiah
 from ..payments import gateway_settings, health, service, states
 from ..payments.merchant import merchant_identity
-from ..payments.qris_text import city_from_address
 from ..payments.models import Payment
 from ..payments.providers import provider_class
 from ..payments.providers.base import ProviderError
+from ..payments.qris_text import city_from_address
 from ..redaction import redact
 from ..settings import get_setting
 from . import bp

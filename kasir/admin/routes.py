@@ -8,12 +8,12 @@ from ..auth import admin_required, keep_session
 from ..auth.service import AccountError, create_user, validate_password, validate_pin
 from ..clock import business_date
 from ..extensions import db
-from ..models import ROLES, Register, SALE_PAID, SALE_VOID, Product, Sale, User
+from ..models import ROLES, SALE_PAID, SALE_VOID, Product, Register, Sale, User
 from ..payments.merchant import merchant_identity
 from ..payments.qris_text import plain_text
 from ..printing import queue as print_queue
-from ..printing.layout import COLUMNS
 from ..printing.backends import PrinterError
+from ..printing.layout import COLUMNS
 from ..printing.settings import printer_settings, save_printer_settings
 from ..reports import daily
 from ..settings import SHOP_DEFAULTS, set_setting, shop_profile

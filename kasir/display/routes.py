@@ -10,10 +10,10 @@ from ..database import RawRead
 from ..extensions import db, limiter
 from ..fastpath import NO_CONTENT
 from ..models import SALE_OPEN, SALE_PAID, Register, Sale
-from ..sales import find_register
 from ..payments import states
 from ..payments.merchant import qr_identity
 from ..payments.models import Payment
+from ..sales import find_register
 from ..settings import shop_profile
 from ..web import is_loopback
 from . import bp

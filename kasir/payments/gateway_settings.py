@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from flask import current_app
 
 from .. import qris, redaction, settings
-from .qris_text import CITY_LIMIT, NAME_LIMIT, city_from_address, describe_qris_error, plain_text
 from ..crypto import DecryptionError, app_box, mask
 from ..extensions import db
 from ..models import Setting
+from .qris_text import CITY_LIMIT, NAME_LIMIT, city_from_address, describe_qris_error, plain_text
 
 log = logging.getLogger(__name__)
 

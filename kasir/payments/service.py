@@ -20,11 +20,18 @@ from sqlalchemy.orm.attributes import set_committed_value
 from .. import audit, sales, tenders
 from ..api import callbacks
 from ..clock import utcnow
-from ..database import (RawWrite, column_keys, column_values, in_write_block, primary_key, write_block_memo,
-                        write_transaction)
+from ..database import (
+    RawWrite,
+    column_keys,
+    column_values,
+    in_write_block,
+    primary_key,
+    write_block_memo,
+    write_transaction,
+)
 from ..extensions import db
-from ..money import format_rupiah
 from ..models import SALE_OPEN, Sale
+from ..money import format_rupiah
 from . import health, states
 from .gateway_settings import active_provider_name
 from .models import Payment, PaymentLog, new_uuid

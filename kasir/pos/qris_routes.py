@@ -15,10 +15,10 @@ from ..extensions import db, limiter
 from ..fastpath import html_answer, render_partial
 from ..models import Register, Sale, User
 from ..payments import service, states
+from ..payments.merchant import qr_identity
 from ..payments.models import Payment
 from ..payments.providers import provider_class
 from ..payments.providers.base import ProviderError
-from ..payments.merchant import qr_identity
 from ..reports import shifts
 from ..web import toast
 from . import bp

@@ -7,10 +7,10 @@ from .. import approvals, sales, tenders
 from ..auth import login_required
 from ..auth.approval import approved, approver_from_form, ask_approval
 from ..database import begin_write
-from ..payments import service as payment_service
-from ..reports import shifts
 from ..extensions import db
 from ..models import SALE_OPEN, Product, Register, Sale, SaleItem
+from ..payments import service as payment_service
+from ..reports import shifts
 from ..web import toast
 from . import bp
 

@@ -5,9 +5,8 @@ Revises: 0001_foundation
 Create Date: 2026-11-24 09:00:00.000000
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0002_print_jobs'

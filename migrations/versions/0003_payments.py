@@ -5,9 +5,8 @@ Revises: 0002_print_jobs
 Create Date: 2026-11-23 10:19:26.286725
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0003_payments'

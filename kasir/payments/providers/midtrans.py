@@ -14,8 +14,18 @@ from decimal import Decimal, InvalidOperation
 
 from ...clock import WIB, as_utc, utcnow
 from .. import states
-from .base import (Charge, ConnectionResult, Provider, ProviderAuthError, ProviderError, ProviderStatus,
-                   ProviderUnavailable, SettlementRow, WebhookEvent, WebhookRejected)
+from .base import (
+    Charge,
+    ConnectionResult,
+    Provider,
+    ProviderAuthError,
+    ProviderError,
+    ProviderStatus,
+    ProviderUnavailable,
+    SettlementRow,
+    WebhookEvent,
+    WebhookRejected,
+)
 from .http import GatewayClient, GatewayResponse, NetworkError, segment
 
 LABEL = "Midtrans"

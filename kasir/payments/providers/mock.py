@@ -12,10 +12,18 @@ from ...extensions import db
 from ...webhooks import generic
 from .. import gateway_settings, states
 from ..merchant import merchant_identity
-from ..qris_text import MISSING_CITY
 from ..models import MockLedgerEntry
-from .base import (Charge, ConnectionResult, Provider, ProviderError, ProviderStatus, SettlementRow, WebhookEvent,
-                   WebhookRejected)
+from ..qris_text import MISSING_CITY
+from .base import (
+    Charge,
+    ConnectionResult,
+    Provider,
+    ProviderError,
+    ProviderStatus,
+    SettlementRow,
+    WebhookEvent,
+    WebhookRejected,
+)
 
 _LEDGER = MockLedgerEntry.__table__
 _OPEN_ENTRY = RawWrite(select(_LEDGER.c.provider_trx_id, _LEDGER.c.qr_string, _LEDGER.c.expires_at).where(

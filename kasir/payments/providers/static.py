@@ -9,7 +9,16 @@ from datetime import date, datetime
 from ... import qris
 from .. import states
 from ..qris_text import describe_qris_error
-from .base import Charge, ConnectionResult, Provider, ProviderError, ProviderStatus, SettlementRow, WebhookEvent, WebhookRejected
+from .base import (
+    Charge,
+    ConnectionResult,
+    Provider,
+    ProviderError,
+    ProviderStatus,
+    SettlementRow,
+    WebhookEvent,
+    WebhookRejected,
+)
 
 
 class StaticQrisProvider(Provider):

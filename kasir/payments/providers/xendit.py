@@ -11,8 +11,19 @@ from datetime import date, datetime
 
 from ...clock import as_utc
 from .. import states
-from .base import (Charge, ConnectionResult, Provider, ProviderAuthError, ProviderError, ProviderStatus,
-                   ProviderUnavailable, SettlementRow, WebhookEvent, WebhookIgnored, WebhookRejected)
+from .base import (
+    Charge,
+    ConnectionResult,
+    Provider,
+    ProviderAuthError,
+    ProviderError,
+    ProviderStatus,
+    ProviderUnavailable,
+    SettlementRow,
+    WebhookEvent,
+    WebhookIgnored,
+    WebhookRejected,
+)
 from .http import GatewayClient, GatewayResponse, segment
 
 LABEL = "Xendit"
