@@ -50,7 +50,8 @@ def main() -> None:
         def measure(label, make_request, on_answer=None):
             paired = paired_load(hello, url, clients, n, make_request, args.rounds, TIME_LIMIT_SECONDS, on_answer)
             stats = summary(paired.latencies)
-            rows.append([label, f"{paired.rate:.0f}", f"{stats['p50']:.1f}", f"{stats['p99']:.1f}", f"{paired.ratio:.2f}"])
+            rows.append([label, f"{paired.rate:.0f}", f"{stats['p50']:.1f}", f"{stats['p99']:.1f}",
+                         f"{paired.ratio:.2f}"])
             hello_latencies.extend(paired.hello_latencies)
             hello_rates.append(paired.hello_rate)
 
@@ -59,16 +60,18 @@ def main() -> None:
 
         def create(i):
             body = json.dumps({"order_id": f"B-{run}-{i}", "amount": 10000 + i}).encode()
-            return ("POST", "/payments", {**auth, "Content-Type": "application/json", "Idempotency-Key": f"k-{run}-{i}"},
+            return ("POST", "/payments", {**auth, "Content-Type": "application/json",
+                                          "Idempotency-Key": f"k-{run}-{i}"},
                     body, {201})
 
         payments: dict[int, dict] = {}
-        measure("POST /payments (new, keyed)", create, on_answer=lambda i, body: payments.__setitem__(i, json.loads(body)))
+        measure("POST /payments (new, keyed)", create,
+                on_answer=lambda i, body: payments.__setitem__(i, json.loads(body)))
         created = sorted(payments)
         measure("POST /payments (replay)", lambda i: create(created[i % len(created)]))
         created = [payments[i] for i in created]
-        measure("GET /payments/<id>", lambda i: ("GET", f"/payments/{created[i % len(created)]['payment_id']}", auth, b"",
-                                                 {200}))
+        measure("GET /payments/<id>",
+                lambda i: ("GET", f"/payments/{created[i % len(created)]['payment_id']}", auth, b"", {200}))
 
         def webhook(i):
             payment = created[i]

@@ -1,8 +1,8 @@
 """Paid → screen: time from the gateway sending its webhook to the success partial reaching a polling till.
 
-For each payment the register's cashier session (one login per till) builds a cart and opens a QR; a poller asks for its status the way
-the till does; the simulator's webhook is sent; we record when the first 286 (final partial) arrives
-after the webhook was sent (measuring from its 200 instead would reward a server that makes the
+For each payment the register's cashier session (one login per till) builds a cart and opens a QR; a poller asks
+for its status the way the till does; the simulator's webhook is sent; we record when the first 286 (final partial)
+arrives after the webhook was sent (measuring from its 200 instead would reward a server that makes the
 payment visible before it answers). Two pollers: every 1 s with a random phase (what htmx does on the till) and
 every 20 ms (the server's own share). Baseline in the same run: a waitress hello-world round trip.
 
@@ -108,7 +108,8 @@ def run(payments: int, registers: int) -> None:
     hello_stats = summary(round_trips)
     rows.append(["hello-world round trip (baseline)", hello_stats["n"], f"{hello_stats['p50']:.1f}",
                  f"{hello_stats['p95']:.1f}", f"{hello_stats['mean']:.1f}"])
-    print_table("Paid → screen latency (ms), webhook sent → first 286 at the till", ["poller", "n", "p50", "p95", "mean"], rows)
+    print_table("Paid → screen latency (ms), webhook sent → first 286 at the till",
+                ["poller", "n", "p50", "p95", "mean"], rows)
     fast = results["poll every 20 ms"]
     print(f"\nServer share p50 = {fast['p50'] / hello_stats['p50']:.1f}× a hello-world round trip.")
 

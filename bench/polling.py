@@ -75,7 +75,8 @@ def main() -> None:
         with kasir_server(args.threads, registers=pollers) as (url, instance):
             tills = [open_qr(url, str(code)) for code in range(1, pollers + 1)]
             measure("GET /pos/payments/<id>/status (till)", url,
-                    lambda i: ("GET", f"/pos/payments/{tills[i % pollers][1]}/status", tills[i % pollers][0], b"", {200}))
+                    lambda i: ("GET", f"/pos/payments/{tills[i % pollers][1]}/status", tills[i % pollers][0], b"",
+                               {200}))
 
             versions = {}
             reader = Connection(url)
@@ -84,7 +85,8 @@ def main() -> None:
                 versions[code] = re.search(rb'data-version="([^"]+)"', body).group(1).decode()
             reader.close()
             measure("GET /display/<register>/state (204 unchanged)", url,
-                    lambda i: ("GET", f"/display/{i % pollers + 1}/state?v={versions[i % pollers + 1]}", {}, b"", {204}))
+                    lambda i: ("GET", f"/display/{i % pollers + 1}/state?v={versions[i % pollers + 1]}", {}, b"",
+                               {204}))
             measure("GET /display/<register>/state (200, QR shown)", url,
                     lambda i: ("GET", f"/display/{i % pollers + 1}/state", {}, b"", {200}))
 

@@ -206,7 +206,8 @@ def ensure_server(instance: Path, host: str, port: int, timeout: float = SERVER_
     deadline = time.monotonic() + timeout
     while not port_listening(host, port):
         if time.monotonic() > deadline:
-            raise click.ClickException(f"Server tidak menjawab di {host}:{port}; lihat {instance / 'logs' / 'server.log'}.")
+            raise click.ClickException(
+                f"Server tidak menjawab di {host}:{port}; lihat {instance / 'logs' / 'server.log'}.")
         time.sleep(0.25)
     return started
 
@@ -243,7 +244,8 @@ def kiosk_command(browser_path, register, display_offset, single, dry_run):
     if browser is None:
         raise click.ClickException(
             (f"Browser {browser_path} tidak ditemukan." if browser_path else
-             "Chromium, Google Chrome atau Microsoft Edge tidak ditemukan.") + " Pasang salah satunya atau pakai --browser PATH.")
+             "Chromium, Google Chrome atau Microsoft Edge tidak ditemukan.")
+            + " Pasang salah satunya atau pakai --browser PATH.")
     cashier_position, display_position = plan_positions(detect_monitors(), display_offset, single)
     windows = build_windows(browser, f"http://{connect_host(config['HOST'])}:{config['PORT']}", instance,
                             register=register, cashier_position=cashier_position, display_position=display_position)

@@ -100,7 +100,8 @@ def _conflicts(cleaned: dict, product_id: int | None) -> dict[str, str]:
 
 def _apply(product: Product, cleaned: dict) -> None:
     if product.id is not None and product.price != cleaned["price"]:
-        audit.record("PriceChange", product.sku, detail=f"{format_number(product.price)} -> {format_number(cleaned['price'])}")
+        audit.record("PriceChange", product.sku,
+                     detail=f"{format_number(product.price)} -> {format_number(cleaned['price'])}")
     for key, value in cleaned.items():
         setattr(product, key, value)
 
@@ -108,7 +109,8 @@ def _apply(product: Product, cleaned: dict) -> None:
 def save_product(data: dict[str, str], product: Product | None = None) -> Product:
     """Create or update one product from form fields; the caller commits."""
     cleaned = clean_product(data)
-    errors = _stock_errors(cleaned, product.stock if product else None) | _conflicts(cleaned, product.id if product else None)
+    errors = (_stock_errors(cleaned, product.stock if product else None)
+              | _conflicts(cleaned, product.id if product else None))
     if errors:
         raise ProductError(errors)
     product = product or Product()
@@ -155,7 +157,8 @@ def import_csv(raw: bytes, max_rows: int) -> ImportResult:
             continue
         data_rows += 1
         if data_rows > max_rows:
-            result.errors.append((line, f"Terlalu banyak baris (maks. {max_rows}). Pecah berkas menjadi beberapa bagian."))
+            result.errors.append((line,
+                                  f"Terlalu banyak baris (maks. {max_rows}). Pecah berkas menjadi beberapa bagian."))
             return result
         try:
             cleaned = clean_product({key: restore(value) if isinstance(value, str) else value
@@ -184,12 +187,14 @@ def import_csv(raw: bytes, max_rows: int) -> ImportResult:
         if owner is not None and owner != cleaned["sku"] and owner not in seen_sku:
             result.errors.append((line, f"Barcode {cleaned['barcode']} sudah dipakai produk SKU {owner}."))
         known = existing.get(cleaned["sku"])
-        result.errors.extend((line, message) for message in _stock_errors(cleaned, known.stock if known else None).values())
+        stock_errors = _stock_errors(cleaned, known.stock if known else None)
+        result.errors.extend((line, message) for message in stock_errors.values())
     if result.errors:
         return result
     # Barcodes may move between products within one file: clear the moved ones before writing.
     new_barcode = {cleaned["sku"]: cleaned["barcode"] for _line, cleaned in rows}
-    moving = [p for p in existing.values() if p.barcode and seen_barcode.get(p.barcode) and p.barcode != new_barcode[p.sku]]
+    moving = [p for p in existing.values()
+              if p.barcode and seen_barcode.get(p.barcode) and p.barcode != new_barcode[p.sku]]
     for product in moving:
         product.barcode = None
     db.session.flush()
@@ -211,6 +216,8 @@ def import_csv(raw: bytes, max_rows: int) -> ImportResult:
 
 def export_csv() -> Iterator[str]:
     """CSV lines for every product, streamed; the same columns import reads back."""
-    products = db.session.scalars(db.select(Product).order_by(Product.category, Product.name).execution_options(yield_per=500))
-    yield from csv_lines(CSV_COLUMNS, ([product.sku, product.barcode or "", product.name, product.category, product.price,
-                                    product.stock, "1" if product.active else "0"] for product in products))
+    products = db.session.scalars(db.select(Product).order_by(Product.category, Product.name)
+                                  .execution_options(yield_per=500))
+    yield from csv_lines(CSV_COLUMNS, ([product.sku, product.barcode or "", product.name, product.category,
+                                        product.price, product.stock, "1" if product.active else "0"]
+                                       for product in products))

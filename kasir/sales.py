@@ -121,9 +121,11 @@ def add_product(sale: Sale, product: Product, quantity: int = 1) -> SaleItem:
     _ensure_editable(sale)
     if not product.active:
         raise SaleError(f"{product.name} tidak aktif dijual.")
-    item = next((i for i in sale.items if i.product_id == product.id and not i.discount_percent and not i.discount), None)
+    item = next((i for i in sale.items if i.product_id == product.id and not i.discount_percent and not i.discount),
+                None)
     if item is None:
-        item = SaleItem(product=product, name=product.name, sku=product.sku, unit_price=product.price, quantity=0, discount=0)
+        item = SaleItem(product=product, name=product.name, sku=product.sku, unit_price=product.price, quantity=0,
+                        discount=0)
         sale.items.append(item)
     _set_quantity(sale, item, item.quantity + quantity)
     return item
@@ -169,7 +171,8 @@ def cart_label(sale: Sale) -> str:
 
 
 def _approve_discount(sale: Sale, discount: Discount, base: int, approver: User | None, what: str, line: str) -> None:
-    """Check the cashier's discount limit (over it needs `approver`) and audit the discount: who, how much, approved by whom."""
+    """Check the cashier's discount limit (over it needs `approver`) and audit the discount: who, how much,
+    approved by whom."""
     amount = discount.of(base)
     approved_by = approvals.check_discount(sale.cashier, amount, base, approver, what) if sale.cashier else None
     audit.record("Discount", cart_label(sale),

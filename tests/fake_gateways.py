@@ -26,7 +26,8 @@ from kasir import qris
 
 WIB = timezone(timedelta(hours=7))
 STATIC_VECTOR = ("00020101021126700021ID.CO.EXAMPLEBANK.WWW011893600099000000001702120000000000170303UMI51440014"
-                 "ID.CO.QRIS.WWW0215ID10200000000170303UMI5204549953033605802ID5911TOKO CONTOH6005DEPOK610516424630451D4")
+                 "ID.CO.QRIS.WWW0215ID10200000000170303UMI5204549953033605802ID5911TOKO CONTOH6005DEPOK6105"
+                 "16424630451D4")
 MIDTRANS_KEY = "SB-Mid-server-Fak3K3yF0rT3st1ngOnly9x"
 XENDIT_KEY = "xnd_development_F4keSecretKeyForTestsOnly0123456789"
 XENDIT_TOKEN = "cbtok-Fake-Callback-Token-For-Tests-77"
@@ -178,7 +179,8 @@ class FakeMidtrans(FakeGateway):
 
     def route(self, request: Request, endpoint: str) -> Response:
         if request.headers.get("Authorization") != basic(self.server_key):
-            return self._error("401", "Access denied due to unauthorized transaction, please check client or server key")
+            return self._error("401",
+                               "Access denied due to unauthorized transaction, please check client or server key")
         if request.headers.get("Accept") != "application/json":
             return self._error("400", "Accept header must be application/json")
         if request.method == "POST":
@@ -343,16 +345,20 @@ class FakeXendit(FakeGateway):
         amount = body.get("amount")
         valid = (isinstance(body.get("reference_id"), str) and body.get("type") == "DYNAMIC"
                  and body.get("currency") == "IDR" and isinstance(amount, (int, float)) and not isinstance(amount, bool)
-                 and amount >= 1 and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", body.get("expires_at", "")))
+                 and amount >= 1 and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z",
+                                                  body.get("expires_at", "")))
         if not valid:
-            return self._error(400, "API_VALIDATION_ERROR", "reference_id, type, currency, amount or expires_at invalid")
-        magic = {10100: (403, "CHANNEL_NOT_ACTIVATED"), 10101: (503, "CHANNEL_UNAVAILABLE"), 10102: (500, "SERVER_ERROR")}
+            return self._error(400, "API_VALIDATION_ERROR",
+                               "reference_id, type, currency, amount or expires_at invalid")
+        magic = {10100: (403, "CHANNEL_NOT_ACTIVATED"), 10101: (503, "CHANNEL_UNAVAILABLE"),
+                 10102: (500, "SERVER_ERROR")}
         if amount in magic:
             return self._error(*magic[amount], "test scenario")
         if any(code["reference_id"] == body["reference_id"] for code in self.codes.values()):
             return self._error(409, "DUPLICATE_ERROR", "reference_id already used")
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        code = {"id": f"qr_{uuid.uuid4()}", "reference_id": body["reference_id"], "business_id": "5f27a14a9bf05c73dd040bc8",
+        code = {"id": f"qr_{uuid.uuid4()}", "reference_id": body["reference_id"],
+                "business_id": "5f27a14a9bf05c73dd040bc8",
                 "type": "DYNAMIC", "currency": "IDR", "amount": amount, "channel_code": "ID_DANA", "status": "ACTIVE",
                 "qr_string": qris.to_dynamic(STATIC_VECTOR, int(amount)), "expires_at": body["expires_at"],
                 "created": now, "updated": now, "metadata": body.get("metadata")}

@@ -55,7 +55,8 @@ def test_openapi_document_is_valid_openapi_3_1():
 
 def test_collection_is_postman_v2_1_and_covers_every_documented_operation():
     assert COLLECTION["info"]["schema"].endswith("/v2.1.0/collection.json")
-    sent = {(item["request"]["method"], re.sub(r"\{\{\w+\}\}|[0-9a-f-]{36}", "{id}", "/" + "/".join(item["request"]["url"]["path"])))
+    sent = {(item["request"]["method"], re.sub(r"\{\{\w+\}\}|[0-9a-f-]{36}", "{id}",
+                                               "/" + "/".join(item["request"]["url"]["path"])))
             for item in collection_requests()}
     documented = {(method.upper(), re.sub(r"\{[^}]+\}", "{id}", path))
                   for path, operations in SPEC["paths"].items() for method in operations}
@@ -87,7 +88,8 @@ def test_collection_replays_against_a_live_server(live_server):
         if request.get("auth", {}).get("type") != "noauth":
             headers["Authorization"] = f"Bearer {token}"
         body = fill(request["body"]["raw"]).encode() if "body" in request else None
-        response = requests.request(request["method"], fill(request["url"]["raw"]), data=body, headers=headers, timeout=15)
+        response = requests.request(request["method"], fill(request["url"]["raw"]), data=body, headers=headers,
+                                    timeout=15)
         script = "".join(item["event"][0]["script"]["exec"])
         expected = int(EXPECTED_STATUS.search(script).group(1))
         assert response.status_code == expected, f"{item['name']}: {response.status_code} {response.text[:300]}"

@@ -25,7 +25,8 @@ raw_bodies = (payment_bodies | json_values).map(lambda body: json.dumps(body).en
 content_types = st.sampled_from(["application/json", "application/json; charset=utf-8", "text/plain", ""])
 # CR, LF and NUL cannot travel in an HTTP header at all (the test client refuses them before sending).
 idempotency_keys = st.none() | st.text(st.characters(exclude_characters="\r\n\x00"), max_size=300)
-paths = st.sampled_from(["/payments", "/payments/{id}", "/payments/{id}/cancel", "/payments/x%00y", "/payments/" + "9" * 80])
+paths = st.sampled_from(["/payments", "/payments/{id}", "/payments/{id}/cancel", "/payments/x%00y",
+                         "/payments/" + "9" * 80])
 queries = st.dictionaries(st.sampled_from(["status", "limit", "cursor", "order_id"]), st.text(max_size=30), max_size=3)
 
 FUZZ_SETTINGS = settings(max_examples=150, deadline=None, derandomize=True,

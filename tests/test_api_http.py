@@ -21,7 +21,8 @@ def test_allowed_origin_gets_cors_headers_and_a_preflight(app_config, api_token)
     assert preflight.status_code == 200
     assert preflight.headers["Access-Control-Allow-Origin"] == "https://toko.example"
     assert "Idempotency-Key" in preflight.headers["Access-Control-Allow-Headers"]
-    response = client.get("/payments", headers={"Origin": "https://toko.example", "Authorization": f"Bearer {api_token}"})
+    response = client.get("/payments", headers={"Origin": "https://toko.example",
+                                                "Authorization": f"Bearer {api_token}"})
     assert response.headers["Access-Control-Allow-Origin"] == "https://toko.example"
     assert "Idempotent-Replayed" in response.headers["Access-Control-Expose-Headers"]
     with app.app_context():

@@ -28,7 +28,8 @@ def test_same_key_and_body_replays_the_stored_response(api, app):
 
 
 def test_json_spacing_and_key_order_do_not_make_another_request(api):
-    api.post("/payments", data='{"order_id":"WEB-1","amount":5000}', headers={**keyed("k"), "Content-Type": "application/json"})
+    api.post("/payments", data='{"order_id":"WEB-1","amount":5000}',
+             headers={**keyed("k"), "Content-Type": "application/json"})
     again = api.post("/payments", data='{ "amount": 5000, "order_id": "WEB-1" }',
                      headers={**keyed("k"), "Content-Type": "application/json"})
     assert again.headers.get("Idempotent-Replayed") == "true"

@@ -75,7 +75,8 @@ def signed_post(live_server, body: dict, event_id: str) -> requests.Response:
 
 
 def create_payment(live_server, token, amount=42000) -> dict:
-    response = requests.post(f"{live_server.url}/payments", timeout=TIMEOUT, headers={"Authorization": f"Bearer {token}"},
+    response = requests.post(f"{live_server.url}/payments", timeout=TIMEOUT,
+                             headers={"Authorization": f"Bearer {token}"},
                              json={"order_id": f"WEB-{uuid.uuid4().hex[:8]}", "amount": amount})
     assert response.status_code == 201, response.text
     return response.json()
@@ -115,7 +116,8 @@ def test_webhook_before_its_payment_is_applied_later_by_the_job_runner(live_serv
     early = signed_post(live_server, {"order_id": order_id, "amount": 15000, "status": "SUCCESS", "ref_no": "E1"},
                         f"evt-{uuid.uuid4().hex}")
     assert early.status_code == 202
-    created = requests.post(f"{live_server.url}/payments", timeout=TIMEOUT, headers={"Authorization": f"Bearer {token}"},
+    created = requests.post(f"{live_server.url}/payments", timeout=TIMEOUT,
+                            headers={"Authorization": f"Bearer {token}"},
                             json={"order_id": order_id, "amount": 15000}).json()
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

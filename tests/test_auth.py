@@ -109,7 +109,8 @@ def test_htmx_request_without_session_redirects_the_whole_page(client):
 
 
 def test_login_ignores_an_offsite_next_parameter(client):
-    response = client.post("/login?next=//evil.example/x", data={"mode": "pin", "username": CASHIER[0], "pin": CASHIER[1]})
+    response = client.post("/login?next=//evil.example/x", data={"mode": "pin", "username": CASHIER[0],
+                                                                 "pin": CASHIER[1]})
     assert response.headers["Location"] == "/pos"
 
 
@@ -191,7 +192,8 @@ def test_login_ignores_a_next_parameter_that_leaves_this_server(client, next_url
 
 
 def test_login_ignores_the_raw_tab_payload_of_the_attack_review(client):
-    response = client.post("/login?next=/%09/evil.example/", data={"mode": "pin", "username": CASHIER[0], "pin": CASHIER[1]})
+    response = client.post("/login?next=/%09/evil.example/", data={"mode": "pin", "username": CASHIER[0],
+                                                                   "pin": CASHIER[1]})
     assert response.headers["Location"] == "/pos"
 
 

@@ -47,7 +47,10 @@ def small_controls(page) -> list[str]:
         const box = el.getBoundingClientRect(), style = getComputedStyle(el);
         if (!box.width || !box.height || style.visibility === "hidden" || style.opacity === "0") return false;
         return box.width < {TOUCH_MINIMUM} - 0.5 || box.height < {TOUCH_MINIMUM} - 0.5;
-    }}).map((el) => `${{el.tagName}} "${{el.textContent.trim().slice(0, 30)}}" ${{Math.round(el.getBoundingClientRect().width)}}x${{Math.round(el.getBoundingClientRect().height)}}`)""")
+    }}).map((el) => {{
+        const box = el.getBoundingClientRect(), text = el.textContent.trim().slice(0, 30);
+        return `${{el.tagName}} "${{text}}" ${{Math.round(box.width)}}x${{Math.round(box.height)}}`;
+    }})""")
 
 
 def fully_visible_lines(page) -> list[str]:

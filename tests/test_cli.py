@@ -185,9 +185,11 @@ def test_python_dash_m_kasir_user_create_fails_with_exit_status_1(tmp_path):
     env = {"KASIR_INSTANCE_PATH": str(tmp_path), "PATH": "/usr/bin:/bin"}
     subprocess.run([sys.executable, "-m", "kasir", "db", "upgrade"], cwd=PROJECT_ROOT, env=env, check=True,
                    capture_output=True, timeout=120)
-    first = subprocess.run([sys.executable, "-m", "kasir", "user", "create", "budi", "--role", "cashier", "--pin", "1234"],
+    first = subprocess.run([sys.executable, "-m", "kasir", "user", "create", "budi", "--role", "cashier", "--pin",
+                            "1234"],
                            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60)
-    again = subprocess.run([sys.executable, "-m", "kasir", "user", "create", "budi", "--role", "cashier", "--pin", "1234"],
+    again = subprocess.run([sys.executable, "-m", "kasir", "user", "create", "budi", "--role", "cashier", "--pin",
+                            "1234"],
                            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert first.returncode == 0, first.stderr
     assert again.returncode == 1

@@ -1,4 +1,5 @@
-"""kasir.database: write transactions, raw reads and raw writes, seen from another connection as another process would."""
+"""kasir.database: write transactions, raw reads and raw writes, seen from another connection as another process
+would."""
 import subprocess
 import sys
 import threading
@@ -125,7 +126,8 @@ def test_reading_the_commit_stamp_leaves_sqlite_its_locks_on_the_shared_memory(a
         probe = subprocess.run([sys.executable, "-c", "import fcntl, os, sys\n"
                                 "descriptor = os.open(sys.argv[1], os.O_RDWR)\n"
                                 "try:\n"
-                                "    fcntl.lockf(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 128)\n"  # SQLite's DMS byte
+                                # SQLite's DMS byte
+                                "    fcntl.lockf(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 128)\n"
                                 "except OSError:\n"
                                 "    print('in use')\n"
                                 "else:\n"
@@ -139,7 +141,8 @@ PAYMENTS = Payment.__table__
 PAYMENT_BY_ORDER = RawWrite(db.select(PAYMENTS.c.id, PAYMENTS.c.late, PAYMENTS.c.metadata, PAYMENTS.c.expires_at)
                             .where(PAYMENTS.c.order_id == db.bindparam("order_id")))
 SET_PAYMENT = RawWrite(db.update(PAYMENTS).where(PAYMENTS.c.id == db.bindparam("payment_key")))
-CANCEL_PAYMENT = RawWrite(db.update(PAYMENTS).where(PAYMENTS.c.id == db.bindparam("payment_key")).values(status="CANCELLED"))
+CANCEL_PAYMENT = RawWrite(db.update(PAYMENTS).where(PAYMENTS.c.id == db.bindparam("payment_key"))
+                          .values(status="CANCELLED"))
 REGISTER_NAME_TO_WRITE = RawWrite(db.select(Register.name).where(Register.code == db.bindparam("code")))
 
 

@@ -212,7 +212,8 @@ def test_a_cross_origin_api_read_goes_to_the_view_which_adds_cors_headers(app_co
         token = create_key("Toko Online")[1]
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token}"}
-    payment_id = client.post("/payments", json={"order_id": "WEB-1", "amount": 1000}, headers=headers).get_json()["payment_id"]
+    payment_id = client.post("/payments", json={"order_id": "WEB-1", "amount": 1000},
+                             headers=headers).get_json()["payment_id"]
     answer = client.get(f"/payments/{payment_id}", headers={**headers, "Origin": "https://toko.example"})
     assert answer.status_code == 200 and answer.headers["Access-Control-Allow-Origin"] == "https://toko.example"
 

@@ -135,7 +135,8 @@ def test_cash_sale_with_a_qr_open_completes_during_an_outage(server, gateway, ti
     gateway.go_down(outage, seconds=OUTAGE_SECONDS)
     paid = till.pay_cash()
     assert paid.status_code == 200 and re.search(r"data-change>\s*Rp 2\.500\s*<", paid.text), paid.text
-    [(status, error)] = query_database(server.database_url, "SELECT status, error FROM payments WHERE id = :id", id=payment_id)
+    [(status, error)] = query_database(server.database_url, "SELECT status, error FROM payments WHERE id = :id",
+                                       id=payment_id)
     assert status == "CANCELLED" and error.startswith("provider unreachable: Midtrans")
 
 
@@ -148,7 +149,8 @@ def test_a_qr_cancelled_during_an_outage_is_cancelled_at_the_gateway_after_recov
     assert gateway.transactions[order_id]["transaction_status"] == "pending"  # the customer could still pay it
     gateway.recover()
     wait_until(lambda: gateway.transactions[order_id]["transaction_status"] == "cancel")
-    assert query_database(server.database_url, "SELECT status FROM payments WHERE id = :id", id=payment_id) == [("CANCELLED",)]
+    assert query_database(server.database_url, "SELECT status FROM payments WHERE id = :id",
+                          id=payment_id) == [("CANCELLED",)]
 
 
 def test_a_failed_charge_turns_qris_off_until_the_gateway_answers_again(server, gateway, till):
@@ -175,13 +177,17 @@ def test_a_qr_paid_while_status_sync_failed_becomes_paid_once_after_recovery(ser
     failed_syncs = len(gateway.calls("status"))
     wait_until(lambda: len(gateway.calls("status")) >= failed_syncs + 2)  # the sync job tried, and got 503s
     assert not qris_offered(till.get("/pos/cart").text)  # the job noticed
-    assert query_database(server.database_url, "SELECT status FROM payments WHERE id = :id", id=payment_id) == [("PENDING",)]
+    assert query_database(server.database_url, "SELECT status FROM payments WHERE id = :id",
+                          id=payment_id) == [("PENDING",)]
     gateway.recover()
-    wait_until(lambda: query_database(server.database_url, "SELECT status FROM payments WHERE id = :id", id=payment_id) == [("PAID",)])
+    wait_until(lambda: query_database(server.database_url, "SELECT status FROM payments WHERE id = :id",
+                                      id=payment_id) == [("PAID",)])
     time.sleep(1.5)  # a few more sync and health turns: nothing may apply it twice
-    assert query_database(server.database_url, "SELECT count(*) FROM payment_logs WHERE payment_id = :id AND to_status = 'PAID'",
+    assert query_database(server.database_url,
+                          "SELECT count(*) FROM payment_logs WHERE payment_id = :id AND to_status = 'PAID'",
                 id=payment_id) == [(1,)]
-    assert query_database(server.database_url, "SELECT status, method FROM sales WHERE id = (SELECT sale_id FROM payments WHERE id = :id)",
+    assert query_database(server.database_url,
+                          "SELECT status, method FROM sales WHERE id = (SELECT sale_id FROM payments WHERE id = :id)",
                 id=payment_id) == [("PAID", "QRIS")]
 
 
@@ -255,6 +261,7 @@ def test_qr_on_screen_paid_while_status_calls_failed_turns_paid_after_recovery(b
     gateway.recover()
     page.wait_for_selector("#qris-status[data-status='PAID']", timeout=15_000)
     page.screenshot(path=screenshots / "gateway-recovered-paid.png")
-    assert query_database(server.database_url, "SELECT count(*) FROM payment_logs WHERE payment_id = :id AND to_status = 'PAID'",
+    assert query_database(server.database_url,
+                          "SELECT count(*) FROM payment_logs WHERE payment_id = :id AND to_status = 'PAID'",
                 id=payment_id) == [(1,)]
     page.context.close()

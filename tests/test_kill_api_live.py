@@ -45,7 +45,8 @@ class Shop:
 
     def paid_webhook(self, payment: dict) -> requests.Response:
         raw = json.dumps({"trx_id": payment["provider_trx_id"], "order_id": payment["order_id"],
-                          "amount": payment["amount"], "status": "SUCCESS", "ref_no": f"REF-{payment['order_id']}"}).encode()
+                          "amount": payment["amount"], "status": "SUCCESS",
+                          "ref_no": f"REF-{payment['order_id']}"}).encode()
         return requests.post(f"{self.server.url}/webhooks/qris", data=raw, timeout=TIMEOUT,
                              headers=signed_headers(self.secret, raw, f"evt-{payment['order_id']}"))
 
@@ -101,7 +102,8 @@ def test_kill_9_mid_burst_then_resending_everything_pays_each_order_exactly_once
 
         for answer in answers:
             order_id, payment_id = answer["order_id"], answer["payment_id"]
-            assert query_database(server.database_url, "SELECT status FROM payments WHERE order_id = :o", o=order_id) == [("PAID",)]
+            assert query_database(server.database_url, "SELECT status FROM payments WHERE order_id = :o",
+                                  o=order_id) == [("PAID",)]
             assert count(server, "SELECT count(*) FROM mock_ledger WHERE reference = :o", o=order_id) == 1
             assert count(server, "SELECT count(*) FROM payment_logs WHERE payment_id = :p AND to_status = 'PAID'",
                          p=payment_id) == 1

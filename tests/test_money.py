@@ -11,7 +11,8 @@ def test_parse_rupiah_accepts_what_people_type(text, expected):
     assert parse_rupiah(text) == expected
 
 
-@pytest.mark.parametrize("text", ["15.000,5", "15000,50", "-5000", "1,5", "15.00", "abc", "", "1.2.3", "Rp", "12e3", True])
+@pytest.mark.parametrize("text", ["15.000,5", "15000,50", "-5000", "1,5", "15.00", "abc", "", "1.2.3", "Rp", "12e3",
+                                  True])
 def test_parse_rupiah_rejects_fractions_negatives_and_garbage(text):
     with pytest.raises(MoneyError):
         parse_rupiah(text)

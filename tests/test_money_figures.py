@@ -111,9 +111,9 @@ def money_day(app, till):
     db.session.commit()
     db.session.expire_all()
     return SimpleNamespace(day=day, at=at, shift=db.session.get(Shift, shift.id), cash=cash, debit=debit,
-                           qris_sale=qris_sale, qris=qris, split_sale=split_sale, split_qr=split_qr, late_sale=late_sale,
-                           late=late, double_sale=double_sale, double=double, api=api, short_sale=short_sale,
-                           short=short)
+                           qris_sale=qris_sale, qris=qris, split_sale=split_sale, split_qr=split_qr,
+                           late_sale=late_sale, late=late, double_sale=double_sale, double=double, api=api,
+                           short_sale=short_sale, short=short)
 
 
 def settlement_file(money_day) -> str:
@@ -121,7 +121,8 @@ def settlement_file(money_day) -> str:
     paid = (money_day.qris, money_day.split_qr, money_day.late, money_day.double, money_day.api, money_day.short)
     return GENERIC + "".join(
         f"{p.provider_trx_id},{p.order_id},{p.amount},{p.amount * 7 // 1000},{p.amount - p.amount * 7 // 1000},"
-        f"{money_day.day},settlement\n" for p in paid) + f"trx-ghost,WEB-GHOST,5000,35,4965,{money_day.day},settlement\n"
+        f"{money_day.day},settlement\n" for p in paid
+    ) + f"trx-ghost,WEB-GHOST,5000,35,4965,{money_day.day},settlement\n"
 
 
 def test_day_report_counts_sales_by_their_tenders(money_day):
@@ -225,7 +226,8 @@ def test_shift_x_and_z_count_the_drawer_from_cash_tenders(money_day):
     text = [line.text for line in shifts.build_shift_receipt(z, {"shop_name": "Toko Maju"}, 58).lines]
     assert any(line.startswith("QRIS (3)") and line.endswith("15.000") for line in text)
     assert any(line.startswith("Kelebihan bayar (2)") and line.endswith("6.700") for line in text)
-    assert any(line.startswith(f" terlambat {money_day.late_sale.display_number}") and line.endswith("3.300") for line in text)
+    assert any(line.startswith(f" terlambat {money_day.late_sale.display_number}") and line.endswith("3.300")
+               for line in text)
     assert "Campuran: 1 transaksi" in text and "Belum lunas (1)" in text
     assert any(line.startswith("Kas seharusnya") and line.endswith("119.700") for line in text)
 

@@ -154,7 +154,8 @@ def test_two_servers_share_the_work_and_never_do_it_twice(shop):
         with app.app_context():
             statuses = dict(db.session.execute(db.select(Payment.id, Payment.status)).all())
             printed = db.session.scalar(db.select(db.func.count(PrintJob.id)).where(PrintJob.status == PRINT_PRINTED))
-            delivered = db.session.scalar(db.select(db.func.count(Callback.id)).where(Callback.delivered_at.is_not(None)))
+            delivered = db.session.scalar(db.select(db.func.count(Callback.id))
+                                          .where(Callback.delivered_at.is_not(None)))
         return (all(statuses[i] == states.PAID for i in paid_ids)
                 and all(statuses[i] == states.EXPIRED for i in expiring)
                 and printed == paid_sales and delivered == callbacks_expected)

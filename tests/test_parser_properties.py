@@ -140,7 +140,8 @@ def test_generic_webhook_bytes_are_an_event_or_malformed(raw):
 
 
 def midtrans_signed(body) -> bytes:
-    if isinstance(body, dict) and all(isinstance(body.get(k), str) for k in ("order_id", "status_code", "gross_amount")):
+    if isinstance(body, dict) and all(isinstance(body.get(k), str)
+                                      for k in ("order_id", "status_code", "gross_amount")):
         body = {**body, "signature_key": hashlib.sha512(
             f"{body['order_id']}{body['status_code']}{body['gross_amount']}{MIDTRANS_KEY}".encode()).hexdigest()}
     return dumps(body)
@@ -225,7 +226,8 @@ def product_files(draw):
     return draw(st.sampled_from(["", "\ufeff"])) + text
 
 
-@settings(max_examples=120, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=120, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raw=product_files().map(str.encode) | st.binary(max_size=120))
 def test_product_csv_imports_whole_or_lists_its_errors_and_changes_nothing(app, raw):
     from kasir.extensions import db

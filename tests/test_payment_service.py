@@ -33,7 +33,8 @@ def test_qr_is_a_valid_dynamic_qris_for_the_exact_total(pending_payment):
 
 def test_qr_lives_for_the_configured_minutes(app, pending_payment):
     remaining = pending_payment.expires_at - utcnow()
-    assert timedelta(minutes=app.config["EXPIRE_MINUTES"] - 1) < remaining <= timedelta(minutes=app.config["EXPIRE_MINUTES"])
+    minutes = app.config["EXPIRE_MINUTES"]
+    assert timedelta(minutes=minutes - 1) < remaining <= timedelta(minutes=minutes)
 
 
 def test_a_payment_changed_as_a_row_shows_on_the_sessions_object_for_it(pending_payment):

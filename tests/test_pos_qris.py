@@ -160,7 +160,8 @@ def test_qris_button_is_disabled_with_the_reason_when_the_provider_is_down(clien
 
     monkeypatch.setattr(health, "_latest", {})  # this process's measurements, restored after the test
     monkeypatch.setattr(MockProvider, "test_connection", unreachable)
-    assert health.refresh("mock") == ConnectionResult(ok=False, latency_ms=None, message="Gateway tidak menjawab (timeout).")
+    assert health.refresh("mock") == ConnectionResult(ok=False, latency_ms=None,
+                                                      message="Gateway tidak menjawab (timeout).")
     auth.login_cashier()
     cart = htmx.post("/pos/cart/scan", data={"q": "SKU0001"}).get_data(as_text=True)
     qris_button = cart.split('class="btn btn-pay btn-qris"', 1)[1].split(">", 1)[0]

@@ -205,7 +205,8 @@ def test_refused_printer_fails_the_job_after_retries_then_reprint_succeeds(
         after = utcnow()
         [job] = jobs_of(sale)
         if job.next_attempt_at:
-            windows.append(((job.next_attempt_at - after).total_seconds(), (job.next_attempt_at - before).total_seconds()))
+            windows.append(((job.next_attempt_at - after).total_seconds(),
+                            (job.next_attempt_at - before).total_seconds()))
     assert len(windows) == 4
     for (earliest, latest), delay in zip(windows, [5, 15, 60, 300], strict=True):
         assert earliest <= delay <= latest

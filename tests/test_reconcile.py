@@ -28,7 +28,8 @@ def run_cli(runner, tmp_path, text, name="settlement.csv"):
 
 def test_matching_rows_report_no_differences(api, send_webhook, runner, tmp_path):
     paid = paid_api_payment(api, send_webhook, "WEB-1", 27500)
-    result = run_cli(runner, tmp_path, GENERIC + f"{paid['provider_trx_id']},WEB-1,27500.00,193,27307,2026-11-24,settlement\n")
+    result = run_cli(runner, tmp_path,
+                     GENERIC + f"{paid['provider_trx_id']},WEB-1,27500.00,193,27307,2026-11-24,settlement\n")
     assert result.exit_code == 0, result.output
     assert "1 cocok" in result.output and "Tidak ada selisih" in result.output
 
@@ -36,7 +37,8 @@ def test_matching_rows_report_no_differences(api, send_webhook, runner, tmp_path
 def test_matching_falls_back_to_order_id(api, send_webhook, app):
     paid_api_payment(api, send_webhook, "WEB-1", 27500)
     with app.app_context():
-        report = reconcile.reconcile(business_date(), reconcile.parse_csv(GENERIC + ",WEB-1,27500,0,27500,2026-11-24,settlement\n"), "f.csv")
+        rows = reconcile.parse_csv(GENERIC + ",WEB-1,27500,0,27500,2026-11-24,settlement\n")
+        report = reconcile.reconcile(business_date(), rows, "f.csv")
         assert len(report.matched) == 1
 
 

@@ -85,7 +85,8 @@ def test_no_key_token_or_secret_ever_leaves_the_server(app, app_config, client, 
             call("post", "/webhooks/xendit", json=body, headers={"x-callback-token": "not-the-token-123"})
             call("post", "/webhooks/xendit", json=body, headers={"x-callback-token": XENDIT_TOKEN})
         else:
-            call("post", f"/pos/payments/{payment_id}/confirm", data={"pin": CASHIER[1]}, headers={"HX-Request": "true"})
+            call("post", f"/pos/payments/{payment_id}/confirm", data={"pin": CASHIER[1]},
+                 headers={"HX-Request": "true"})
         call("get", f"/pos/payments/{payment_id}/status", headers={"HX-Request": "true"})
         call("post", "/payments", json={"order_id": f"WEB-{provider}", "amount": 12000},
              headers={"Authorization": f"Bearer {api_token}"})

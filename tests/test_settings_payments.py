@@ -212,7 +212,8 @@ def test_markup_and_control_characters_never_reach_qr_tag_59(app, admin):
     from kasir import qris
     from kasir.payments.providers.mock import build_payload
 
-    assert save(admin, provider="mock", merchant_name="<b>Kopi\x07 Kita</b>\u200b", merchant_city="Depok").status_code == 302
+    assert save(admin, provider="mock", merchant_name="<b>Kopi\x07 Kita</b>\u200b",
+                merchant_city="Depok").status_code == 302
     with app.app_context():
         assert gateway_settings.load().merchant_name == "Kopi Kita"
         parsed = qris.parse(build_payload(5000, "MOCK-1"))

@@ -1,4 +1,5 @@
-"""A till, API clients, webhooks and CLI jobs (another process) on one instance at once: nobody sees "database is locked".
+"""A till, API clients, webhooks and CLI jobs (another process) on one instance at once: nobody sees "database is
+locked".
 
 SQLite allows one writer at a time across processes; kasir.database makes writers queue for the lock
 instead of failing. Under this mixed load no answer is a 500, and no answer, log line or command output
@@ -51,7 +52,8 @@ def till_sells(url: str, answers: Answers) -> None:
             panel = answers.keep("panel", session.get(f"{url}/pos/pay/cash", headers=htmx_headers(token),
                                                       timeout=TIMEOUT))
             sale_id = re.search(r'name="sale_id" value="(\d+)"', panel.text).group(1)
-            answers.keep("cash", session.post(f"{url}/pos/checkout/cash", data={"sale_id": sale_id, "tendered": "10.000"},
+            answers.keep("cash", session.post(f"{url}/pos/checkout/cash",
+                                              data={"sale_id": sale_id, "tendered": "10.000"},
                                               headers=htmx_headers(token), timeout=TIMEOUT))
 
 

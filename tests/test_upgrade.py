@@ -82,7 +82,8 @@ def test_upgrading_an_old_database_keeps_every_row(old_app):
         assert backup.integrity_problem(path) is None
 
         sale = db.session.get(Sale, 1)
-        assert (sale.status, sale.total, sale.tendered, sale.change, sale.method) == ("PAID", 11000, 20000, 9000, "CASH")
+        assert ((sale.status, sale.total, sale.tendered, sale.change, sale.method)
+                == ("PAID", 11000, 20000, 9000, "CASH"))
         assert [(item.sku, item.quantity) for item in sale.items] == [("SKU0001", 2), ("SKU0006", 1)]
         assert sale.display_number == "1-261120-0001"
         assert sale.paid_at.tzinfo is not None

@@ -151,7 +151,8 @@ def test_a_refused_amount_is_stored_with_its_error_and_its_replay_is_a_duplicate
     assert delivery.status == "ERROR" and delivery.error.startswith("amount mismatch")
     again = send_webhook(paid_body(pending_payment, amount=7000), event_id="evt-short")
     assert again.status_code == 200 and again.json == {"result": "duplicate"}
-    assert db.session.scalar(db.select(db.func.count(AuditLog.id)).where(AuditLog.action == "WebhookAmountMismatch")) == 1
+    assert db.session.scalar(db.select(db.func.count(AuditLog.id))
+                             .where(AuditLog.action == "WebhookAmountMismatch")) == 1
 
 
 def test_an_event_the_state_machine_refuses_is_stored_as_ignored(send_webhook, pending_payment):

@@ -38,10 +38,12 @@ def payment_detail(payment_id):
     payment = db.get_or_404(Payment, payment_id)
     webhooks = db.session.scalars(db.select(WebhookDelivery).where(WebhookDelivery.payment_id == payment.id)
                                   .order_by(WebhookDelivery.received_at)).all()
-    outbox = db.session.scalars(db.select(Callback).where(Callback.payment_id == payment.id).order_by(Callback.id)).all()
+    outbox = db.session.scalars(db.select(Callback).where(Callback.payment_id == payment.id)
+                                .order_by(Callback.id)).all()
     return render_template("admin/payment_detail.html", payment=payment, webhooks=webhooks, callbacks=outbox,
                            history=timeline.timeline(payment), error_text=timeline.error_text,
-                           webhook_labels=timeline.WEBHOOK_STATUS_LABELS, callback_labels=timeline.CALLBACK_EVENT_LABELS,
+                           webhook_labels=timeline.WEBHOOK_STATUS_LABELS,
+                           callback_labels=timeline.CALLBACK_EVENT_LABELS,
                            refunds=service.refunds_of(payment), refunded_amount=service.refunded_amount(payment))
 
 
@@ -68,7 +70,8 @@ def api_keys():
         else:
             audit.record("CreateApiKey", f"{key.prefix} {key.name}")
             db.session.commit()
-    return render_template("admin/api_keys.html", keys=keys.list_keys(), token=token, error=error), (422 if error else 200)
+    return render_template("admin/api_keys.html", keys=keys.list_keys(), token=token,
+                           error=error), (422 if error else 200)
 
 
 @bp.route("/api-keys/<prefix>/revoke", methods=["POST"])

@@ -40,7 +40,8 @@ def product_list():
         query = query.where(Product.name.ilike(f"%{search}%") | (Product.sku == search) | (Product.barcode == search))
     if category:
         query = query.where(Product.category == category)
-    pagination = db.paginate(query.order_by(Product.category, Product.name), page=page, per_page=PAGE_SIZE, error_out=False)
+    pagination = db.paginate(query.order_by(Product.category, Product.name), page=page, per_page=PAGE_SIZE,
+                             error_out=False)
     categories = db.session.scalars(db.select(Product.category).distinct().order_by(Product.category)).all()
     return render_template("admin/products.html", pagination=pagination, search=search, category=category,
                            categories=categories)
@@ -60,7 +61,8 @@ def _product_form(product: Product | None):
             db.session.commit()
             flash(f"Produk {saved.name} disimpan.", "success")
             return redirect(url_for("admin.product_list"))
-    return render_template("admin/product_form.html", product=product, form=form, errors=errors), (422 if errors else 200)
+    return render_template("admin/product_form.html", product=product, form=form,
+                           errors=errors), (422 if errors else 200)
 
 
 @bp.route("/products/new", methods=["GET", "POST"])
@@ -116,7 +118,8 @@ def user_new():
     if request.method == "POST":
         form = request.form
         try:
-            user = create_user(form.get("username", ""), form.get("role", ""), display_name=form.get("display_name", ""),
+            user = create_user(form.get("username", ""), form.get("role", ""),
+                               display_name=form.get("display_name", ""),
                                password=form.get("password") or None, pin=form.get("pin") or None,
                                must_change_password=bool(form.get("password")))
         except AccountError as exc:
@@ -188,7 +191,8 @@ def sale_list():
         day = business_date()
         flash("Tanggal tidak valid; menampilkan hari ini.", "error")
     rows = db.session.scalars(
-        db.select(Sale).where(Sale.business_date == day, Sale.status.in_([SALE_PAID, SALE_VOID])).order_by(Sale.paid_at.desc())
+        db.select(Sale).where(Sale.business_date == day, Sale.status.in_([SALE_PAID, SALE_VOID]))
+        .order_by(Sale.paid_at.desc())
     ).all()
     return render_template("admin/sales.html", sales_list=rows, day=day)
 
@@ -248,11 +252,13 @@ def settings_page(limit_error: str | None = None, *, shop: dict[str, str] | None
     registers = db.session.scalars(db.select(Register).order_by(Register.code)).all()
     limits = request.form if limit_error else {
         key: value for role, limit in approvals.discount_limits().items()
-        for key, value in ((f"discount_limit_percent_{role}", limit.percent), (f"discount_limit_amount_{role}", limit.amount))
+        for key, value in ((f"discount_limit_percent_{role}", limit.percent),
+                           (f"discount_limit_amount_{role}", limit.amount))
         if value is not None}
     width_mm = printer_settings().width_mm
     return render_template("admin/settings.html", shop=shop or shop_profile(), registers=registers, limits=limits,
-                           limit_error=limit_error, errors=shop_errors or {}, shop_limits=SHOP_LIMITS, width_mm=width_mm,
+                           limit_error=limit_error, errors=shop_errors or {}, shop_limits=SHOP_LIMITS,
+                           width_mm=width_mm,
                            large_columns=COLUMNS.get(width_mm, COLUMNS[58]) // 2), \
         (422 if limit_error or shop_errors else 200)
 
@@ -267,7 +273,8 @@ def discount_limits():
         db.session.rollback()
         return settings_page(str(exc))
     audit.record("SaveConfig", "discount_limits", detail=" ".join(
-        f"{role}={limit.percent if limit.percent is not None else '-'}%/{limit.amount if limit.amount is not None else '-'}"
+        f"{role}={limit.percent if limit.percent is not None else '-'}%"
+        f"/{limit.amount if limit.amount is not None else '-'}"
         for role, limit in saved.items()))
     db.session.commit()
     flash("Batas diskon disimpan.", "success")

@@ -39,7 +39,8 @@ def approval_modal(reason: str, *, target: str, swap: str = "outerHTML", error: 
     return response
 
 
-def ask_approval(problem: approvals.ApprovalNeeded | approvals.ApprovalRefused, *, target: str, swap: str = "outerHTML"):
+def ask_approval(problem: approvals.ApprovalNeeded | approvals.ApprovalRefused, *, target: str,
+                 swap: str = "outerHTML"):
     """The modal for an action that raised ApprovalNeeded, or again with the reason after ApprovalRefused."""
     if isinstance(problem, approvals.ApprovalNeeded):
         return approval_modal(problem.reason, target=target, swap=swap)

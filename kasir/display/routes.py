@@ -49,13 +49,15 @@ def display_context(register: Register) -> dict:
     sale = db.session.scalar(db.select(Sale).where(Sale.register_id == register.id, Sale.status == SALE_OPEN))
     payment = None
     if sale is not None:
-        payment = db.session.scalar(db.select(Payment).where(Payment.sale_id == sale.id, Payment.status == states.PENDING)
+        payment = db.session.scalar(db.select(Payment).where(Payment.sale_id == sale.id,
+                                                             Payment.status == states.PENDING)
                                     .order_by(Payment.created_at.desc()))
     # Money that came but did not pay the sale is said out loud, whatever else the screen shows.
     context["unapplied"] = tenders.unapplied_to_show(register.id, wib_day_bounds(business_date())[0])
     if version.endswith(".1") and not (sale and sale.items):
         context["mode"] = "thanks"
-        context["paid_sale"] = db.session.scalar(db.select(Sale).where(Sale.register_id == register.id, Sale.status == SALE_PAID)
+        context["paid_sale"] = db.session.scalar(db.select(Sale).where(Sale.register_id == register.id,
+                                                                       Sale.status == SALE_PAID)
                                                  .order_by(Sale.paid_at.desc()))
     elif payment is not None:
         context.update(mode="qris", payment=payment, sale=sale, merchant=qr_identity(payment.qr_string))

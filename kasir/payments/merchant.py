@@ -18,7 +18,8 @@ def merchant_identity() -> dict[str, str]:
     name = plain_text(settings.merchant_name) or plain_text(cached_setting("shop_name")) or "TOKO KASIR"
     return {
         "name": shorten(name.upper(), NAME_LIMIT),
-        "city": plain_text(settings.merchant_city).upper()[:CITY_LIMIT] or city_from_address(cached_setting("shop_address")),
+        "city": (plain_text(settings.merchant_city).upper()[:CITY_LIMIT]
+                 or city_from_address(cached_setting("shop_address"))),
         "nmid": settings.merchant_nmid or "ID1020000000001",
     }
 

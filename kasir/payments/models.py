@@ -79,7 +79,8 @@ class WebhookDelivery(db.Model):
 
     __tablename__ = "webhook_events"
     __table_args__ = (UniqueConstraint("provider", "event_id", name="uq_webhook_events_provider_event_id"),
-                      UniqueConstraint("provider", "transaction_key", name="uq_webhook_events_provider_transaction_key"),
+                      UniqueConstraint("provider", "transaction_key",
+                                       name="uq_webhook_events_provider_transaction_key"),
                       Index("ix_webhook_events_status_received_at", "status", "received_at"),
                       Index("ix_webhook_events_received_at", "received_at"))
 

@@ -50,7 +50,8 @@ _PAYMENTS = Payment.__table__
 # A payment as stored, its columns under the ORM's attribute names: a row read with it stands in for a Payment.
 PAYMENT_ROW = tuple(_PAYMENTS.c[column].label(attribute) for attribute, column in column_keys(Payment).items())
 # The statements of a new API payment.
-_ORDER_TAKEN = RawWrite(db.select(_PAYMENTS.c.id).where(_PAYMENTS.c.order_id == bindparam("order_id")).with_for_update())
+_ORDER_TAKEN = RawWrite(db.select(_PAYMENTS.c.id).where(_PAYMENTS.c.order_id == bindparam("order_id"))
+                        .with_for_update())
 _NEW_PAYMENT = RawWrite(_PAYMENTS.insert())
 # An overdue payment is leased to one expiry run this long; a provider that failed to answer is asked again after it.
 EXPIRY_LEASE = timedelta(seconds=30)
@@ -199,7 +200,8 @@ def apply_provider_status(payment: Payment, reported: ProviderStatus, *, source:
         # Nothing to change (a newer state would refuse this report anyway): no write lock needed.
         return Outcome(payment, False, payment.status)
     try:
-        return apply_status(payment, reported.status, source=source, amount=reported.amount if reported.status == states.PAID else None,
+        return apply_status(payment, reported.status, source=source,
+                            amount=reported.amount if reported.status == states.PAID else None,
                             provider_ref=reported.ref_no, raw=reported.raw)
     except states.InvalidTransition:
         db.session.rollback()
@@ -666,7 +668,8 @@ def refund(payment: Payment, amount: int, reason: str, actor: str) -> Outcome:
         raise PaymentError("Hanya pembayaran yang lunas yang bisa direfund.")
     left = payment.amount - refunded_amount(payment)
     if not 0 < amount <= left:
-        raise PaymentError(f"Nominal refund harus antara Rp 1 dan {format_rupiah(left)} (sisa yang belum dikembalikan).")
+        raise PaymentError(
+            f"Nominal refund harus antara Rp 1 dan {format_rupiah(left)} (sisa yang belum dikembalikan).")
     if not reason:
         raise PaymentError("Isi alasan refund.")
     refund_key = f"RF-{payment.order_id[-30:]}-{secrets.token_hex(4)}"

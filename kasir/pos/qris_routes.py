@@ -107,7 +107,8 @@ _STILL_WAITING = RawRead(
     .join(Sale, Sale.id == Payment.sale_id)
     .join(Register, Register.id == Sale.register_id)
     .join(User, User.id == bindparam("user_id"))
-    .where(Payment.id == bindparam("payment_id"), Register.code == bindparam("register_code"), Register.active.is_(True),
+    .where(Payment.id == bindparam("payment_id"), Register.code == bindparam("register_code"),
+           Register.active.is_(True),
            User.active.is_(True), User.session_version == bindparam("session_version"),
            User.must_change_password.is_(False)))
 

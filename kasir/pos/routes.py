@@ -64,7 +64,8 @@ def product_query(search: str, category: str):
         query = query.where(Product.category == category)
     if search:
         pattern = f"%{search.strip()}%"
-        query = query.where(Product.name.ilike(pattern) | (Product.barcode == search.strip()) | (Product.sku == search.strip()))
+        query = query.where(Product.name.ilike(pattern) | (Product.barcode == search.strip())
+                            | (Product.sku == search.strip()))
     return query.order_by(Product.name).limit(GRID_LIMIT)
 
 

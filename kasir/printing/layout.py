@@ -46,7 +46,8 @@ def _tender_lines(tender: Tender, columns: int, split: bool) -> list[Line]:
     """A tender on the receipt; a split sale's tenders each say how much of the total they paid."""
     lines = [Line(two_columns(tender.method_label, format_number(tender.amount), columns))] if split else []
     if tender.method == METHOD_CASH:
-        lines.append(Line(two_columns("  Diterima" if split else "Tunai", format_number(tender.tendered or 0), columns)))
+        lines.append(Line(two_columns("  Diterima" if split else "Tunai", format_number(tender.tendered or 0),
+                                      columns)))
         lines.append(Line(two_columns("  Kembali" if split else "Kembali", format_number(tender.change or 0), columns),
                           bold=True))
     elif tender.method == METHOD_DEBIT:
@@ -68,7 +69,8 @@ def build_receipt(sale: Sale, shop: dict[str, str], width_mm: int = 58) -> Recei
     lines.append(_rule(columns))
     for item in sale.items:
         lines += [Line(part) for part in textwrap.wrap(item.name, columns)]
-        lines.append(Line(two_columns(f"  {item.quantity} x {format_number(item.unit_price)}", format_number(item.gross), columns)))
+        lines.append(Line(two_columns(f"  {item.quantity} x {format_number(item.unit_price)}",
+                                      format_number(item.gross), columns)))
         if item.discount:
             label = f"  Diskon {item.discount_percent}%" if item.discount_percent else "  Diskon"
             lines.append(Line(two_columns(label, f"-{format_number(item.discount)}", columns)))

@@ -367,7 +367,8 @@ def reconcile_yesterday() -> Report | None:
 
 def format_report(report: Report) -> str:
     def settlement_line(row: Settlement) -> str:
-        expected = f" (Kasir {format_rupiah(row.payment.amount)})" if row.payment and row.outcome == AMOUNT_MISMATCH else ""
+        mismatch = row.payment and row.outcome == AMOUNT_MISMATCH
+        expected = f" (Kasir {format_rupiah(row.payment.amount)})" if mismatch else ""
         return f"  {row.order_id or '-'}  trx {row.provider_trx_id or '-'}  {format_rupiah(row.amount)}{expected}"
 
     def payment_line(payment: Payment) -> str:

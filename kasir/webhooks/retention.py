@@ -32,7 +32,8 @@ def purge_old(now: datetime | None = None) -> int:
     """The job: delete deliveries and refusal counts older than WEBHOOK_KEEP_DAYS; how many rows went."""
     cutoff = (now or utcnow()) - timedelta(days=current_app.config["WEBHOOK_KEEP_DAYS"])
     deleted = 0
-    for model, moment_column in ((WebhookDelivery, WebhookDelivery.received_at), (WebhookRejection, WebhookRejection.hour)):
+    for model, moment_column in ((WebhookDelivery, WebhookDelivery.received_at),
+                                 (WebhookRejection, WebhookRejection.hour)):
         for _ in range(MAX_BATCHES_PER_RUN):
             batch = _delete_batch(model, moment_column, cutoff)
             deleted += batch

@@ -121,8 +121,9 @@ def receive(provider, headers, raw_body: bytes, source: str | None = None) -> Re
 
     A delivery is stored with its outcome in the transaction that applies it (one commit): a server that
     dies before that commit keeps neither, and the sender, left without an answer, delivers again; a replay
-    rolls back on the stored event id; an error rolls back and the delivery is then kept for the job. One that cannot be applied at once (no payment yet, or a gateway to
-    ask first) is committed on its own, leased to this request, before anything else.
+    rolls back on the stored event id; an error rolls back and the delivery is then kept for the job. One that
+    cannot be applied at once (no payment yet, or a gateway to ask first) is committed on its own, leased to this
+    request, before anything else.
     """
     if rejections.over_limit(source):
         rejections.refuse(provider.name, source, rejections.RATE_LIMITED, "too many refused deliveries", headers,
@@ -133,7 +134,8 @@ def receive(provider, headers, raw_body: bytes, source: str | None = None) -> Re
         event = provider.parse_webhook(headers, raw_body)
     except WebhookRejected as exc:
         rejections.refuse(provider.name, source, rejections.REJECTED, str(exc), headers, raw_body)
-        return Reply(401, {"error": {"code": "invalid_signature", "message": "signature, timestamp or event id did not verify", "details": {}}})
+        return Reply(401, {"error": {"code": "invalid_signature",
+                                     "message": "signature, timestamp or event id did not verify", "details": {}}})
     except MalformedWebhook as exc:
         rejections.refuse(provider.name, source, rejections.MALFORMED, str(exc), headers, raw_body)
         return Reply(400, {"error": {"code": "malformed_webhook", "message": str(exc), "details": {}}})

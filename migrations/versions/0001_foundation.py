@@ -1,7 +1,7 @@
 """foundation: users, registers, products, sales, settings, audit
 
 Revision ID: 0001_foundation
-Revises: 
+Revises:
 Create Date: 2026-11-23 10:11:55.481163
 
 """

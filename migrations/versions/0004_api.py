@@ -61,7 +61,8 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_callbacks'))
     )
     with op.batch_alter_table('callbacks', schema=None) as batch_op:
-        batch_op.create_index('ix_callbacks_delivered_at_next_attempt_at', ['delivered_at', 'next_attempt_at'], unique=False)
+        batch_op.create_index('ix_callbacks_delivered_at_next_attempt_at', ['delivered_at', 'next_attempt_at'],
+                              unique=False)
         batch_op.create_index(batch_op.f('ix_callbacks_payment_id'), ['payment_id'], unique=False)
 
     op.create_table('settlements',

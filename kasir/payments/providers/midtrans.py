@@ -265,7 +265,8 @@ class MidtransProvider(Provider):
     def confirm_event(self, payment, event: WebhookEvent) -> WebhookEvent:
         """The notification is a hint; the status call is the truth (contract)."""
         reported = self.fetch_status(payment)
-        return replace(event, status=reported.status, amount=reported.amount if reported.status == states.PAID else None,
+        return replace(event, status=reported.status,
+                       amount=reported.amount if reported.status == states.PAID else None,
                        ref_no=reported.ref_no)
 
     def fetch_settlement(self, day: date) -> list[SettlementRow]:

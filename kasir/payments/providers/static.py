@@ -72,7 +72,8 @@ class StaticQrisProvider(Provider):
         try:
             parsed = qris.parse(self._payload)
         except qris.QrisError as exc:
-            return ConnectionResult(ok=False, latency_ms=None, message=f"QRIS statis tidak valid: {describe_qris_error(exc)}.")
+            return ConnectionResult(ok=False, latency_ms=None,
+                                    message=f"QRIS statis tidak valid: {describe_qris_error(exc)}.")
         nmid = f", NMID {parsed.nmid}" if parsed.nmid else ""
         return ConnectionResult(ok=True, latency_ms=0,
                                 message=f"QRIS statis valid: {parsed.merchant_name}, {parsed.merchant_city}{nmid}. "

@@ -68,7 +68,8 @@ def _gateway_error(response: GatewayResponse, action: str) -> ProviderError:
         return ProviderError("QRIS belum diaktifkan di akun Xendit (CHANNEL_NOT_ACTIVATED).",
                              code="provider_channel_not_activated")
     if error_code == "DUPLICATE_ERROR" or status == 409:
-        return ProviderError("Reference ID ini sudah pernah dipakai di Xendit. Buat QR baru.", code="duplicate_order_id")
+        return ProviderError("Reference ID ini sudah pernah dipakai di Xendit. Buat QR baru.",
+                             code="duplicate_order_id")
     if error_code == "API_VALIDATION_ERROR" or status == 400:
         return ProviderError(f"Xendit menolak data {action} (validasi).", code="provider_validation_error")
     if status == 403:
