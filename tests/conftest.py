@@ -496,7 +496,7 @@ def known_dashboard_day(known_day, provider_metrics):
     from kasir.payments import states
     from kasir.payments.models import WEBHOOK_ERROR, WEBHOOK_OK, Payment, ProviderCallStat, WebhookDelivery
 
-    day, at = known_day.day, known_day.at
+    at = known_day.at
     for payment, seconds in ((known_day.qris_paid, 30), (known_day.late, 1200), (known_day.double, 90),
                              (known_day.refunded, 60)):
         db.session.execute(db.update(Payment).where(Payment.id == payment.id)
