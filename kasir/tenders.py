@@ -176,12 +176,16 @@ def _tender_amount(sale: Sale, amount: int | None) -> int:
 
 def add_cash(sale_id: int, tendered: int, amount: int | None = None) -> Sale:
     """Cash for the sale: `amount` (default: what is due) is settled, the rest of `tendered` is change.
-    Cash below the amount is a partial tender (no change); the sale closes when covered."""
+    Less cash than that is refused: a part payment in cash names its amount (a mistyped 1.000 for 10.000
+    must not lock the cart on a part payment); the sale closes when covered."""
     with write_transaction():
         sale, repeated = _sale_to_pay(sale_id, METHOD_CASH)
         if repeated:
             return sale
-        amount = min(_tender_amount(sale, amount), tendered)
+        amount = _tender_amount(sale, amount)
+        if tendered < amount:
+            raise sales.SaleError(f"Uang diterima kurang dari {format_rupiah(amount)}. Untuk bayar sebagian "
+                                  "tunai, isi nominalnya di “Bayar sebagian tunai”.")
         _take(sale, Tender(method=METHOD_CASH, amount=amount, tendered=tendered, change=tendered - amount))
     return sale
 

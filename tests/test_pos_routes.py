@@ -70,8 +70,9 @@ def assert_toast(response, text):
     assert text in html.unescape(response.get_data(as_text=True))
 
 
-def pay_cash(pos, sale_id, tendered):
-    return pos.post("/pos/checkout/cash", data={"sale_id": str(sale_id), "tendered": tendered})
+def pay_cash(pos, sale_id, tendered, part=None):
+    data = {"sale_id": str(sale_id), "tendered": tendered}
+    return pos.post("/pos/checkout/cash", data=data if part is None else {**data, "amount": part})
 
 
 def receipt_lines(body: str) -> list[str]:
@@ -280,9 +281,17 @@ def test_cash_with_cents_is_refused_and_the_sale_stays_open(pos, app):
     assert stock(app, "SKU0001") == 120
 
 
-def test_cash_less_than_the_total_is_a_part_payment_and_the_till_shows_what_is_left(pos, app):
+def test_cash_less_than_the_total_is_refused_and_changes_nothing(pos, app):
     sale_id = fill(pos, app, "SKU0001", "SKU0006")  # 7.500
-    body = html.unescape(pay_cash(pos, sale_id, "5.000").get_data(as_text=True))
+    assert_toast(pay_cash(pos, sale_id, "5.000"), "Uang diterima kurang dari Rp 7.500")
+    assert sale_row(app, sale_id)["status"] == "OPEN"
+    with app.app_context():
+        assert db.session.get(Sale, sale_id).tenders == []
+
+
+def test_cash_for_a_named_part_is_a_part_payment_and_the_till_shows_what_is_left(pos, app):
+    sale_id = fill(pos, app, "SKU0001", "SKU0006")  # 7.500
+    body = html.unescape(pay_cash(pos, sale_id, "5.000", part="5.000").get_data(as_text=True))
     assert re.search(r"Sudah dibayar <strong>Rp 5\.000</strong> · Sisa <strong>Rp 2\.500</strong>", body)
     assert re.search(r"data-cart-due><span>Sisa</span><span>Rp 2\.500</span>", body)
     assert sale_row(app, sale_id)["status"] == "OPEN"

@@ -307,7 +307,7 @@ def test_auto_print_off_queues_nothing_but_reprint_still_works(till, network_pri
 
 def test_a_part_payment_queues_no_receipt(till, network_printer):
     sale = till.add("SKU0001")
-    tenders.pay_cash(sale.id, "1.000")
+    tenders.pay_cash(sale.id, "1.000", "1.000")
     assert jobs_of(sale) == []
 
 

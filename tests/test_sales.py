@@ -94,9 +94,9 @@ def test_sale_numbers_count_up_per_register_per_day(till):
     assert second.display_number.endswith("-0002")
 
 
-def test_cash_below_the_total_is_a_partial_tender_and_the_sale_stays_open(till):
+def test_cash_for_a_named_part_is_a_partial_tender_and_the_sale_stays_open(till):
     sale = till.add("SKU0006")
-    paid = tenders.pay_cash(sale.id, "3.000")
+    paid = tenders.pay_cash(sale.id, "3.000", "3.000")
     assert (paid.status, tenders.received(paid), tenders.due(paid)) == ("OPEN", 3000, 1000)
     assert stock("SKU0006") == 96
 

@@ -124,7 +124,7 @@ def test_two_qrs_in_turn_pay_one_sale_and_the_second_defaults_to_what_is_left(ti
 
 def test_part_cash_then_a_qr_for_the_rest_closes_the_sale(till):
     sale = till.add("SKU0001", "SKU0006")
-    tenders.pay_cash(sale.id, "5.000")
+    tenders.pay_cash(sale.id, "5.000", "5.000")
     payment = service.create_for_sale(sale.id)
     assert payment.amount == 2500
     webhook_pays(payment)
@@ -148,6 +148,15 @@ def test_a_fresh_qr_for_a_part_qr_keeps_its_amount(till):
     sale = till.add("SKU0001", "SKU0006")
     fresh_qr = service.regenerate(service.create_for_sale(sale.id, 5000))
     assert (fresh_qr.amount, fresh_qr.status) == (5000, states.PENDING)
+
+
+def test_less_cash_than_the_part_it_pays_is_refused(till):
+    sale = till.add("SKU0001", "SKU0006")  # 7.500
+    with pytest.raises(sales.SaleError, match="kurang dari Rp 7.500"):
+        tenders.pay_cash(sale.id, "5.000")
+    with pytest.raises(sales.SaleError, match="kurang dari Rp 6.000"):
+        tenders.pay_cash(sale.id, "5.000", "6.000")
+    assert fresh(Sale, sale.id).tenders == []
 
 
 def test_a_cash_amount_above_what_is_due_is_refused(till):
@@ -252,7 +261,7 @@ def test_the_cart_unlocks_when_its_qr_is_cancelled(till, pending_payment):
 
 def test_the_cart_stays_locked_once_part_of_it_is_paid(till):
     sale = till.add("SKU0001", "SKU0006")
-    tenders.pay_cash(sale.id, "5.000")
+    tenders.pay_cash(sale.id, "5.000", "5.000")
     with pytest.raises(sales.SaleError, match="sudah dibayar Rp 5.000"):
         sales.add_by_code(fresh(Sale, sale.id), "SKU0002")
 

@@ -248,7 +248,7 @@ def checkout(pay):
 def checkout_cash():
     # A quick-tender button sends its amount as `quick`; otherwise the typed amount counts.
     tendered = request.form.get("quick") or request.form.get("tendered", "")
-    return checkout(lambda sale_id: tenders.pay_cash(sale_id, tendered[:30]))
+    return checkout(lambda sale_id: tenders.pay_cash(sale_id, tendered[:30], request.form.get("amount", "")[:30]))
 
 
 @bp.route("/checkout/debit", methods=["POST"])

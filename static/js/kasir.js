@@ -82,7 +82,10 @@
     const input = form.querySelector("[data-tendered-input]");
     const preview = form.querySelector("[data-change-preview]");
     if (!input || !preview) return;
-    const total = parseInt(form.dataset.total, 10);
+    // A typed part amount ("Bayar sebagian tunai") is what this cash pays; otherwise all that is due.
+    const part = form.querySelector("[name=amount]");
+    const partAmount = part && part.value.trim() ? parseRupiah(part.value, false) : null;
+    const total = partAmount && !partAmount.error ? partAmount.value : parseInt(form.dataset.total, 10);
     preview.classList.remove("short");
     if (!input.value.trim()) {
       preview.textContent = "";
