@@ -78,7 +78,7 @@ def test_a_webhook_being_processed_is_left_alone_by_the_reprocessing_job(app, se
 
 def test_a_webhook_for_a_payment_still_being_created_waits_for_it(app, send_webhook, till):
     """Its QR is being made (CREATED): the event is kept for the job, not dropped as an invalid transition."""
-    payment = service._new_sale_payment(till.add("SKU0001", "SKU0006").id)
+    payment = service._new_sale_payment(till.add("SKU0001", "SKU0006").id, None)
     response = send_webhook({"order_id": payment.order_id, "amount": 7500, "status": "SUCCESS", "ref_no": "R1"})
     assert response.status_code == 202
     service.request_charge(payment)
