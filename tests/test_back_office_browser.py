@@ -56,6 +56,8 @@ def test_cashier_opens_sells_and_closes_a_shift_from_the_till(cashier_page, prin
     assert figure(page, "expected_cash") == "Rp 203.500"
     page.screenshot(path=screenshots / "pos-shift-x.png")
     page.click("#modal >> text=Kembali")
+    # htmx focuses the panel's autofocus field once the swap settles: typing before then can land there.
+    page.wait_for_selector("#counted_cash:focus")
     page.fill("#counted_cash", "203.000")
     page.fill("#note", "Kembalian kurang 500")
     page.screenshot(path=screenshots / "pos-shift-panel.png")
