@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from conftest import CASHIER
+from conftest import CASHIER, sqlite_only
 from kasir.extensions import db
 from kasir.models import Register, Shift, User
 from kasir.reports import shifts
@@ -65,6 +65,7 @@ def test_the_z_report_print_error_names_no_environment_variable(client, auth, cl
     assert technical_words(page) == []
 
 
+@sqlite_only("on PostgreSQL the shop backs up with pg_dump; Kasir makes no backup files")
 def test_the_backups_page_names_the_shift_close_backup_in_words(client, auth, closed_shift):
     auth.login_admin()
     text = visible_text(client.get("/admin/backups").get_data(as_text=True))
