@@ -344,19 +344,31 @@ def api(client, api_token):
 
 @pytest.fixture
 def commits(app):
-    """The COMMITs of the app's database while the test runs."""
+    """The COMMITs of transactions that wrote to the app's database while the test runs (ending a read
+    transaction writes nothing)."""
     from sqlalchemy import event
 
     seen = []
 
-    def commit(connection):  # None for run_write's commit without the Session
-        seen.append(connection)
+    def statement(connection, _cursor, sql, *_rest):
+        if not sql.lstrip().upper().startswith(("SELECT", "BEGIN", "PRAGMA")):
+            connection.info["kasir_test_wrote"] = True
+
+    def commit(connection):
+        if connection.info.pop("kasir_test_wrote", False):
+            seen.append(connection)
+
+    def rollback(connection):
+        connection.info.pop("kasir_test_wrote", None)
 
     with app.app_context():
         engine = db.engine
-    event.listen(engine, "commit", commit)
+    listeners = (("before_cursor_execute", statement), ("commit", commit), ("rollback", rollback))
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
     yield seen
-    event.remove(engine, "commit", commit)
+    for name, listener in listeners:
+        event.remove(engine, name, listener)
 
 
 @pytest.fixture

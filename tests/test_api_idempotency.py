@@ -7,6 +7,8 @@ from kasir.clock import utcnow
 from kasir.extensions import db
 from kasir.payments import service
 from kasir.payments.models import MockLedgerEntry, Payment
+from kasir.payments.providers.mock import MockProvider
+from kasir.settings import set_setting
 
 
 def keyed(key):
@@ -46,6 +48,20 @@ def test_a_keyed_payment_of_a_local_provider_is_claimed_charged_and_answered_in_
     commits.clear()
     assert api.create("WEB-1", 5000, headers=keyed("k-1")).status_code == 201
     assert len(commits) == 1
+
+
+def test_a_keyed_payment_is_charged_once_even_when_the_settings_change_meanwhile(api, app, monkeypatch):
+    charges = []
+    create_qr = MockProvider.create_qr
+
+    def charge_while_the_shop_is_renamed(provider, reference, amount, expires_at):
+        charges.append(reference)
+        set_setting("shop_name", "Toko Baru")
+        return create_qr(provider, reference, amount, expires_at)
+
+    monkeypatch.setattr(MockProvider, "create_qr", charge_while_the_shop_is_renamed)
+    assert api.create("WEB-1", 5000, headers=keyed("k-1")).status_code == 201
+    assert charges == ["WEB-1"] and count(app, Payment) == 1 and count(app, MockLedgerEntry) == 1
 
 
 def test_a_refused_local_charge_keeps_the_failed_payment_and_its_answer(api, app, monkeypatch):

@@ -1,7 +1,6 @@
 """POST /webhooks/qris: stored first, verified, deduplicated, amount-checked, converging via apply_status."""
 import json
 import time
-from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import event
@@ -195,13 +194,6 @@ def payment_reads(app):
     event.listen(engine, "before_cursor_execute", seen)
     yield reads
     event.remove(engine, "before_cursor_execute", seen)
-
-
-def test_a_webhook_for_an_api_payment_reads_the_payment_once(app, api, send_webhook, payment_reads):
-    payment = SimpleNamespace(**api.create().get_json())
-    payment_reads.clear()
-    assert send_webhook(paid_body(payment)).get_json()["result"] == "applied"
-    assert len(payment_reads) == 1
 
 
 def test_a_payment_the_intake_found_is_read_again_in_a_later_transaction(app, pending_payment, payment_reads):

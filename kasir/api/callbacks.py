@@ -18,7 +18,7 @@ from datetime import timedelta
 from flask import current_app
 
 from ..clock import utcnow
-from ..database import RawWrite, write_transaction
+from ..database import write_transaction
 from ..extensions import db
 from ..payments import states
 from . import callback_transport
@@ -47,17 +47,14 @@ def verify(key: str, body: bytes, signature: str) -> bool:
     return hmac.compare_digest(sign(key, body), signature or "")
 
 
-_INSERT = RawWrite(db.insert(Callback.__table__))
-
-
 def enqueue(payment) -> None:
-    """Add the callback for the payment's new state (a Payment or a row) to the current write transaction
-    (if it has a callback_url)."""
+    """Add the callback for the payment's new state to the current transaction (if it has a callback_url)."""
     if not payment.callback_url or payment.status not in NOTIFIED_STATES:
         return
     event = f"payment.{payment.status.lower()}"
     body = json.dumps({"event": event, "payment": payment_json(payment)}, separators=(",", ":"))
-    _INSERT.execute(payment_id=payment.id, url=payment.callback_url, event=event, body=body, next_attempt_at=utcnow())
+    db.session.add(Callback(payment_id=payment.id, url=payment.callback_url, event=event, body=body,
+                            next_attempt_at=utcnow()))
 
 
 def next_delay(attempts: int) -> timedelta | None:

@@ -9,28 +9,15 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from ..clock import utcnow
-from ..database import RawRead, RawWrite, write_transaction
+from ..database import write_transaction
 from ..extensions import db
 from .errors import ApiError
 from .models import IDEMPOTENCY_DONE, IDEMPOTENCY_IN_PROGRESS, IdempotencyKey
 
 KEEP_FOR = timedelta(hours=24)
-
-# The statements of every keyed request (no ORM objects to load or flush).
-_KEYS = IdempotencyKey.__table__
-_FIND = select(_KEYS.c.id, _KEYS.c.request_hash, _KEYS.c.state, _KEYS.c.response_status, _KEYS.c.response_body,
-               _KEYS.c.created_at).where(_KEYS.c.api_key_id == bindparam("api_key_id"), _KEYS.c.key == bindparam("key"))
-_FIND_FOR_UPDATE = RawWrite(_FIND.with_for_update())
-_FIND_ANSWER = RawRead(_FIND)  # a repeat's read, outside any transaction
-_INSERT = RawWrite(_KEYS.insert().returning(_KEYS.c.id))
-_DELETE = RawWrite(_KEYS.delete().where(_KEYS.c.id == bindparam("record_id")))
-_RENEW = RawWrite(_KEYS.update().where(_KEYS.c.id == bindparam("record_id")).values(created_at=bindparam("created_at")))
-_FINISH = RawWrite(_KEYS.update().where(_KEYS.c.id == bindparam("record_id")).values(
-    state=IDEMPOTENCY_DONE, response_status=bindparam("status"), response_body=bindparam("body")))
 
 
 @dataclass(frozen=True)
@@ -65,17 +52,23 @@ def _expired(record) -> bool:
     return record.created_at <= utcnow() - KEEP_FOR
 
 
-
 def _abandoned(record, abandoned_before: datetime) -> bool:
     """A claim whose request never finished and no live request could still be running: its process died."""
     return record.state == IDEMPOTENCY_IN_PROGRESS and record.created_at <= abandoned_before
+
+
+def _find(api_key_id: int, key: str, *, for_update: bool = False) -> IdempotencyKey | None:
+    query = db.select(IdempotencyKey).where(IdempotencyKey.api_key_id == api_key_id, IdempotencyKey.key == key)
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return db.session.scalar(query)
 
 
 def replay(api_key_id: int, key: str, request_hash: str, *, abandoned_before: datetime) -> Claim | None:
     """A key that an earlier request holds, read without the write lock (a repeat is the common case and
     its stored answer does not change): its Claim, or 422 / 409. None when the key is free or its claim
     was abandoned; then `claim`."""
-    record = _FIND_ANSWER.first(db.engine, api_key_id=api_key_id, key=key)
+    record = _find(api_key_id, key)
     if record is None or _expired(record) or (record.request_hash == request_hash
                                               and _abandoned(record, abandoned_before)):
         return None
@@ -87,16 +80,19 @@ def claim(api_key_id: int, key: str, request_hash: str, *, abandoned_before: dat
     never finished (its process died) is taken over, so the client's retry gets an answer."""
     try:
         with write_transaction():
-            record = _FIND_FOR_UPDATE.first(api_key_id=api_key_id, key=key)
+            record = _find(api_key_id, key, for_update=True)
             if record is not None and _expired(record):
-                _DELETE.execute(record_id=record.id)  # expired, not purged yet: the key is free
+                db.session.delete(record)  # expired, not purged yet: the key is free
+                db.session.flush()
                 record = None
             if record is None:
-                inserted = _INSERT.first(api_key_id=api_key_id, key=key, request_hash=request_hash,
-                                         state=IDEMPOTENCY_IN_PROGRESS, created_at=utcnow())
-                return Claim(record_id=inserted.id)
+                record = IdempotencyKey(api_key_id=api_key_id, key=key, request_hash=request_hash,
+                                        state=IDEMPOTENCY_IN_PROGRESS, created_at=utcnow())
+                db.session.add(record)
+                db.session.flush()
+                return Claim(record_id=record.id)
             if record.request_hash == request_hash and _abandoned(record, abandoned_before):
-                _RENEW.execute(record_id=record.id, created_at=utcnow())
+                record.created_at = utcnow()
                 return Claim(record_id=record.id)
             return _answer_for(record, request_hash)
     except IntegrityError:  # PostgreSQL: another request inserted the same key a moment earlier
@@ -105,13 +101,14 @@ def claim(api_key_id: int, key: str, request_hash: str, *, abandoned_before: dat
 
 def finish(record_id: int, status: int, body: str) -> None:
     with write_transaction():
-        _FINISH.execute(record_id=record_id, status=status, body=body)
+        db.session.execute(db.update(IdempotencyKey).where(IdempotencyKey.id == record_id).values(
+            state=IDEMPOTENCY_DONE, response_status=status, response_body=body))
 
 
 def release(record_id: int) -> None:
     """The request failed unexpectedly: free the key so that the client's retry can do the work."""
     with write_transaction():
-        _DELETE.execute(record_id=record_id)
+        db.session.execute(db.delete(IdempotencyKey).where(IdempotencyKey.id == record_id))
 
 
 def purge_expired(now: datetime | None = None) -> int:

@@ -3,10 +3,8 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import bindparam
-
 from ..clock import utcnow
-from ..database import RawRead, write_transaction
+from ..database import write_transaction
 from ..extensions import db
 from .models import ApiKey
 
@@ -14,11 +12,6 @@ TOKEN_PREFIX = "kasir_"
 PREFIX_LENGTH = len(TOKEN_PREFIX) + 8
 # Writing last_used_at on every request would take the write lock for nothing.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-
-
-# Every API request looks its key up: compiled once, read without the ORM.
-_ACTIVE_KEY = RawRead(db.select(ApiKey.id, ApiKey.prefix, ApiKey.last_used_at)
-                      .where(ApiKey.token_hash == bindparam("token_hash"), ApiKey.revoked_at.is_(None)))
 
 
 class ApiKeyError(ValueError):
@@ -66,10 +59,11 @@ def stamp_is_fresh(last_used_at) -> bool:
 
 
 def authenticate(token: str):
-    """The active key for a bearer token (its id, prefix and last_used_at), or None."""
+    """The active key for a bearer token (a row of its id, prefix and last_used_at), or None."""
     if not is_token_shaped(token):
         return None
-    key = _ACTIVE_KEY.first(db.engine, token_hash=hash_token(token))
+    key = db.session.execute(db.select(ApiKey.id, ApiKey.prefix, ApiKey.last_used_at).where(
+        ApiKey.token_hash == hash_token(token), ApiKey.revoked_at.is_(None))).first()
     if key is not None and not stamp_is_fresh(key.last_used_at):
         with write_transaction():
             db.session.execute(db.update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=utcnow()))

@@ -4,7 +4,6 @@ Routes parse, authenticate and answer; the rules live in kasir.payments.service 
 """
 import base64
 import binascii
-import functools
 import json
 from datetime import datetime
 
@@ -13,7 +12,7 @@ from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 
 from .. import audit
-from ..database import RawRead, in_write_block, run_write, write_transaction
+from ..database import RawRead, write_transaction
 from ..extensions import csrf, db, limiter
 from ..fastpath import Answer, json_answer
 from ..payments import service, states
@@ -135,8 +134,8 @@ def _create_keyed(body, key: str):
     if earlier is not None:
         return _replay(earlier)
     try:
-        opened = run_write(functools.partial(_claim_and_open, body, key, request_hash, abandoned_before,
-                                             active_provider_name()))
+        with write_transaction():
+            opened = _claim_and_open(body, key, request_hash, abandoned_before, active_provider_name())
     except IntegrityError:  # PostgreSQL: a concurrent request took this order_id first; nothing of ours was kept
         wanted = _payment_request(body)
         try:
@@ -145,7 +144,12 @@ def _create_keyed(body, key: str):
             raise _order_conflict(exc) from None
         return jsonify(payment_json(payment)), 200
     if isinstance(opened, tuple):  # a gateway on the network charges it, outside any transaction
-        return _charge_and_store(*opened)
+        claim, payment = opened
+        try:
+            return _charge_and_store(claim, payment)
+        except BaseException:
+            idempotency.release(claim.record_id)  # the claim is committed: free the key for the client's retry
+            raise
     return opened
 
 
@@ -178,12 +182,8 @@ def _charge_and_store(claim: idempotency.Claim, payment):
         charge = service.charge_for_api(payment)
     except ProviderError as exc:
         return _store(claim, *_refusal(_provider_refusal(exc)))
-    except BaseException:
-        if not in_write_block():  # the claim is committed: free the key for the client's retry
-            idempotency.release(claim.record_id)
-        raise
     with write_transaction():
-        payment = service.apply_charge(payment, charge)  # written by Core, already as stored on the object
+        payment = service.apply_charge(payment, charge)
         return _store(claim, 201, _json_text(payment_json(payment)))
 
 

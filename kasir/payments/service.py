@@ -2,8 +2,7 @@
 
 Webhooks, the background status sync and the cashier's "Cek Status" all end in apply_status, which
 locks the payment, ignores a status it already has, checks the transition and the amount, and writes
-the state change, its payment_logs row and any sale completion in one transaction. Its statements are
-RawWrites: the payment is read as a row (PAYMENT_ROW), and the caller's object shows it as stored after.
+the state change, its payment_logs row and any sale completion in one transaction.
 """
 import json
 import logging
@@ -13,28 +12,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, func, inspect, or_
+from sqlalchemy import func, or_
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import audit, sales, tenders
 from ..api import callbacks
 from ..clock import utcnow
-from ..database import (
-    RawWrite,
-    column_keys,
-    column_values,
-    in_write_block,
-    primary_key,
-    write_block_memo,
-    write_transaction,
-)
+from ..database import in_write_block, primary_key, write_transaction
 from ..extensions import db
 from ..models import SALE_OPEN, Sale
 from ..money import format_rupiah
 from . import health, states
 from .gateway_settings import active_provider_name
-from .models import Payment, PaymentLog, new_uuid
+from .models import Payment, PaymentLog
 from .providers import get_provider, provider_class
 from .providers.base import Charge, ProviderError, ProviderStatus, ProviderUnavailable
 
@@ -46,13 +36,6 @@ FAST_SYNC_WINDOW = timedelta(minutes=2)
 MAX_DUPLICATE_ORDER_IDS = 20
 ABANDON_MARGIN_SECONDS = 10
 UNCONFIRMED_CANCEL = "provider unreachable: "  # the error of a cancel the gateway has not confirmed yet
-_PAYMENTS = Payment.__table__
-# A payment as stored, its columns under the ORM's attribute names: a row read with it stands in for a Payment.
-PAYMENT_ROW = tuple(_PAYMENTS.c[column].label(attribute) for attribute, column in column_keys(Payment).items())
-# The statements of a new API payment.
-_ORDER_TAKEN = RawWrite(db.select(_PAYMENTS.c.id).where(_PAYMENTS.c.order_id == bindparam("order_id"))
-                        .with_for_update())
-_NEW_PAYMENT = RawWrite(_PAYMENTS.insert())
 # An overdue payment is leased to one expiry run this long; a provider that failed to answer is asked again after it.
 EXPIRY_LEASE = timedelta(seconds=30)
 
@@ -80,64 +63,28 @@ class AmountMismatch(Exception):
 
 @dataclass(frozen=True)
 class Outcome:
-    payment: Payment  # the caller's payment (an ORM object or a row), as stored now
+    payment: Payment  # as stored now
     changed: bool
     previous: str
 
 
-# The statements of apply_status. FOR UPDATE is PostgreSQL's row lock (SQLite holds the write lock already).
-_LOCK_PAYMENT = RawWrite(db.select(*PAYMENT_ROW).where(_PAYMENTS.c.id == bindparam("payment_id")).with_for_update())
-# No values(): the SET clause is the parameters given, compiled once per set of columns.
-_UPDATE_PAYMENT = RawWrite(db.update(_PAYMENTS).where(_PAYMENTS.c.id == bindparam("payment_key")))
-_INSERT_LOG = RawWrite(db.insert(PaymentLog.__table__))
-_PAYMENT_MAPPER = inspect(Payment)
-
-
-_LOCKED = "locked_payments"  # write_block_memo(): {id: row} of the payments locked_payment read
-
-
-def locked_payment(statement: RawWrite, **params):
-    """Inside a write transaction: the payment row `statement` finds (a SELECT of PAYMENT_ROW with FOR
-    UPDATE), or None; apply_status in the same transaction changes that row instead of reading it again."""
-    row = statement.first(**params)
-    if row is not None:
-        write_block_memo().setdefault(_LOCKED, {})[row.id] = row
-    return row
-
-
-def _locked_row(payment_id: str):
-    row = write_block_memo().get(_LOCKED, {}).get(payment_id) or _LOCK_PAYMENT.first(payment_id=payment_id)
-    if row is None:
+def locked(payment_id: str) -> Payment:
+    """Inside a write transaction: the payment, its row locked (PostgreSQL FOR UPDATE; SQLite holds the
+    write lock already) and read again. Raises LookupError for an unknown id."""
+    payment = db.session.get(Payment, payment_id, with_for_update=True, populate_existing=True)
+    if payment is None:
         raise LookupError(payment_id)
-    return row
-
-
-def _update(row, changes: dict) -> None:
-    """Write `changes` (attribute names) to a locked payment's row in one UPDATE, and to the row."""
-    changes["updated_at"] = utcnow()
-    _UPDATE_PAYMENT.execute(payment_key=row.id, **{column_keys(Payment)[key]: value for key, value in changes.items()})
-    vars(row).update(changes)
-
-
-def _show_as_stored(payment, row) -> None:
-    """The caller's payment, and the session's object for it if it holds one, show the row as a reload would."""
-    held = db.session.identity_map.get(_PAYMENT_MAPPER.identity_key_from_primary_key((row.id,)))
-    for target in {id(target): target for target in (payment, held) if target is not None}.values():
-        if isinstance(target, Payment):
-            for key, value in vars(row).items():
-                set_committed_value(target, key, value)
-        else:
-            vars(target).update(vars(row))
+    return payment
 
 
 def _log(payment: Payment, event: str, previous: str | None, source: str, detail: dict | str = "") -> None:
-    """Add the payment's log row to the current transaction (the payment row must exist: flushed)."""
+    """Add the payment's log row to the current transaction."""
     text = detail if isinstance(detail, str) else json.dumps(detail, default=str, sort_keys=True)
-    _INSERT_LOG.execute(payment_id=payment.id, event=event, from_status=previous, to_status=payment.status,
-                        source=source, detail=text[:2000])
+    db.session.add(PaymentLog(payment_id=payment.id, event=event, from_status=previous, to_status=payment.status,
+                              source=source, detail=text[:2000]))
 
 
-def _settle_sale(payment, previous: str) -> str | None:
+def _settle_sale(payment: Payment, previous: str) -> str | None:
     """A PAID payment settles its own amount of its sale (the money rule, kasir.tenders); the review reason
     of any money the sale did not take, else None."""
     sale = db.session.get(Sale, payment.sale_id, with_for_update=True, populate_existing=True)
@@ -148,49 +95,46 @@ def apply_status(payment: Payment, status: str, *, source: str, amount: int | No
                  provider_ref: str | None = None, raw: dict | None = None, provider_trx_id: str | None = None,
                  qr_string: str | None = None, expires_at: datetime | None = None,
                  error: str | None = None, meta: dict | None = None) -> Outcome:
-    """Move `payment` (a Payment, or a row of PAYMENT_ROW) to `status` if the state machine allows it; a
-    repeat is a no-op. Either way the payment shows its row as stored (locked) afterwards.
+    """Move `payment` to `status` if the state machine allows it; a repeat is a no-op. Either way the
+    outcome's payment is the row as stored (locked).
 
     Raises InvalidTransition or AmountMismatch without changing anything.
     """
     with write_transaction():
-        row = _locked_row(primary_key(payment))
-        previous = row.status
+        payment = locked(primary_key(payment))
+        previous = payment.status
         if previous == status:
-            _show_as_stored(payment, row)
             return Outcome(payment, False, previous)
-        if amount is not None and amount != row.amount:
-            raise AmountMismatch(row.amount, amount)
+        if amount is not None and amount != payment.amount:
+            raise AmountMismatch(payment.amount, amount)
         states.check_transition(previous, status)
-        changes: dict = {"status": status}
         detail: dict = {"raw": raw} if raw else {}
+        payment.status = status
         if provider_trx_id:
-            changes["provider_trx_id"] = provider_trx_id
+            payment.provider_trx_id = provider_trx_id
         if qr_string:
-            changes["qr_string"] = qr_string
+            payment.qr_string = qr_string
         if expires_at:
-            changes["expires_at"] = expires_at
+            payment.expires_at = expires_at
         if error:
-            changes["error"] = detail["error"] = error[:300]
+            payment.error = detail["error"] = error[:300]
         if meta:
-            changes["meta"] = {**(row.meta or {}), **meta}
+            payment.meta = {**(payment.meta or {}), **meta}
         if provider_ref:
-            changes["provider_ref_no"] = provider_ref[:100]
+            payment.provider_ref_no = provider_ref[:100]
         if status == states.PAID:
-            changes["paid_at"] = utcnow()
+            payment.paid_at = utcnow()
             if previous in (states.EXPIRED, states.CANCELLED):
-                changes["late"], changes["review_reason"] = True, tenders.LATE_PAYMENT
-            if row.sale_id is not None and (review_reason := _settle_sale(row, previous)):
-                changes["review_reason"] = review_reason
-        elif row.sale_id is not None:
-            sales.touch_display(db.session.get(Sale, row.sale_id).register_id)
-        _update(row, changes)
-        _log(row, f"status:{status.lower()}", previous, source, detail)
-        callbacks.enqueue(row)  # an outbox row in this transaction; a job sends it later
-        if status == states.PAID and row.late:
-            audit.record("LatePayment", row.order_id, outcome="review", actor="system",
-                         detail=f"amount={row.amount} source={source}")
-        _show_as_stored(payment, row)
+                payment.late, payment.review_reason = True, tenders.LATE_PAYMENT
+            if payment.sale_id is not None and (review_reason := _settle_sale(payment, previous)):
+                payment.review_reason = review_reason
+        elif payment.sale_id is not None:
+            sales.touch_display(db.session.get(Sale, payment.sale_id).register_id)
+        _log(payment, f"status:{status.lower()}", previous, source, detail)
+        callbacks.enqueue(payment)  # an outbox row in this transaction; a job sends it later
+        if status == states.PAID and payment.late:
+            audit.record("LatePayment", payment.order_id, outcome="review", actor="system",
+                         detail=f"amount={payment.amount} source={source}")
     return Outcome(payment, True, previous)
 
 
@@ -293,26 +237,25 @@ def open_api_payment(*, api_key_id: int, order_id: str, amount: int, callback_ur
     """(a CREATED payment to charge, True): a new one, or one whose request died before its charge was
     answered; or (the open payment of a repeated order_id, False).
 
-    A new payment is written with Core inserts (it and its `created` log) and handed back as a
-    transient Payment carrying its values: charging it needs no reload, and apply_status locks the row
-    itself. Raises OrderConflict; on PostgreSQL, IntegrityError when a concurrent request inserted the
-    same order_id first (see repeated_order). Inside a caller's write_transaction() it joins that transaction.
+    Raises OrderConflict; on PostgreSQL, IntegrityError when a concurrent request inserted the same
+    order_id first (see repeated_order). Inside a caller's write_transaction() it joins that transaction.
     A new payment is for `provider_name`, by default the active provider.
     """
     with write_transaction():
-        if _ORDER_TAKEN.first(order_id=order_id) is not None:
-            existing = db.session.scalar(db.select(Payment).where(Payment.order_id == order_id))
+        existing = db.session.scalar(db.select(Payment).where(Payment.order_id == order_id).with_for_update())
+        if existing is not None:
             if _abandoned_charge(existing, api_key_id, amount):
                 _claim_resumed_charge(existing)
                 return existing, True
             return _reuse_order(existing, api_key_id, amount), False
         now = utcnow()
-        payment = Payment(id=new_uuid(), order_id=order_id, amount=amount, currency="IDR", status=states.CREATED,
+        payment = Payment(order_id=order_id, amount=amount, currency="IDR", status=states.CREATED,
                           provider=provider_name or active_provider_name(), api_key_id=api_key_id,
                           callback_url=callback_url, meta=metadata,
                           expires_at=now + timedelta(minutes=current_app.config["EXPIRE_MINUTES"]),
                           next_sync_at=now + SYNC_FAST, created_at=now, updated_at=now)
-        _NEW_PAYMENT.execute(**column_values(payment))
+        db.session.add(payment)
+        db.session.flush()
         _log(payment, "created", None, "api", {"amount": amount})
     return payment, True
 
@@ -685,17 +628,16 @@ def refund(payment: Payment, amount: int, reason: str, actor: str) -> Outcome:
     entry = {"amount": amount, "reason": reason, "refund_key": refund_key, "by": actor, "at": utcnow().isoformat()}
     with write_transaction():
         # The gateway gave the money back: it is recorded even if another refund landed meanwhile.
-        row = locked_payment(_LOCK_PAYMENT, payment_id=payment.id)
-        refunds = [*refunds_of(row), entry]
-        _log(row, REFUND_EVENT, row.status, "admin", {"refund": entry, "provider": reported.raw})
-        if row.status == states.PAID and sum(int(item["amount"]) for item in refunds) >= row.amount:
+        payment = locked(payment.id)
+        refunds = [*refunds_of(payment), entry]
+        _log(payment, REFUND_EVENT, payment.status, "admin", {"refund": entry, "provider": reported.raw})
+        if payment.status == states.PAID and sum(int(item["amount"]) for item in refunds) >= payment.amount:
             outcome = apply_status(payment, states.REFUNDED, source="admin", meta={"refunds": refunds})
         else:
-            _update(row, {"meta": {**(row.meta or {}), "refunds": refunds}})
-            _show_as_stored(payment, row)
-            outcome = Outcome(payment, False, row.status)
-        audit.record("Refund", payment.order_id, actor=actor,
-                     detail=f"amount={amount} of {row.amount} refunded={sum(int(item['amount']) for item in refunds)}")
+            payment.meta = {**(payment.meta or {}), "refunds": refunds}
+            outcome = Outcome(payment, False, payment.status)
+        audit.record("Refund", payment.order_id, actor=actor, detail=f"amount={amount} of {payment.amount} "
+                     f"refunded={sum(int(item['amount']) for item in refunds)}")
     return outcome
 
 

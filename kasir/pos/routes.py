@@ -6,7 +6,7 @@ from flask import g, redirect, render_template, request, url_for
 from .. import approvals, sales, tenders
 from ..auth import login_required
 from ..auth.approval import approved, approver_from_form, ask_approval
-from ..database import begin_write
+from ..database import write_transaction
 from ..extensions import db
 from ..models import SALE_OPEN, Product, Register, Sale, SaleItem
 from ..payments import service as payment_service
@@ -43,18 +43,15 @@ def cart_response(sale: Sale, changed: int | None = None):
 def cart_action(action):
     """Run a cart change on the register's cart; answer with the new cart or a toast that explains.
     An action that returns the line it added or changed gets that line scrolled to and highlighted."""
-    begin_write()
-    sale = sales.current_sale(g.register, g.user)
     try:
-        line = action(sale)
+        with write_transaction():
+            sale = sales.current_sale(g.register, g.user)
+            line = action(sale)
+            sales.touch_display(g.register.id)
     except (approvals.ApprovalNeeded, approvals.ApprovalRefused) as exc:
-        db.session.rollback()
         return ask_approval(exc, target="#cart")
     except sales.SaleError as exc:
-        db.session.rollback()
         return toast(str(exc))
-    sales.touch_display(g.register.id)
-    db.session.commit()
     return approved(cart_response(sale, changed=line.id if isinstance(line, SaleItem) else None))
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import case, func
 from .. import audit
 from ..backup import BackupError, create_backup, is_sqlite
 from ..clock import format_wib, utcnow
-from ..database import begin_write
+from ..database import write_transaction
 from ..extensions import db
 from ..models import (
     METHOD_CASH,
@@ -95,16 +95,14 @@ def open_shift(register: Register, cashier: User, opening_cash_text: str) -> Shi
         opening_cash = parse_rupiah(opening_cash_text)
     except MoneyError as exc:
         raise ShiftError(f"Kas awal: {exc}") from exc
-    begin_write()  # check and insert under the write lock: two taps never open two shifts
-    if open_shift_for(register) is not None:
-        db.session.rollback()  # lets go of the write lock
-        raise ShiftError(f"Kasir {register.code} masih punya shift yang belum ditutup.")
-    shift = Shift(register=register, cashier=cashier, opening_cash=opening_cash, opened_at=utcnow())
-    db.session.add(shift)
-    db.session.flush()
-    audit.record("OpenShift", f"shift {shift.id} kasir {register.code} {cashier.username}",
-                 detail=f"opening_cash={opening_cash}")
-    db.session.commit()
+    with write_transaction():  # check and insert under the write lock: two taps never open two shifts
+        if open_shift_for(register) is not None:
+            raise ShiftError(f"Kasir {register.code} masih punya shift yang belum ditutup.")
+        shift = Shift(register=register, cashier=cashier, opening_cash=opening_cash, opened_at=utcnow())
+        db.session.add(shift)
+        db.session.flush()
+        audit.record("OpenShift", f"shift {shift.id} kasir {register.code} {cashier.username}",
+                     detail=f"opening_cash={opening_cash}")
     return shift
 
 

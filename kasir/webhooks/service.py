@@ -7,12 +7,12 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, or_
+from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 
 from .. import audit
 from ..clock import utcnow
-from ..database import RawWrite, primary_key, run_write, write_transaction
+from ..database import primary_key, write_transaction
 from ..extensions import db
 from ..payments import service, states
 from ..payments.models import WEBHOOK_ERROR, WEBHOOK_OK, WEBHOOK_PENDING, Payment, WebhookDelivery
@@ -56,19 +56,8 @@ def transaction_key(event: WebhookEvent) -> str:
 class _Stored:
     """A verified delivery committed PENDING, leased to this request, with what it found."""
     delivery_id: int
-    payment: object  # its row (service.PAYMENT_ROW), or None
+    payment: Payment | None
     not_ready: str | None
-
-
-# The statements of the intake.
-_DELIVERIES = WebhookDelivery.__table__
-_INSERT_DELIVERY = RawWrite(db.insert(_DELIVERIES).returning(_DELIVERIES.c.id))
-_UPDATE_DELIVERY = RawWrite(db.update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("delivery_id")))
-_PAYMENTS = Payment.__table__
-_PAYMENT_BY_REFERENCE = RawWrite(db.select(*service.PAYMENT_ROW).where(_PAYMENTS.c.order_id == bindparam("reference"))
-                                 .with_for_update())
-_PAYMENT_BY_TRX_ID = RawWrite(db.select(*service.PAYMENT_ROW).where(_PAYMENTS.c.provider_trx_id == bindparam("trx_id"))
-                              .with_for_update())
 
 
 def _insert(provider: str, headers, raw_body: bytes, status: str, error: str | None = None, *,
@@ -81,28 +70,37 @@ def _insert(provider: str, headers, raw_body: bytes, status: str, error: str | N
               "headers": {k: headers.get(k) for k in KEPT_HEADERS if headers.get(k)},
               "payload": raw_body[:MAX_STORED_BODY].decode("utf-8", "replace"), "payment_id": payment_id,
               "attempts": attempts, "next_attempt_at": next_attempt_at, "processed_at": utcnow() if processed else None}
+    delivery = WebhookDelivery(**values)
+    db.session.add(delivery)
     try:
-        return _INSERT_DELIVERY.first(**values).id
+        db.session.flush()
     except IntegrityError:
         raise DuplicateDelivery(values["event_id"]) from None
+    return delivery.id
 
 
 def _store(provider: str, headers, raw_body: bytes, **values) -> None:
     """Store a delivery that needs nothing more (refused, ignored, a duplicate) in its own transaction."""
-    run_write(functools.partial(_insert, provider, headers, raw_body, **values))
+    with write_transaction():
+        _insert(provider, headers, raw_body, **values)
 
 
-def find_payment(event: WebhookEvent):
-    """The event's payment as a row (service.PAYMENT_ROW), or None. Locked: inside the caller's write
-    transaction, the payment found is the one apply_status changes."""
+def find_payment(event: WebhookEvent) -> Payment | None:
+    """The event's payment, or None. Locked: inside the caller's write transaction, the payment found is
+    the one apply_status changes."""
     with write_transaction():
         if event.reference:
-            payment = service.locked_payment(_PAYMENT_BY_REFERENCE, reference=event.reference)
+            payment = _locked_payment(Payment.order_id == event.reference)
             if payment is not None:
                 return payment
         if event.provider_trx_id:
-            return service.locked_payment(_PAYMENT_BY_TRX_ID, trx_id=event.provider_trx_id)
+            return _locked_payment(Payment.provider_trx_id == event.provider_trx_id)
     return None
+
+
+def _locked_payment(condition) -> Payment | None:
+    return db.session.scalar(db.select(Payment).where(condition).limit(1).with_for_update()
+                             .execution_options(populate_existing=True))
 
 
 def receive_generic(headers, raw_body: bytes, source: str | None = None) -> Reply:
@@ -144,7 +142,8 @@ def receive(provider, headers, raw_body: bytes, source: str | None = None) -> Re
         _store(provider.name, headers, raw_body, event=None, status=WEBHOOK_OK, error=f"ignored: {exc}")
         return Reply(200, {"result": "ignored"})
     try:
-        taken = run_write(functools.partial(_take, provider, headers, raw_body, event))
+        with write_transaction():
+            taken = _take(provider, headers, raw_body, event)
     except DuplicateDelivery:
         # Counted, not stored (a replay costs nothing): the first delivery is the record, and replays change nothing.
         rejections.refuse(provider.name, source, rejections.DUPLICATE, f"event {event.event_id[:100]}", headers,
@@ -230,11 +229,10 @@ def _apply(delivery_id: int, provider_name: str, payment, event: WebhookEvent) -
     except ProviderError as exc:
         db.session.rollback()
         with write_transaction():  # stays PENDING: the gateway's retry or our job tries again
-            _UPDATE_DELIVERY.execute(delivery_id=delivery_id, next_attempt_at=utcnow(),
-                                     error=f"status check failed: {exc.message}"[:300])
+            _update_delivery(delivery_id, next_attempt_at=utcnow(), error=f"status check failed: {exc.message}"[:300])
         return Reply(503, {"error": {"code": exc.code, "message": "could not confirm the status with the gateway",
                                      "details": {}}})
-    return run_write(functools.partial(_converge, functools.partial(_mark, delivery_id), payment, event))
+    return _converge(functools.partial(_mark, delivery_id), payment, event)
 
 
 def _converge(record, payment, event: WebhookEvent) -> Reply:
@@ -261,8 +259,11 @@ def _converge(record, payment, event: WebhookEvent) -> Reply:
 
 
 def _mark(delivery_id: int, status: str, error: str | None) -> None:
-    _UPDATE_DELIVERY.execute(delivery_id=delivery_id, status=status, error=error, processed_at=utcnow(),
-                             next_attempt_at=None)
+    _update_delivery(delivery_id, status=status, error=error, processed_at=utcnow(), next_attempt_at=None)
+
+
+def _update_delivery(delivery_id: int, **values) -> None:
+    db.session.execute(db.update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(**values))
 
 
 def _claim_unmatched(limit: int) -> list[WebhookDelivery]:

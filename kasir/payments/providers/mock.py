@@ -3,11 +3,10 @@ import secrets
 from datetime import date, datetime
 
 from flask import current_app
-from sqlalchemy import bindparam, select
 
 from ... import qris
 from ...clock import business_date, utcnow
-from ...database import RawWrite, write_transaction
+from ...database import write_transaction
 from ...extensions import db
 from ...webhooks import generic
 from .. import gateway_settings, states
@@ -24,12 +23,6 @@ from .base import (
     WebhookEvent,
     WebhookRejected,
 )
-
-_LEDGER = MockLedgerEntry.__table__
-_OPEN_ENTRY = RawWrite(select(_LEDGER.c.provider_trx_id, _LEDGER.c.qr_string, _LEDGER.c.expires_at).where(
-    _LEDGER.c.reference == bindparam("reference"), _LEDGER.c.amount == bindparam("amount"),
-    _LEDGER.c.status == states.PENDING))
-_NEW_ENTRY = RawWrite(_LEDGER.insert())
 
 
 def build_payload(amount: int, trx_id: str) -> str:
@@ -57,14 +50,16 @@ class MockProvider(Provider):
         # Like the real gateways, one transaction per reference: a repeated charge gets the one already made.
         # The check and the insert share one write transaction, so two charges at once cannot both insert.
         with write_transaction():  # the gateway's own books (in the caller's transaction, if there is one)
-            made = _OPEN_ENTRY.first(reference=reference, amount=amount)
-            if made is not None:
-                trx_id, qr_string, expires_at = made.provider_trx_id, made.qr_string, made.expires_at
-            else:
+            entry = db.session.scalar(db.select(MockLedgerEntry).where(
+                MockLedgerEntry.reference == reference, MockLedgerEntry.amount == amount,
+                MockLedgerEntry.status == states.PENDING).limit(1))
+            if entry is None:
                 trx_id = "MOCK-" + secrets.token_hex(8).upper()
-                qr_string = build_payload(amount, trx_id)
-                _NEW_ENTRY.execute(provider_trx_id=trx_id, reference=reference, amount=amount, status=states.PENDING,
-                                   qr_string=qr_string, expires_at=expires_at, created_at=utcnow())
+                entry = MockLedgerEntry(provider_trx_id=trx_id, reference=reference, amount=amount,
+                                        status=states.PENDING, qr_string=build_payload(amount, trx_id),
+                                        expires_at=expires_at, created_at=utcnow())
+                db.session.add(entry)
+            trx_id, qr_string, expires_at = entry.provider_trx_id, entry.qr_string, entry.expires_at
         return Charge(qr_string=qr_string, provider_trx_id=trx_id, expires_at=expires_at,
                       raw={"transaction_id": trx_id, "status": "PENDING"})
 
