@@ -111,11 +111,11 @@ class MidtransProvider(Provider):
         if not self._server_key:
             raise ProviderAuthError("Server key Midtrans belum diisi di Pengaturan Pembayaran.")
 
-    def _call(self, method: str, path: str, *, body: dict | None = None, idempotency_key: str | None = None,
-              retry: bool = False) -> tuple[str, dict, GatewayResponse]:
+    def _call(self, method: str, path: str, *, body: dict | None = None,
+              idempotency_key: str | None = None) -> tuple[str, dict, GatewayResponse]:
         self._require_key()
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-        response = self._client.request(method, path, json=body, headers=headers, retry=retry)
+        response = self._client.request(method, path, json=body, headers=headers)
         if response.body is None:
             raise _gateway_error(str(response.http_status), None, "permintaan")
         code = str(response.body.get("status_code") or response.http_status)
@@ -124,7 +124,7 @@ class MidtransProvider(Provider):
         return code, response.body, response
 
     def _status_call(self, order_id: str) -> tuple[str, dict]:
-        code, body, _ = self._call("GET", f"/v2/{segment(order_id)}/status", retry=True)
+        code, body, _ = self._call("GET", f"/v2/{segment(order_id)}/status")
         return code, body
 
     # -- interface -----------------------------------------------------------------------------

@@ -99,10 +99,10 @@ class XenditProvider(Provider):
         return cls(settings.xendit_secret_key, settings.xendit_callback_token, settings.xendit_base_url,
                    timeouts=settings.timeouts)
 
-    def _call(self, method: str, path: str, *, body: dict | None = None, retry: bool = False) -> GatewayResponse:
+    def _call(self, method: str, path: str, *, body: dict | None = None) -> GatewayResponse:
         if not self._secret_key:
             raise ProviderAuthError("Secret key Xendit belum diisi di Pengaturan Pembayaran.")
-        return self._client.request(method, path, json=body, retry=retry)
+        return self._client.request(method, path, json=body)
 
     def create_qr(self, reference: str, amount: int, expires_at: datetime, **_options) -> Charge:
         body = {"reference_id": reference, "type": "DYNAMIC", "currency": "IDR", "amount": int(amount),
@@ -119,7 +119,7 @@ class XenditProvider(Provider):
                       raw={key: data[key] for key in KEPT_FIELDS if key in data})
 
     def _succeeded_payment(self, qr_id: str) -> dict | None:
-        response = self._call("GET", f"/qr_codes/{segment(qr_id)}/payments", retry=True)
+        response = self._call("GET", f"/qr_codes/{segment(qr_id)}/payments")
         if response.http_status != 200:
             raise _gateway_error(response, "cek status")
         body = response.body or {}
@@ -135,7 +135,7 @@ class XenditProvider(Provider):
                                   paid_at=parse_iso(paid.get("created")),
                                   ref_no=(paid.get("payment_detail") or {}).get("receipt_id") or paid.get("id"),
                                   raw={"qr_payment_id": paid.get("id"), "status": "SUCCEEDED"})
-        response = self._call("GET", f"/qr_codes/{segment(payment.provider_trx_id)}", retry=True)
+        response = self._call("GET", f"/qr_codes/{segment(payment.provider_trx_id)}")
         if response.http_status == 404:
             return ProviderStatus(status=states.FAILED, raw={"status": "NOT_FOUND"})
         if response.http_status != 200:
