@@ -15,8 +15,8 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
-import urllib3
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from .base import ProviderError, ProviderUnavailable
@@ -93,10 +93,10 @@ class GatewayClient:
 
 
 def _timed_out(exc: requests.RequestException) -> bool:
-    """A timeout, also the one that ended a GET's retries (requests raises that as a ConnectionError whose
-    MaxRetryError has the timeout as its reason)."""
+    """A timeout, also the read timeout that ended a GET's retries (requests raises that as a ConnectionError
+    whose MaxRetryError has the timeout as its reason)."""
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(exc, requests.Timeout) or isinstance(reason, urllib3.exceptions.TimeoutError)
+    return isinstance(exc, requests.Timeout) or isinstance(reason, ReadTimeoutError)
 
 
 def _json_object(response: requests.Response) -> dict[str, Any] | None:
