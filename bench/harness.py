@@ -359,19 +359,21 @@ class Connection:
         return status, answer, fields
 
 
-def run_load(base_url: str, clients: int, total: int, make_request, time_limit: float = 60,
+def run_load(base_url: str | list[str], clients: int, total: int, make_request, time_limit: float = 60,
              on_answer=None) -> tuple[float, list[float]]:
     """`total` requests over `clients` keep-alive connections, each in its own thread, for at most
     `time_limit` seconds; make_request(i) -> (method, path, headers, body, expected statuses), and
-    on_answer(i, body), when given, sees each answer. Returns (requests per second, latencies in ms)."""
+    on_answer(i, body), when given, sees each answer. With a list of URLs, client k talks to the k-th
+    (round robin). Returns (requests per second, latencies in ms)."""
+    urls = [base_url] if isinstance(base_url, str) else base_url
     counter = iter(range(total))
     lock = threading.Lock()
     latencies: list[float] = []
     failures: list[str] = []
     deadline = time.monotonic() + time_limit
 
-    def client():
-        connection = Connection(base_url)
+    def client(url: str):
+        connection = Connection(url)
         mine = []
         try:
             while time.monotonic() < deadline and not failures:
@@ -392,7 +394,7 @@ def run_load(base_url: str, clients: int, total: int, make_request, time_limit: 
             with lock:
                 latencies.extend(mine)
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
+    threads = [threading.Thread(target=client, args=(urls[k % len(urls)],)) for k in range(clients)]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
