@@ -60,6 +60,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .api import cors as api_cors
     from .api import models as api_models  # noqa: F401  (tables known to Alembic and queries)
     from .api import routes as api_routes
+    from .auth import routes as auth_routes  # noqa: F401  (the login views attach to auth.bp)
     from .payments import models as payment_models  # noqa: F401  (tables known to Alembic and queries)
     from .payments import simulator
 
