@@ -17,9 +17,8 @@ from ..extensions import db
 from ..payments import service, states
 from ..payments.models import WEBHOOK_ERROR, WEBHOOK_OK, WEBHOOK_PENDING, Payment, WebhookDelivery
 from ..payments.providers import get_provider
-from ..payments.providers.base import ProviderError, WebhookEvent, WebhookIgnored, WebhookRejected
+from ..payments.providers.base import MalformedWebhook, ProviderError, WebhookEvent, WebhookIgnored, WebhookRejected
 from . import rejections
-from .generic import MalformedWebhook
 
 log = logging.getLogger(__name__)
 

@@ -25,6 +25,7 @@ from .base import (
     SettlementRow,
     WebhookEvent,
     WebhookRejected,
+    read_json_object,
 )
 from .http import GatewayClient, GatewayResponse, NetworkError, segment
 
@@ -230,13 +231,8 @@ class MidtransProvider(Provider):
         raise ProviderError(f"Refund ditolak Midtrans (kode {code}). Refund QRIS bisa perlu diaktifkan oleh "
                             f"Midtrans dan ada batas waktunya.", code="refund_refused")
 
-    def _read(self, raw_body: bytes) -> dict:
-        from ...webhooks.generic import read_json_object  # late: webhooks build on the providers
-
-        return read_json_object(raw_body)
-
     def parse_webhook(self, headers, raw_body: bytes) -> WebhookEvent:
-        body = self._read(raw_body)
+        body = read_json_object(raw_body)
         fields = [body.get(key) for key in ("order_id", "status_code", "gross_amount", "signature_key")]
         if not all(isinstance(value, str) and value for value in fields):
             raise WebhookRejected("missing order_id, status_code, gross_amount or signature_key")
@@ -249,7 +245,7 @@ class MidtransProvider(Provider):
         return self._event(body)
 
     def read_event(self, event_id: str, raw_body: bytes) -> WebhookEvent:
-        return self._event(self._read(raw_body))
+        return self._event(read_json_object(raw_body))
 
     def _event(self, body: dict) -> WebhookEvent:
         # Midtrans sends no event id; one per transaction and state, so a repeated notification is a duplicate.

@@ -14,6 +14,7 @@ from .. import states
 from .base import (
     Charge,
     ConnectionResult,
+    MalformedWebhook,
     Provider,
     ProviderAuthError,
     ProviderError,
@@ -23,6 +24,7 @@ from .base import (
     WebhookEvent,
     WebhookIgnored,
     WebhookRejected,
+    read_json_object,
 )
 from .http import GatewayClient, GatewayResponse, segment
 
@@ -165,25 +167,18 @@ class XenditProvider(Provider):
         reason_code = data.get("error_code") or data.get("status") or response.http_status
         raise ProviderError(f"Refund ditolak Xendit ({reason_code}).", code="refund_refused")
 
-    def _read(self, raw_body: bytes) -> dict:
-        from ...webhooks.generic import read_json_object  # late: webhooks build on the providers
-
-        return read_json_object(raw_body)
-
     def parse_webhook(self, headers, raw_body: bytes) -> WebhookEvent:
         received = headers.get(CALLBACK_TOKEN_HEADER, "")
         if not self._callback_token:
             raise WebhookRejected("no Xendit callback token configured")
         if not received or not hmac.compare_digest(received.encode(), self._callback_token.encode()):
             raise WebhookRejected("bad x-callback-token")
-        return self._event(self._read(raw_body))
+        return self._event(read_json_object(raw_body))
 
     def read_event(self, event_id: str, raw_body: bytes) -> WebhookEvent:
-        return self._event(self._read(raw_body))
+        return self._event(read_json_object(raw_body))
 
     def _event(self, body: dict) -> WebhookEvent:
-        from ...webhooks.generic import MalformedWebhook
-
         data = body.get("data")
         if not isinstance(data, dict):
             # The retired V1 QR (flat body, status COMPLETED) is not one of ours: we always send api-version.
