@@ -1,9 +1,8 @@
 """`python -m kasir kiosk`: the cashier screen and the customer display in a Chromium-family browser.
 
-Two browser processes, each with its own profile folder under instance/kiosk/ (one profile can only
-hold one kiosk window): the cashier screen full-screen on the primary monitor, the customer display
-full-screen on the second one. With one monitor only the cashier window opens.
-If the server is not listening yet, it is started in the background first.
+One browser process and profile folder (instance/kiosk/) per window, as a profile holds one kiosk window: the
+cashier screen full-screen on the primary monitor, the display on the second, if any. A server that is not
+listening yet is started in the background first.
 """
 import ctypes
 import json
