@@ -25,9 +25,6 @@ CIRCLES_BEING_REMOVED = {
     **dict.fromkeys(
         ("kasir.fastpath", "kasir.api.routes", "kasir.display.routes", "kasir.pos.qris_routes", "kasir.webhooks"),
         "the fast path's circle: the slice that deletes kasir/fastpath.py removes it; then delete this entry"),
-    **dict.fromkeys(
-        ("kasir.jobs", "kasir.reports.reconcile"),
-        "kasir.jobs <-> kasir.reports.reconcile: the job-loops slice removes it; then delete this entry"),
 }
 WEB_IMPORTS_BEING_REMOVED = {
     "kasir.api": "kasir.payments.service imports kasir.api.callbacks (outbox, Settlement): the payments slice "
