@@ -2,15 +2,13 @@
 import functools
 import time
 
-from flask import Blueprint, g, redirect, request, session, url_for
+from flask import g, redirect, request, session, url_for
 from flask.ctx import _AppCtxGlobals
 
 from ..extensions import db
 from ..models import User
 from ..web import error_response, is_htmx
-
-bp = Blueprint("auth", __name__)
-
+from .blueprint import bp
 
 SESSION_VERSION_KEY = "session_version"
 
@@ -130,6 +128,3 @@ def admin_required(view):
         return view(**kwargs)
 
     return wrapped
-
-
-from . import routes  # noqa: E402,F401  (routes attach to bp)
