@@ -2,6 +2,7 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
+from blinker import Namespace
 from sqlalchemy import bindparam, func, update
 
 from . import approvals, audit
@@ -12,11 +13,14 @@ from .models import SALE_OPEN, SALE_PAID, SALE_VOID, Product, Register, Sale, Sa
 from .money import MoneyError, format_rupiah, parse_rupiah
 from .payments import states
 from .payments.models import Payment
-from .printing.queue import enqueue_receipt
 
 MAX_QUANTITY = 9999
 THANKS_SECONDS = timedelta(seconds=6)
 ZERO_TOTAL = "Total Rp 0 tidak bisa dibayar. Periksa diskon, atau kosongkan keranjang."
+
+signals = Namespace()
+# Sent with the sale when it is paid, inside the transaction that marks it PAID (the receipt's print job joins it).
+sale_paid = signals.signal("sale-paid")
 
 
 class SaleError(ValueError):
@@ -231,7 +235,7 @@ def mark_paid(sale: Sale, method: str) -> None:
     sale.paid_at = utcnow()
     _move_stock(sale, -1)
     show_thanks_on_display(sale.register_id)
-    enqueue_receipt(sale)
+    sale_paid.send(sale)
 
 
 def check_void_reason(reason: str | None) -> str:

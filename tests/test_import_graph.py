@@ -29,8 +29,6 @@ CIRCLES_BEING_REMOVED = {
 WEB_IMPORTS_BEING_REMOVED = {
     "kasir.api": "kasir.payments.service imports kasir.api.callbacks (outbox, Settlement): the payments slice "
                  "moves them into kasir.payments; then delete this entry",
-    "kasir.printing": "kasir.sales imports kasir.printing.queue: the 'sale paid' signal slice removes it; "
-                      "then delete this entry",
 }
 
 
