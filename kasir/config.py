@@ -63,7 +63,7 @@ class Config:
         self.CALLBACK_SIGNING_KEY = os.environ.get("CALLBACK_SIGNING_KEY") or read_or_create_secret(
             instance / "callback_signing_key")
         # Hosts and CIDRs a callback_url may reach although loopback, private or link-local (a shop's own
-        # LAN receiver); empty: callbacks go to public addresses only (kasir.api.callback_targets).
+        # LAN receiver); empty: callbacks go to public addresses only (kasir.payments.callback_targets).
         self.CALLBACK_ALLOWED_NETWORKS = os.environ.get("CALLBACK_ALLOWED_NETWORKS", "")
         # One callback attempt, connect to last byte, never takes longer than this (a slow receiver
         # only delays other callbacks, which have their own job thread).

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from flask import Flask
 
 from . import backup
-from .api import callbacks, idempotency
+from .api import idempotency
 from .extensions import db
-from .payments import health, metrics, service
+from .payments import callbacks, health, metrics, service
 from .printing import queue as print_queue
 from .reports import reconcile
 from .webhooks import rejections, retention

@@ -502,11 +502,10 @@ def known_dashboard_day(known_day, provider_metrics):
     """
     from datetime import timedelta
 
-    from kasir.api.models import Callback
     from kasir.clock import utcnow
     from kasir.models import PRINT_FAILED, PRINT_PRINTED, PRINT_QUEUED, PrintJob
     from kasir.payments import states
-    from kasir.payments.models import WEBHOOK_ERROR, WEBHOOK_OK, Payment, ProviderCallStat, WebhookDelivery
+    from kasir.payments.models import WEBHOOK_ERROR, WEBHOOK_OK, Callback, Payment, ProviderCallStat, WebhookDelivery
 
     at = known_day.at
     for payment, seconds in ((known_day.qris_paid, 30), (known_day.late, 1200), (known_day.double, 90),

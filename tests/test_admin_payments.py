@@ -4,11 +4,11 @@ from datetime import timedelta
 import pytest
 
 from conftest import paid_body
-from kasir.api.models import ApiKey, Callback
+from kasir.api.models import ApiKey
 from kasir.clock import business_date, wib_day_bounds
 from kasir.extensions import db
 from kasir.payments import service, states
-from kasir.payments.models import MockLedgerEntry, Payment
+from kasir.payments.models import Callback, MockLedgerEntry, Payment
 
 
 def test_payments_table_lists_api_and_till_payments(client, auth, api, pending_payment):

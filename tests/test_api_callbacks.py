@@ -7,10 +7,10 @@ from werkzeug import Response
 
 from conftest import paid_body
 from kasir import claims
-from kasir.api import callbacks
-from kasir.api.models import Callback
 from kasir.clock import utcnow
 from kasir.extensions import db
+from kasir.payments import callbacks
+from kasir.payments.models import Callback
 
 
 @pytest.fixture

@@ -3,10 +3,10 @@ import socket
 
 import pytest
 
-from kasir.api import callbacks
-from kasir.api.models import Callback
 from kasir.clock import utcnow
 from kasir.extensions import db
+from kasir.payments import callbacks
+from kasir.payments.models import Callback
 from test_reports_browser import admin_page, served_app  # noqa: F401  (the test's app on loopback, an admin)
 
 INTERNAL_URLS = ["http://127.0.0.1:9000/pos", "http://[::1]/cb", "http://169.254.169.254/latest/meta-data/",

@@ -7,13 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from kasir.api import callbacks
-from kasir.api.models import Callback
 from kasir.clock import utcnow
 from kasir.extensions import db
 from kasir.jobs import JobRunner, default_jobs
-from kasir.payments import states
-from kasir.payments.models import Payment
+from kasir.payments import callbacks, states
+from kasir.payments.models import Callback, Payment
 
 BOUND = 20  # seconds: the longest any wait here may take
 

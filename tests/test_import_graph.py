@@ -26,10 +26,7 @@ CIRCLES_BEING_REMOVED = {
         ("kasir.fastpath", "kasir.api.routes", "kasir.display.routes", "kasir.pos.qris_routes", "kasir.webhooks"),
         "the fast path's circle: the slice that deletes kasir/fastpath.py removes it; then delete this entry"),
 }
-WEB_IMPORTS_BEING_REMOVED = {
-    "kasir.api": "kasir.payments.service imports kasir.api.callbacks (outbox, Settlement): the payments slice "
-                 "moves them into kasir.payments; then delete this entry",
-}
+WEB_IMPORTS_BEING_REMOVED = {}
 
 
 def module_names() -> dict[str, Path]:

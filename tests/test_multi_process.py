@@ -17,12 +17,11 @@ import requests
 
 from conftest import BASE_CONFIG, ON_POSTGRES, LiveServer, PrinterListener, free_port, paid_body
 from kasir import create_app, sales
-from kasir.api.models import Callback
 from kasir.clock import utcnow
 from kasir.extensions import db
 from kasir.models import PRINT_PRINTED, PrintJob, Register, User
 from kasir.payments import service, states
-from kasir.payments.models import MockLedgerEntry, Payment, PaymentLog, WebhookDelivery
+from kasir.payments.models import Callback, MockLedgerEntry, Payment, PaymentLog, WebhookDelivery
 from kasir.payments.providers import get_provider
 from kasir.payments.providers.generic import signed_headers
 

@@ -5,10 +5,9 @@ from datetime import date
 
 import pytest
 
-from kasir.api.models import Settlement
 from kasir.extensions import db
 from kasir.models import AuditLog
-from kasir.payments.models import Payment
+from kasir.payments.models import Payment, Settlement
 from kasir.reports import reconcile
 
 GENERIC = "provider_trx_id,order_id,amount,fee,net_amount,settlement_date,status\n"

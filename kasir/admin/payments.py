@@ -2,12 +2,11 @@
 from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
 
 from .. import audit
-from ..api import callbacks, keys
-from ..api.models import Callback
+from ..api import keys
 from ..auth import admin_required
 from ..extensions import db
-from ..payments import service, states, timeline
-from ..payments.models import Payment, WebhookDelivery
+from ..payments import callbacks, service, states, timeline
+from ..payments.models import Callback, Payment, WebhookDelivery
 from ..reports.payments import PaymentFilter, export_csv, providers_in_use
 from .blueprint import bp
 

@@ -15,12 +15,11 @@ from flask import (
 from werkzeug.utils import secure_filename
 
 from .. import audit
-from ..api.models import Settlement
 from ..auth import admin_required
 from ..clock import business_date
 from ..extensions import db
 from ..models import ROLE_CASHIER, Register, Shift, User
-from ..payments.models import Payment
+from ..payments.models import Payment, Settlement
 from ..payments.providers.base import ProviderError
 from ..printing.backends import PrinterError
 from ..printing.settings import printer_settings

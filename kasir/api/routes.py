@@ -19,10 +19,10 @@ from ..payments import service, states
 from ..payments.gateway_settings import active_provider_name
 from ..payments.models import Payment
 from ..payments.providers.base import ProviderError, ProviderUnavailable
+from ..payments.serialization import PAYMENT_COLUMNS, payment_json
 from . import idempotency, keys, validation
 from .errors import ApiError
 from .models import ApiKey
-from .serialization import PAYMENT_COLUMNS, payment_json
 
 bp = Blueprint("api", __name__, url_prefix="/payments")
 csrf.exempt(bp)  # bearer tokens, not cookies: there is no cross-site form to forge

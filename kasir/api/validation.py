@@ -4,8 +4,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ..payments import states
-from . import callback_targets
+from ..payments import callback_targets, states
 from .errors import ApiError
 
 ORDER_ID = re.compile(r"[A-Za-z0-9._:-]{1,50}")  # the gateways' own limit on a reference

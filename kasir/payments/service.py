@@ -16,13 +16,12 @@ from sqlalchemy import func, or_
 from sqlalchemy.exc import IntegrityError
 
 from .. import audit, claims, sales, tenders
-from ..api import callbacks
 from ..clock import utcnow
 from ..database import in_write_block, primary_key, write_transaction
 from ..extensions import db
 from ..models import SALE_OPEN, Sale
 from ..money import format_rupiah
-from . import health, states
+from . import callbacks, health, states
 from .gateway_settings import active_provider_name
 from .models import Payment, PaymentLog
 from .providers import get_provider, provider_class

@@ -12,7 +12,6 @@ from datetime import date, datetime
 from sqlalchemy import case, func
 
 from .. import tenders
-from ..api.models import Settlement
 from ..clock import format_wib, to_wib, wib_day_bounds
 from ..csv_export import csv_lines
 from ..extensions import db
@@ -28,7 +27,7 @@ from ..models import (
     Tender,
 )
 from ..payments import states
-from ..payments.models import Payment
+from ..payments.models import Payment, Settlement
 from ..payments.service import refunded_amount, refunds_between
 
 METHODS = (METHOD_CASH, METHOD_DEBIT, METHOD_QRIS)

@@ -22,12 +22,11 @@ from statistics import median
 
 from sqlalchemy import case, func
 
-from ..api.models import Callback
 from ..clock import as_utc, business_date, to_wib, utcnow, wib_day_bounds
 from ..extensions import db
 from ..models import PRINT_FAILED, PRINT_QUEUED, PrintJob
 from ..payments import metrics, states
-from ..payments.models import WEBHOOK_ERROR, WEBHOOK_PENDING, Payment, WebhookDelivery
+from ..payments.models import WEBHOOK_ERROR, WEBHOOK_PENDING, Callback, Payment, WebhookDelivery
 from ..payments.providers.midtrans import parse_wib
 from ..payments.providers.xendit import parse_iso
 from ..webhooks import rejections

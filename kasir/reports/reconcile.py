@@ -16,7 +16,6 @@ from itertools import islice
 from pathlib import Path
 
 from .. import audit, tenders
-from ..api.models import Settlement
 from ..claims import take_lease
 from ..clock import WIB, format_wib, utcnow
 from ..database import write_transaction
@@ -25,7 +24,7 @@ from ..models import SALE_OPEN
 from ..money import format_rupiah
 from ..payments import states
 from ..payments.gateway_settings import active_provider_name
-from ..payments.models import Payment
+from ..payments.models import Payment, Settlement
 from ..payments.providers import get_provider
 from ..payments.providers.base import SettlementRow
 from ..settings import get_setting, set_setting

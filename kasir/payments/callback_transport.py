@@ -3,7 +3,7 @@
 Timeouts per socket read (what requests offers) do not bound a call: a receiver that sends a byte
 every few seconds keeps each read alive forever. Here the whole call, from connecting to the status
 line, has one wall-clock deadline: a timer shuts the socket down when it passes, which ends whatever
-read is waiting. The host is resolved and every address checked (kasir.api.callback_targets) before
+read is waiting. The host is resolved and every address checked (kasir.payments.callback_targets) before
 connecting, and the connection goes to one of those addresses (TLS still verifies the host name), so
 DNS cannot point the call elsewhere after the check. Redirects are not followed; the answer's body is
 not read.

@@ -3,9 +3,9 @@
 A callback is never sent inside the request that changed the payment: `enqueue` only adds a row to the
 caller's transaction, and `deliver_due` (a background job on its own thread, kasir.jobs) posts it, signed,
 with exponential backoff, one at a time, each call within CALLBACK_DEADLINE_SECONDS and only to an
-address callbacks may reach (kasir.api.callback_transport, kasir.api.callback_targets). An attempt's
-error is stored as a short code (ERROR_* in kasir.api.models), never the exception's text: the admin
-page shows it in words, without addresses or ports.
+address callbacks may reach (callback_transport, callback_targets). An attempt's error is stored as a
+short code (ERROR_* in kasir.payments.models), never the exception's text: the admin page shows it in
+words, without addresses or ports.
 """
 import hashlib
 import hmac
@@ -21,8 +21,7 @@ from .. import claims
 from ..clock import utcnow
 from ..database import write_transaction
 from ..extensions import db
-from ..payments import states
-from . import callback_transport
+from . import callback_transport, states
 from .callback_targets import TargetRefused
 from .models import ERROR_REFUSED_TARGET, ERROR_TIMEOUT, ERROR_UNREACHABLE, Callback
 from .serialization import payment_json
