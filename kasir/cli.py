@@ -14,7 +14,7 @@ from .extensions import db
 from .jobs import JobRunner
 from .kiosk import kiosk_command
 from .models import ROLES, User
-from .payments.service import expire_due, sync_pending
+from .payments.sync import expire_due, sync_pending
 from .printing.cli import print_queue_command, print_test_command
 from .runtime import run_as_server
 from .webhooks.service import reprocess_unmatched

@@ -15,7 +15,7 @@ from flask import Flask
 from . import backup
 from .api import idempotency
 from .extensions import db
-from .payments import callbacks, health, metrics, service
+from .payments import callbacks, health, metrics, sync
 from .printing import queue as print_queue
 from .reports import reconcile
 from .webhooks import rejections, retention
@@ -38,9 +38,9 @@ class Job:
 
 def default_jobs() -> list[Job]:
     return [
-        Job("sync_pending", 1, service.sync_pending),
-        Job("expire", 5, service.expire_due),
-        Job("confirm_unreachable_cancels", 5, service.confirm_unreachable_cancels),
+        Job("sync_pending", 1, sync.sync_pending),
+        Job("expire", 5, sync.expire_due),
+        Job("confirm_unreachable_cancels", 5, sync.confirm_unreachable_cancels),
         Job("reprocess_webhooks", 5, reprocess_unmatched),
         Job("print_queue", 2, print_queue.drain),
         Job("provider_health", 1, health.refresh_due),

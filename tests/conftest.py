@@ -272,10 +272,10 @@ def till(app):
 @pytest.fixture
 def pending_payment(app, till):
     """A PENDING mock QRIS payment for a cart holding SKU0001 + SKU0006 (Rp 7.500)."""
-    from kasir.payments import service
+    from kasir.payments import charges
 
     sale = till.add("SKU0001", "SKU0006")
-    return service.create_for_sale(sale.id)
+    return charges.create_for_sale(sale.id)
 
 
 @pytest.fixture
@@ -415,7 +415,7 @@ def known_day(app, till):
     from kasir import sales, tenders
     from kasir.clock import WIB, business_date
     from kasir.models import User
-    from kasir.payments import service, states
+    from kasir.payments import charges, refunds, service, states
     from kasir.payments.models import MockLedgerEntry, Payment, PaymentLog
 
     day = business_date() - timedelta(days=1)
@@ -431,7 +431,7 @@ def known_day(app, till):
         return sale
 
     def qr(sale):
-        return service.create_for_sale(sale.id)
+        return charges.create_for_sale(sale.id)
 
     cash = stamp(tenders.pay_cash(till.add("SKU0001", "SKU0001").id, "10000"), at(8, 15))
     debit = stamp(tenders.pay_debit(till.add("SKU0004").id, "EDC1234"), at(9, 30))
@@ -458,7 +458,7 @@ def known_day(app, till):
     refunded = qr(refunded_sale)
     service.apply_status(refunded, states.PAID, source="webhook", amount=6000)
     db.session.get(MockLedgerEntry, refunded.provider_trx_id).status = states.PAID
-    service.refund(refunded, 6000, "Pelanggan membatalkan", "owner")
+    refunds.refund(refunded, 6000, "Pelanggan membatalkan", "owner")
     stamp(refunded_sale, at(13, 10), refunded)
     admin = db.session.scalar(db.select(User).where(User.username == ADMIN[0]))
     voided = stamp(sales.void_sale(tenders.pay_cash(till.add("SKU0001").id, "3500").id, admin, "Salah input"),

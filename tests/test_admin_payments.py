@@ -7,7 +7,7 @@ from conftest import paid_body
 from kasir.api.models import ApiKey
 from kasir.clock import business_date, wib_day_bounds
 from kasir.extensions import db
-from kasir.payments import service, states
+from kasir.payments import refunds, states
 from kasir.payments.models import Callback, MockLedgerEntry, Payment
 
 
@@ -78,8 +78,8 @@ def refund(client, payment_id, amount, reason="Barang kurang"):
 def stored(app, payment_id):
     with app.app_context():
         payment = db.session.get(Payment, payment_id)
-        refunds = [entry["amount"] for entry in service.refunds_of(payment)]
-        return payment.status, service.refunded_amount(payment), refunds
+        given = [entry["amount"] for entry in refunds.refunds_of(payment)]
+        return payment.status, refunds.refunded_amount(payment), given
 
 
 def test_a_partial_refund_keeps_the_payment_paid(client, auth, app, paid_api_payment):
@@ -119,8 +119,8 @@ def test_the_day_report_sums_the_refunds_of_the_day(client, auth, app, paid_api_
     refund(client, paid_api_payment, "2000")
     with app.app_context():
         day = business_date()
-        assert service.refunds_between(*wib_day_bounds(day)) == service.Refunds(2, 5000, of_sales=0)  # an API payment
-        assert service.refunds_between(*wib_day_bounds(day - timedelta(days=1))) == service.Refunds(0, 0, 0)
+        assert refunds.refunds_between(*wib_day_bounds(day)) == refunds.Refunds(2, 5000, of_sales=0)  # an API payment
+        assert refunds.refunds_between(*wib_day_bounds(day - timedelta(days=1))) == refunds.Refunds(0, 0, 0)
 
 
 def test_retry_makes_a_callback_due_now(client, auth, api, app):

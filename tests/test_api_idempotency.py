@@ -5,7 +5,7 @@ from kasir.api import idempotency
 from kasir.api.models import IdempotencyKey
 from kasir.clock import utcnow
 from kasir.extensions import db
-from kasir.payments import service
+from kasir.payments import charges
 from kasir.payments.models import MockLedgerEntry, Payment
 from kasir.payments.providers.mock import MockProvider
 from kasir.settings import set_setting
@@ -100,7 +100,7 @@ def test_a_key_still_being_processed_is_409(api, app):
     with app.app_context():
         key_id = db.session.scalar(db.select(db.text("id")).select_from(db.text("api_keys")))
         request_hash = idempotency.fingerprint("POST", "/payments", {"order_id": "WEB-1", "amount": 5000})
-        idempotency.claim(key_id, "busy", request_hash, abandoned_before=service.abandoned_before())
+        idempotency.claim(key_id, "busy", request_hash, abandoned_before=charges.abandoned_before())
     response = api.create("WEB-1", 5000, headers=keyed("busy"))
     assert response.status_code == 409 and response.json["error"]["code"] == "idempotency_in_progress"
     assert response.headers["Retry-After"] == "1"
@@ -110,7 +110,7 @@ def test_a_claim_whose_process_died_is_taken_over_by_the_retry(api, app):
     with app.app_context():
         key_id = db.session.scalar(db.select(db.text("id")).select_from(db.text("api_keys")))
         request_hash = idempotency.fingerprint("POST", "/payments", {"order_id": "WEB-1", "amount": 5000})
-        idempotency.claim(key_id, "died", request_hash, abandoned_before=service.abandoned_before())
+        idempotency.claim(key_id, "died", request_hash, abandoned_before=charges.abandoned_before())
         # No live request runs this long: the one that claimed the key was killed.
         db.session.execute(db.update(IdempotencyKey).values(created_at=utcnow() - timedelta(minutes=2)))
         db.session.commit()
@@ -163,12 +163,10 @@ def test_purge_forgets_keys_after_24_hours(api, app):
 
 
 def test_an_unexpected_failure_frees_the_key_for_a_retry(api, app, monkeypatch):
-    from kasir.payments import service
-
     def crash(**_kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(service, "open_api_payment", crash)
+    monkeypatch.setattr(charges, "open_api_payment", crash)
     app.config["PROPAGATE_EXCEPTIONS"] = False  # answer 500 as in production instead of raising into the test
     failed = api.create("WEB-1", 5000, headers=keyed("retry-me"))
     assert failed.status_code == 500 and failed.json["error"]["code"] == "internal_error"

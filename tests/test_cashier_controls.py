@@ -11,6 +11,8 @@ from kasir.auth.service import create_user
 from kasir.clock import business_date
 from kasir.extensions import db
 from kasir.models import ROLE_CASHIER, AuditLog, PrintJob, Product, Register, Sale, User
+from kasir.payments import charges as payment_charges
+from kasir.payments import refunds as payment_refunds
 from kasir.payments import service as payment_service
 from kasir.payments import states
 from kasir.payments.models import MockLedgerEntry, Payment
@@ -312,7 +314,7 @@ def test_approved_partial_refund_at_the_till_goes_through_the_gateway(pos, send_
     assert response.headers.get("HX-Redirect") == "/pos/sales", text_of(response)
     payment = fresh(Payment, payment.id)
     # A partial refund leaves the rest of the money the shop's: still PAID (issue 20), 3.500 given back.
-    assert payment.status == states.PAID and payment_service.refunded_amount(payment) == 3500
+    assert payment.status == states.PAID and payment_refunds.refunded_amount(payment) == 3500
     [approval] = audit_rows("Approval")
     assert approval.detail.startswith("approver=owner action=Refund") and approval.target == payment.order_id
     [refund] = audit_rows("Refund")
@@ -329,7 +331,7 @@ def test_a_second_partial_refund_at_the_till_may_give_back_only_what_is_left(pos
     pos.post(f"/pos/sales/{sale.id}/payments/{payment.id}/refund",
              data={"amount": "4.000", "reason": "batal semua", **SUPERVISOR})
     payment = fresh(Payment, payment.id)
-    assert payment.status == states.REFUNDED and payment_service.refunded_amount(payment) == 7500
+    assert payment.status == states.REFUNDED and payment_refunds.refunded_amount(payment) == 7500
 
 
 def test_refund_larger_than_the_payment_is_refused(pos, send_webhook):
@@ -424,7 +426,7 @@ def test_a_zero_total_gets_no_qr(till):
     sales.set_sale_discount(sale, "100%")
     db.session.commit()
     with pytest.raises(payment_service.PaymentError, match="Total Rp 0 tidak bisa dibayar"):
-        payment_service.create_for_sale(sale.id)
+        payment_charges.create_for_sale(sale.id)
 
 
 def test_the_till_offers_no_quick_tender_for_a_zero_total(pos):

@@ -12,7 +12,7 @@ from fake_gateways import MIDTRANS_KEY
 from kasir.clock import utcnow
 from kasir.extensions import db
 from kasir.models import AuditLog, Sale
-from kasir.payments import service, states
+from kasir.payments import charges, refunds, service, states, sync
 from kasir.payments.models import Payment, WebhookDelivery
 from kasir.payments.providers import get_provider
 from kasir.payments.providers.base import ProviderError
@@ -22,7 +22,7 @@ from midtrans_till import app_config, midtrans_active  # noqa: F401  (this modul
 
 def new_payment(till) -> Payment:
     sale = till.add("SKU0001", "SKU0006")
-    return service.create_for_sale(sale.id)
+    return charges.create_for_sale(sale.id)
 
 
 def notify(client, fake, order_id, **overrides):
@@ -116,7 +116,7 @@ def test_malformed_and_unknown_notifications(client, fake_midtrans, till):
 def test_status_sync_alone_marks_the_payment_paid(till, fake_midtrans):
     payment = new_payment(till)
     fake_midtrans.settle(payment.order_id)
-    outcome = service.check_status(payment, source="manual")
+    outcome = sync.check_status(payment, source="manual")
     assert outcome.changed and fresh(Payment, payment.id).status == states.PAID
 
 
@@ -124,13 +124,13 @@ def test_status_call_retries_once_on_a_gateway_error(till, fake_midtrans):
     payment = new_payment(till)
     fake_midtrans.fail_next("status", "503")
     fake_midtrans.settle(payment.order_id)
-    service.check_status(payment, source="sync")
+    sync.check_status(payment, source="sync")
     assert len(fake_midtrans.calls("status")) == 2 and fresh(Payment, payment.id).status == states.PAID
 
 
 def test_expiry_asks_midtrans_to_expire_and_treats_407_as_success(till, fake_midtrans):
     payment = new_payment(till)
-    assert service.expire_due(now=payment.expires_at + timedelta(seconds=1)) == 1
+    assert sync.expire_due(now=payment.expires_at + timedelta(seconds=1)) == 1
     assert fake_midtrans.transactions[payment.order_id]["transaction_status"] == "expire"
     assert len(fake_midtrans.calls("expire")) == 1
     assert fresh(Payment, payment.id).status == states.EXPIRED
@@ -139,13 +139,13 @@ def test_expiry_asks_midtrans_to_expire_and_treats_407_as_success(till, fake_mid
 def test_expiry_finds_a_settled_payment_paid(till, fake_midtrans):
     payment = new_payment(till)
     fake_midtrans.settle(payment.order_id)
-    service.expire_due(now=payment.expires_at + timedelta(seconds=1))
+    sync.expire_due(now=payment.expires_at + timedelta(seconds=1))
     assert fake_midtrans.calls("expire") == [] and fresh(Payment, payment.id).status == states.PAID
 
 
 def test_cancel_cancels_at_midtrans(till, fake_midtrans):
     payment = new_payment(till)
-    outcome = service.cancel(payment, source="pos")
+    outcome = sync.cancel(payment, source="pos")
     assert outcome.payment.status == states.CANCELLED
     assert fake_midtrans.transactions[payment.order_id]["transaction_status"] == "cancel"
     assert fake_midtrans.calls("cancel")[0]["headers"]["Idempotency-Key"] == f"cancel-{payment.order_id}"
@@ -154,7 +154,7 @@ def test_cancel_cancels_at_midtrans(till, fake_midtrans):
 def test_cancel_of_a_settled_payment_makes_it_paid(till, fake_midtrans):
     payment = new_payment(till)
     fake_midtrans.settle(payment.order_id)
-    assert service.cancel(payment, source="pos").payment.status == states.PAID
+    assert sync.cancel(payment, source="pos").payment.status == states.PAID
 
 
 def test_late_settlement_after_expiry_is_recorded_and_flagged(client, till, fake_midtrans):
@@ -169,7 +169,7 @@ def test_late_settlement_after_expiry_is_recorded_and_flagged(client, till, fake
 def paid_payment(till, fake_midtrans) -> Payment:
     payment = new_payment(till)
     fake_midtrans.settle(payment.order_id)
-    service.check_status(payment, source="manual")
+    sync.check_status(payment, source="manual")
     return fresh(Payment, payment.id)
 
 
@@ -198,14 +198,14 @@ def test_partial_refund_keeps_the_amount(client, auth, till, fake_midtrans):
     auth.login_admin()
     client.post(f"/admin/payments/{payment.id}/refund", data={"amount": "2500", "reason": "Satu item habis"})
     refunded = fresh(Payment, payment.id)
-    assert refunded.status == states.PAID and service.refunded_amount(refunded) == 2500
+    assert refunded.status == states.PAID and refunds.refunded_amount(refunded) == 2500
     assert fake_midtrans.transactions[payment.order_id]["transaction_status"] == "partial_refund"
     # Midtrans reports the transaction as partial_refund from now on: still the shop's money, still PAID.
-    assert service.check_status(refunded, source="manual").payment.status == states.PAID
+    assert sync.check_status(refunded, source="manual").payment.status == states.PAID
 
     client.post(f"/admin/payments/{payment.id}/refund", data={"amount": "5000", "reason": "Sisanya juga"})
     refunded = fresh(Payment, payment.id)
-    assert refunded.status == states.REFUNDED and service.refunded_amount(refunded) == 7500
+    assert refunded.status == states.REFUNDED and refunds.refunded_amount(refunded) == 7500
 
 
 def test_refund_refused_by_midtrans_is_shown_and_audited(client, auth, till, fake_midtrans):
@@ -228,7 +228,7 @@ def test_refund_rejects_more_than_was_paid(client, auth, till, fake_midtrans):
 def failed_charge(till) -> tuple[str, Payment]:
     sale = till.add("SKU0001")
     with pytest.raises(service.PaymentError) as raised:
-        service.create_for_sale(sale.id)
+        charges.create_for_sale(sale.id)
     payment = db.session.scalar(db.select(Payment).where(Payment.sale_id == sale.id))
     return str(raised.value), fresh(Payment, payment.id)
 
@@ -333,23 +333,23 @@ def test_notification_kept_when_the_status_call_fails_and_applied_by_the_retry_j
 def test_a_cancel_made_while_midtrans_was_down_is_cancelled_there_once_it_answers(till, fake_midtrans):
     payment = new_payment(till)
     fake_midtrans.go_down("reset")
-    assert service.cancel(payment, source="pos").payment.status == states.CANCELLED  # the till did not wait
+    assert sync.cancel(payment, source="pos").payment.status == states.CANCELLED  # the till did not wait
     assert fake_midtrans.transactions[payment.order_id]["transaction_status"] == "pending"  # still payable there
-    assert service.confirm_unreachable_cancels(now=utcnow() + timedelta(minutes=1)) == 0  # still down: later
+    assert sync.confirm_unreachable_cancels(now=utcnow() + timedelta(minutes=1)) == 0  # still down: later
     fake_midtrans.recover()
-    assert service.confirm_unreachable_cancels(now=utcnow() + timedelta(minutes=2)) == 1
+    assert sync.confirm_unreachable_cancels(now=utcnow() + timedelta(minutes=2)) == 1
     assert fake_midtrans.transactions[payment.order_id]["transaction_status"] == "cancel"
     assert fresh(Payment, payment.id).status == states.CANCELLED
-    assert service.confirm_unreachable_cancels(now=utcnow() + timedelta(hours=1)) == 0  # confirmed: never asked again
+    assert sync.confirm_unreachable_cancels(now=utcnow() + timedelta(hours=1)) == 0  # confirmed: never asked again
 
 
 def test_a_qr_paid_after_a_cancel_midtrans_never_heard_of_becomes_a_late_payment(till, fake_midtrans):
     payment = new_payment(till)
     fake_midtrans.go_down("503")
-    service.cancel(payment, source="pos")
+    sync.cancel(payment, source="pos")
     fake_midtrans.settle(payment.order_id)  # the customer paid the QR still on their phone
     fake_midtrans.recover()
-    assert service.confirm_unreachable_cancels(now=utcnow() + timedelta(minutes=1)) == 1
+    assert sync.confirm_unreachable_cancels(now=utcnow() + timedelta(minutes=1)) == 1
     paid = fresh(Payment, payment.id)
     assert paid.status == states.PAID and paid.late and "terlambat" in paid.review_reason
 
@@ -361,11 +361,11 @@ def test_cancel_does_not_wait_for_a_gateway_known_to_be_down(till, fake_midtrans
     fake_midtrans.go_down("hang")
     assert not health.refresh().ok  # the job's probe found it down
     calls = len(fake_midtrans.requests)
-    outcome = service.cancel(payment, source="pos")
+    outcome = sync.cancel(payment, source="pos")
     assert outcome.payment.status == states.CANCELLED and len(fake_midtrans.requests) == calls
     assert outcome.payment.error == "provider unreachable: Midtrans tidak menjawab dalam 0.5 detik."
     fake_midtrans.recover()
-    assert service.confirm_unreachable_cancels(now=utcnow() + timedelta(minutes=1)) == 1  # stopped there later
+    assert sync.confirm_unreachable_cancels(now=utcnow() + timedelta(minutes=1)) == 1  # stopped there later
     assert fake_midtrans.transactions[payment.order_id]["transaction_status"] == "cancel"
 
 

@@ -11,7 +11,7 @@ from conftest import fresh, use_gateway
 from fake_gateways import XENDIT_KEY, XENDIT_TOKEN
 from kasir.clock import utcnow
 from kasir.extensions import db
-from kasir.payments import service, states
+from kasir.payments import charges, service, states, sync
 from kasir.payments.models import Payment, WebhookDelivery
 from kasir.payments.providers import get_provider
 from kasir.payments.providers.base import ProviderError
@@ -30,7 +30,7 @@ def xendit_active(app):
 
 
 def new_payment(till) -> Payment:
-    return service.create_for_sale(till.add("SKU0001", "SKU0006").id)
+    return charges.create_for_sale(till.add("SKU0001", "SKU0006").id)
 
 
 def callback(client, body, token=XENDIT_TOKEN):
@@ -87,16 +87,16 @@ def test_v1_shaped_callback_is_ignored(client, till, fake_xendit):
 def test_status_sync_finds_the_payment(till, fake_xendit):
     payment = new_payment(till)
     fake_xendit.pay(payment.order_id)
-    service.check_status(payment, source="manual")
+    sync.check_status(payment, source="manual")
     assert fresh(Payment, payment.id).status == states.PAID
 
 
 def test_expired_qr_and_cancel(till, fake_xendit):
     payment = new_payment(till)
-    assert service.expire_due(now=payment.expires_at + timedelta(seconds=1)) == 1
+    assert sync.expire_due(now=payment.expires_at + timedelta(seconds=1)) == 1
     assert fresh(Payment, payment.id).status == states.EXPIRED
     other = new_payment(till)
-    assert service.cancel(other, source="pos").payment.status == states.CANCELLED
+    assert sync.cancel(other, source="pos").payment.status == states.CANCELLED
 
 
 def test_refund_uses_the_qr_payment(client, auth, till, fake_xendit):
@@ -131,7 +131,7 @@ def test_duplicate_reference_and_bad_key(app, fake_xendit):
 def test_create_is_never_retried_after_a_timeout(till, fake_xendit):
     fake_xendit.fail_next("create", "lost")
     with pytest.raises(service.PaymentError, match="Xendit tidak menjawab"):
-        service.create_for_sale(till.add("SKU0001").id)
+        charges.create_for_sale(till.add("SKU0001").id)
     assert len(fake_xendit.calls("create")) == 1
 
 

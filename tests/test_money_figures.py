@@ -25,7 +25,7 @@ from kasir.api.keys import create_key
 from kasir.clock import WIB, business_date, wib_day_bounds
 from kasir.extensions import db
 from kasir.models import Register, Sale, Shift, Tender, User
-from kasir.payments import service, states
+from kasir.payments import charges, refunds, service, states, sync
 from kasir.payments.models import MockLedgerEntry, Payment, PaymentLog
 from kasir.payments.providers import get_provider
 from kasir.reports import daily, dashboard, reconcile, shifts
@@ -66,33 +66,33 @@ def money_day(app, till):
     debit = stamp(tenders.pay_debit(till.add("SKU0004").id, "EDC5678"), at(8, 30))
 
     qris_sale = till.add("SKU0005", "SKU0006")
-    qris = pay(service.create_for_sale(qris_sale.id))
+    qris = pay(charges.create_for_sale(qris_sale.id))
     stamp(qris_sale, at(9, 0))
 
     split_sale = till.add("SKU0004", "SKU0007")
-    split_qr = pay(service.create_for_sale(split_sale.id, 4000))
+    split_qr = pay(charges.create_for_sale(split_sale.id, 4000))
     happened(split_qr, at(9, 30), at(9, 30))
     stamp(tenders.pay_cash(split_sale.id, "10000"), at(9, 30))
 
     late_sale = till.add("SKU0002")
-    late = service.create_for_sale(late_sale.id)
-    service.cancel(late, source="pos")
+    late = charges.create_for_sale(late_sale.id)
+    sync.cancel(late, source="pos")
     stamp(tenders.pay_cash(late_sale.id, "5000"), at(10, 0))
     happened(pay(late), at(10, 0), at(10, 20))
 
     double_sale = till.add("SKU0003")
-    double = service.create_for_sale(double_sale.id)
+    double = charges.create_for_sale(double_sale.id)
     stamp(tenders.pay_cash(double_sale.id, "3400"), at(11, 0))
     happened(pay(double), at(11, 0), at(11, 5))
 
-    api, _ = service.open_api_payment(api_key_id=create_key("Toko Online")[0].id, order_id="WEB-1", amount=25_000)
-    happened(pay(service.request_charge(api)), at(11, 30), at(11, 30))
+    api, _ = charges.open_api_payment(api_key_id=create_key("Toko Online")[0].id, order_id="WEB-1", amount=25_000)
+    happened(pay(charges.charge(api)), at(11, 30), at(11, 30))
 
-    service.refund(qris, 4500, "Satu barang dikembalikan", "owner")
+    refunds.refund(qris, 4500, "Satu barang dikembalikan", "owner")
     happened(qris, at(9, 0), at(9, 0), updated=at(12, 0))  # refunded at 12:00
 
     short_sale = till.add("SKU0027", "SKU0006")
-    short = pay(service.create_for_sale(short_sale.id, 2500))
+    short = pay(charges.create_for_sale(short_sale.id, 2500))
     happened(short, at(15, 0), at(15, 0))
     stamp(short_sale, at(15, 0))
 
@@ -164,11 +164,11 @@ def test_day_report_qris_received_is_the_money_that_came_in(money_day):
 
 
 def test_refunding_money_no_sale_took_takes_nothing_from_the_sales(money_day):
-    service.refund(money_day.double, 1_000, "Dibayar dua kali (sebagian)", "owner")
+    refunds.refund(money_day.double, 1_000, "Dibayar dua kali (sebagian)", "owner")
     # Still to refund: 3.400 - 1.000 of the double payment, and the late one.
     assert [(over.payment.order_id, over.amount) for over in daily.build_report(money_day.day).overpayments] == [
         (money_day.late.order_id, 3_300), (money_day.double.order_id, 2_400)]
-    service.refund(money_day.double, 2_400, "Dibayar dua kali (sisanya)", "owner")
+    refunds.refund(money_day.double, 2_400, "Dibayar dua kali (sisanya)", "owner")
     db.session.execute(db.update(PaymentLog).where(PaymentLog.payment_id == money_day.double.id,
                                                    PaymentLog.at > money_day.at(23, 59))
                        .values(at=money_day.at(16, 0)))  # refunded at 16:00 of the day

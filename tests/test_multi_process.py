@@ -20,7 +20,7 @@ from kasir import create_app, sales
 from kasir.clock import utcnow
 from kasir.extensions import db
 from kasir.models import PRINT_PRINTED, PrintJob, Register, User
-from kasir.payments import service, states
+from kasir.payments import charges, states
 from kasir.payments.models import Callback, MockLedgerEntry, Payment, PaymentLog, WebhookDelivery
 from kasir.payments.providers import get_provider
 from kasir.payments.providers.generic import signed_headers
@@ -76,7 +76,7 @@ def open_sale_payments(app, count: int) -> list[str]:
             sale = sales.current_sale(register, cashier)
             sales.add_by_code(sale, "SKU0001")
             db.session.commit()
-            ids.append(service.create_for_sale(sale.id).id)
+            ids.append(charges.create_for_sale(sale.id).id)
     return ids
 
 

@@ -8,7 +8,7 @@ from kasir import qris, tenders
 from kasir.clock import utcnow
 from kasir.extensions import db
 from kasir.models import Sale
-from kasir.payments import service, states
+from kasir.payments import charges, service, states, sync
 from kasir.payments.models import MockLedgerEntry, Payment, PaymentLog
 from kasir.payments.providers import get_provider
 
@@ -37,7 +37,7 @@ def test_qr_lives_for_the_configured_minutes(app, pending_payment):
 
 def test_paid_status_closes_the_sale_as_qris(pending_payment):
     gateway_pays(pending_payment)
-    service.check_status(pending_payment, source="manual")
+    sync.check_status(pending_payment, source="manual")
     payment = reload(pending_payment)
     sale = db.session.get(Sale, payment.sale_id)
     assert (payment.status, sale.status, sale.method) == (states.PAID, "PAID", "QRIS")
@@ -54,25 +54,25 @@ def test_applying_paid_twice_is_a_no_op(pending_payment):
 
 def test_cancel_asks_the_provider_and_turns_a_paid_qr_into_paid(pending_payment):
     gateway_pays(pending_payment)
-    outcome = service.cancel(pending_payment, source="pos")
+    outcome = sync.cancel(pending_payment, source="pos")
     assert outcome.payment.status == states.PAID
 
 
 def test_cancel_of_an_unpaid_qr_cancels_it_at_the_provider_too(pending_payment):
-    outcome = service.cancel(pending_payment, source="pos")
+    outcome = sync.cancel(pending_payment, source="pos")
     assert outcome.payment.status == states.CANCELLED
     assert db.session.get(MockLedgerEntry, pending_payment.provider_trx_id).status == states.CANCELLED
 
 
 def test_payment_arriving_after_cancel_is_kept_as_late_and_flagged(pending_payment):
-    service.cancel(pending_payment, source="pos")
+    sync.cancel(pending_payment, source="pos")
     outcome = service.apply_status(pending_payment, states.PAID, source="webhook", amount=7500)
     assert outcome.payment.late and outcome.payment.review_reason
 
 
 def test_second_payment_for_a_paid_sale_is_flagged_as_double(till, pending_payment):
     sale_id = pending_payment.sale_id
-    service.cancel(pending_payment, source="pos")
+    sync.cancel(pending_payment, source="pos")
     tenders.pay_cash(sale_id, "10000")
     outcome = service.apply_status(pending_payment, states.PAID, source="webhook", amount=7500)
     assert outcome.payment.status == states.PAID
@@ -81,40 +81,40 @@ def test_second_payment_for_a_paid_sale_is_flagged_as_double(till, pending_payme
 
 
 def test_regenerate_makes_a_new_payment_for_the_same_sale(pending_payment):
-    fresh = service.regenerate(pending_payment)
+    fresh = charges.regenerate(pending_payment)
     assert fresh.id != pending_payment.id and fresh.sale_id == pending_payment.sale_id
     assert fresh.order_id.endswith("-2") and fresh.attempt == 2
     assert reload(pending_payment).status == states.CANCELLED
 
 
 def test_expire_due_expires_overdue_unpaid_payments(pending_payment):
-    assert service.expire_due(now=utcnow() + timedelta(minutes=16)) == 1
+    assert sync.expire_due(now=utcnow() + timedelta(minutes=16)) == 1
     assert reload(pending_payment).status == states.EXPIRED
 
 
 def test_expire_due_turns_an_overdue_but_paid_payment_into_paid(pending_payment):
     gateway_pays(pending_payment)
-    service.expire_due(now=utcnow() + timedelta(minutes=16))
+    sync.expire_due(now=utcnow() + timedelta(minutes=16))
     assert reload(pending_payment).status == states.PAID
 
 
 def test_sync_applies_what_the_provider_reports_and_backs_off(pending_payment):
     gateway_pays(pending_payment)
-    assert service.sync_pending(now=utcnow() + timedelta(seconds=5)) == 1
+    assert sync.sync_pending(now=utcnow() + timedelta(seconds=5)) == 1
     assert reload(pending_payment).status == states.PAID
 
 
 def test_sync_waits_longer_for_old_payments(pending_payment):
     later = utcnow() + timedelta(minutes=5)
-    service.sync_pending(now=later)
-    assert reload(pending_payment).next_sync_at - later == service.SYNC_SLOW
+    sync.sync_pending(now=later)
+    assert reload(pending_payment).next_sync_at - later == sync.SYNC_SLOW
 
 
 def test_qris_over_the_maximum_amount_is_refused(app, till):
     app.config["QRIS_MAX_AMOUNT"] = 5000
     sale = till.add("SKU0001", "SKU0006")
     with pytest.raises(service.PaymentError, match=r"melebihi batas QRIS \(Rp 5\.000\)"):
-        service.create_for_sale(sale.id)
+        charges.create_for_sale(sale.id)
 
 
 def test_webhook_sync_and_manual_check_racing_make_one_paid_transition(app, pending_payment):
@@ -131,7 +131,7 @@ def test_webhook_sync_and_manual_check_racing_make_one_paid_transition(app, pend
                 if path == "webhook":
                     service.apply_status(payment, states.PAID, source="webhook", amount=7500)
                 else:
-                    service.check_status(payment, source=path)
+                    sync.check_status(payment, source=path)
             except Exception as exc:  # noqa: BLE001 - the assertion below reports it
                 errors.append(exc)
 

@@ -262,9 +262,9 @@ def test_a_till_order_id_already_taken_moves_on_to_the_next_attempt(app, client,
     # Made before the API refused the till's POS- prefix (or kept in a restored database).
     from kasir.api.models import ApiKey
     from kasir.clock import business_date
-    from kasir.payments import service
+    from kasir.payments import charges
 
     taken = f"POS-1-{business_date():%y%m%d}-0001-1"
-    service.create_api_payment(api_key_id=db.session.scalar(db.select(ApiKey.id)), order_id=taken, amount=1000)
+    charges.create_api_payment(api_key_id=db.session.scalar(db.select(ApiKey.id)), order_id=taken, amount=1000)
     _, payment = start_qris(auth, htmx)
     assert payment.order_id == taken[:-1] + "2" and payment.attempt == 2 and payment.status == states.PENDING

@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 
 from kasir.clock import utcnow
-from kasir.payments import health, service
+from kasir.payments import charges, health, service, sync
 from kasir.payments.providers.base import ConnectionResult
 from midtrans_till import app_config, midtrans_active  # noqa: F401  (this module's till pays through Midtrans)
 
@@ -42,7 +42,7 @@ def test_the_job_probes_every_5_seconds_while_the_provider_is_down(fake_midtrans
 def test_a_charge_that_found_the_gateway_unreachable_turns_qris_off_at_once(fake_midtrans, till):
     fake_midtrans.go_down("503")
     with pytest.raises(service.PaymentError):
-        service.create_for_sale(till.add("SKU0001").id)
+        charges.create_for_sale(till.add("SKU0001").id)
     assert health.availability() == ConnectionResult(ok=False, latency_ms=None,
                                                      message="Midtrans sedang bermasalah (kode 503). Coba lagi.")
 
@@ -50,13 +50,13 @@ def test_a_charge_that_found_the_gateway_unreachable_turns_qris_off_at_once(fake
 def test_a_refused_charge_says_nothing_about_reachability(fake_midtrans, till):
     fake_midtrans.fail_next("charge", "body:402")
     with pytest.raises(service.PaymentError):
-        service.create_for_sale(till.add("SKU0001").id)
+        charges.create_for_sale(till.add("SKU0001").id)
     assert health.latest("midtrans") is None and health.availability().ok
 
 
 def test_a_status_sync_that_gets_no_answer_turns_qris_off(fake_midtrans, till):
-    service.create_for_sale(till.add("SKU0001").id)
+    charges.create_for_sale(till.add("SKU0001").id)
     fake_midtrans.go_down("reset", "status")
-    service.sync_pending(now=utcnow() + timedelta(seconds=5))
+    sync.sync_pending(now=utcnow() + timedelta(seconds=5))
     result = health.availability()
     assert not result.ok and result.message == "Midtrans tidak dapat dihubungi (koneksi gagal)."

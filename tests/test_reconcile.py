@@ -81,11 +81,11 @@ def test_late_payment_is_flagged(api, send_webhook, app):
 
 
 def test_a_replaced_qr_paid_as_well_differs_from_the_sale(app, till, send_webhook):
-    from kasir.payments import service
+    from kasir.payments import charges
 
     sale = till.add("SKU0001")
-    first = service.create_for_sale(sale.id)
-    second = service.regenerate(first)
+    first = charges.create_for_sale(sale.id)
+    second = charges.regenerate(first)
     for payment in (first, second):
         send_webhook(paid_body(payment))
     with app.app_context():
@@ -127,8 +127,8 @@ def test_without_a_file_the_provider_settlement_is_used(api, send_webhook, app, 
     with app.app_context():
         MockProvider().settle(db.session.get(MockLedgerEntry, created["provider_trx_id"]), "SUCCESS")
         payment = db.session.get(Payment, created["payment_id"])
-        from kasir.payments import service
-        service.check_status(payment, source="sync")
+        from kasir.payments import sync
+        sync.check_status(payment, source="sync")
         day = business_date(db.session.get(Payment, created["payment_id"]).paid_at)  # the shop's (WIB) day
     result = runner.invoke(args=["reconcile", "--date", day.isoformat()])
     assert "1 baris, 1 cocok" in result.output

@@ -8,7 +8,7 @@ from fake_gateways import STATIC_VECTOR
 from kasir import qris
 from kasir.extensions import db
 from kasir.models import AuditLog, Sale
-from kasir.payments import service, states
+from kasir.payments import charges, service, states, sync
 from kasir.payments.models import Payment
 
 
@@ -40,7 +40,7 @@ def test_the_static_qr_becomes_dynamic_with_the_exact_amount(auth, htmx):
 
 def test_status_sync_never_marks_it_paid(auth, htmx):
     _, payment = start_qris(auth, htmx)
-    service.check_status(payment, source="sync")
+    sync.check_status(payment, source="sync")
     assert db.session.get(Payment, payment.id).status == states.PENDING
 
 
@@ -106,7 +106,7 @@ def test_no_payload_means_a_clear_error(app, till):
     db.session.delete(db.session.get(Setting, "static_qris_payload"))
     db.session.commit()
     with pytest.raises(service.PaymentError, match="QRIS statis toko belum diatur"):
-        service.create_for_sale(till.add("SKU0001").id)
+        charges.create_for_sale(till.add("SKU0001").id)
 
 
 def test_a_broken_static_qris_is_explained_in_indonesian(app, till):
@@ -115,7 +115,7 @@ def test_a_broken_static_qris_is_explained_in_indonesian(app, till):
     db.session.get(Setting, "static_qris_payload").value = STATIC_VECTOR[:-1] + "0"
     db.session.commit()
     with pytest.raises(service.PaymentError) as refused:
-        service.create_for_sale(till.add("SKU0001").id)
+        charges.create_for_sale(till.add("SKU0001").id)
     message = str(refused.value)
     assert "kode pemeriksa di akhir (CRC) tidak cocok" in message
     assert "mismatch" not in message and "payload" not in message

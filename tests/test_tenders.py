@@ -8,7 +8,7 @@ from kasir import sales, tenders
 from kasir.clock import utcnow
 from kasir.extensions import db
 from kasir.models import AuditLog, Sale, Tender
-from kasir.payments import service, states
+from kasir.payments import charges, service, states, sync
 from kasir.payments.models import MockLedgerEntry, Payment, PaymentLog
 from kasir.payments.providers import get_provider
 
@@ -59,13 +59,13 @@ def test_a_qr_paid_by_webhook_closes_the_sale_with_its_qris_tender(send_webhook,
 
 def test_a_qr_paid_found_by_the_sync_job_closes_the_sale(pending_payment):
     gateway_pays(pending_payment)
-    service.sync_pending(now=utcnow() + timedelta(seconds=5))
+    sync.sync_pending(now=utcnow() + timedelta(seconds=5))
     assert (sale_of(pending_payment).status, tenders.unapplied_amount(payment_now(pending_payment))) == ("PAID", 0)
 
 
 def test_a_qr_paid_found_by_the_manual_check_closes_the_sale(pending_payment):
     gateway_pays(pending_payment)
-    service.check_status(pending_payment, source="manual")
+    sync.check_status(pending_payment, source="manual")
     assert sale_of(pending_payment).status == "PAID"
 
 
@@ -73,7 +73,7 @@ def test_a_paid_status_applied_twice_makes_one_tender(pending_payment):
     webhook_pays(pending_payment)
     webhook_pays(pending_payment)
     gateway_pays(pending_payment)
-    service.check_status(pending_payment, source="manual")
+    sync.check_status(pending_payment, source="manual")
     assert db.session.scalar(db.select(db.func.count(Tender.id))) == 1
 
 
@@ -88,7 +88,7 @@ def test_a_webhook_for_another_amount_is_refused_and_the_sale_stays_open(send_we
 
 def test_a_qr_for_part_of_the_sale_leaves_it_open_with_the_rest_due(till):
     sale = till.add("SKU0001", "SKU0006")
-    payment = service.create_for_sale(sale.id, 5000)
+    payment = charges.create_for_sale(sale.id, 5000)
     webhook_pays(payment)
     sale = sale_of(payment)
     assert (sale.status, tenders.received(sale), tenders.due(sale)) == ("OPEN", 5000, 2500)
@@ -98,7 +98,7 @@ def test_a_qr_for_part_of_the_sale_leaves_it_open_with_the_rest_due(till):
 
 def test_part_qr_then_cash_for_the_rest_closes_the_sale_as_split(till):
     sale = till.add("SKU0001", "SKU0006")
-    webhook_pays(service.create_for_sale(sale.id, 5000))
+    webhook_pays(charges.create_for_sale(sale.id, 5000))
     paid = tenders.pay_cash(sale.id, "10.000")
     assert (paid.status, paid.method, paid.tendered, paid.change) == ("PAID", "SPLIT", 10000, 7500)
     assert [(t.method, t.amount) for t in paid.tenders] == [("QRIS", 5000), ("CASH", 2500)]
@@ -106,7 +106,7 @@ def test_part_qr_then_cash_for_the_rest_closes_the_sale_as_split(till):
 
 def test_part_qr_then_debit_for_the_rest_closes_the_sale_as_split(till):
     sale = till.add("SKU0001", "SKU0006")
-    webhook_pays(service.create_for_sale(sale.id, 2000))
+    webhook_pays(charges.create_for_sale(sale.id, 2000))
     paid = tenders.pay_debit(sale.id, "EDC9876")
     assert (paid.status, paid.method, paid.edc_reference) == ("PAID", "SPLIT", "EDC9876")
     assert [(t.method, t.amount) for t in paid.tenders] == [("QRIS", 2000), ("DEBIT", 5500)]
@@ -114,8 +114,8 @@ def test_part_qr_then_debit_for_the_rest_closes_the_sale_as_split(till):
 
 def test_two_qrs_in_turn_pay_one_sale_and_the_second_defaults_to_what_is_left(till):
     sale = till.add("SKU0001", "SKU0006")
-    webhook_pays(service.create_for_sale(sale.id, 3000))
-    second = service.create_for_sale(sale.id)
+    webhook_pays(charges.create_for_sale(sale.id, 3000))
+    second = charges.create_for_sale(sale.id)
     assert second.amount == 4500
     webhook_pays(second)
     paid = sale_of(second)
@@ -125,7 +125,7 @@ def test_two_qrs_in_turn_pay_one_sale_and_the_second_defaults_to_what_is_left(ti
 def test_part_cash_then_a_qr_for_the_rest_closes_the_sale(till):
     sale = till.add("SKU0001", "SKU0006")
     tenders.pay_cash(sale.id, "5.000", "5.000")
-    payment = service.create_for_sale(sale.id)
+    payment = charges.create_for_sale(sale.id)
     assert payment.amount == 2500
     webhook_pays(payment)
     assert (sale_of(payment).status, sale_of(payment).method) == ("PAID", "SPLIT")
@@ -135,18 +135,18 @@ def test_part_cash_then_a_qr_for_the_rest_closes_the_sale(till):
 def test_a_qr_amount_outside_one_rupiah_to_what_is_due_is_refused(till, amount):
     sale = till.add("SKU0001", "SKU0006")
     with pytest.raises(service.PaymentError, match="antara Rp 1 dan Rp 7.500"):
-        service.create_for_sale(sale.id, amount)
+        charges.create_for_sale(sale.id, amount)
     assert db.session.scalar(db.select(db.func.count(Payment.id))) == 0
 
 
 def test_a_second_qr_while_one_is_open_is_refused(pending_payment):
     with pytest.raises(service.PaymentError, match="QR aktif Rp 7.500"):
-        service.create_for_sale(pending_payment.sale_id, 1000)
+        charges.create_for_sale(pending_payment.sale_id, 1000)
 
 
 def test_a_fresh_qr_for_a_part_qr_keeps_its_amount(till):
     sale = till.add("SKU0001", "SKU0006")
-    fresh_qr = service.regenerate(service.create_for_sale(sale.id, 5000))
+    fresh_qr = charges.regenerate(charges.create_for_sale(sale.id, 5000))
     assert (fresh_qr.amount, fresh_qr.status) == (5000, states.PENDING)
 
 
@@ -168,7 +168,7 @@ def test_a_cash_amount_above_what_is_due_is_refused(till):
 # --- money that does not fit ------------------------------------------------------------------------------
 
 def test_a_qr_paid_after_cancel_is_late_and_does_not_close_the_sale(pending_payment):
-    service.cancel(pending_payment, source="pos")
+    sync.cancel(pending_payment, source="pos")
     webhook_pays(pending_payment)
     payment, sale = payment_now(pending_payment), sale_of(pending_payment)
     assert (sale.status, tenders.received(sale)) == ("OPEN", 0)
@@ -178,14 +178,14 @@ def test_a_qr_paid_after_cancel_is_late_and_does_not_close_the_sale(pending_paym
 
 
 def test_a_qr_paid_after_expiry_is_late_and_does_not_close_the_sale(pending_payment):
-    service.expire_due(now=utcnow() + timedelta(minutes=16))
+    sync.expire_due(now=utcnow() + timedelta(minutes=16))
     webhook_pays(pending_payment)
     assert sale_of(pending_payment).status == "OPEN"
     assert tenders.unapplied_amount(payment_now(pending_payment)) == 7500
 
 
 def test_the_cashier_may_apply_a_late_payment_to_its_open_sale_and_it_is_audited(pending_payment):
-    service.cancel(pending_payment, source="pos")
+    sync.cancel(pending_payment, source="pos")
     webhook_pays(pending_payment)
     service.use_late_payment(pending_payment)
     payment, sale = payment_now(pending_payment), sale_of(pending_payment)
@@ -195,7 +195,7 @@ def test_the_cashier_may_apply_a_late_payment_to_its_open_sale_and_it_is_audited
 
 
 def test_a_late_payment_cannot_be_applied_twice(pending_payment):
-    service.cancel(pending_payment, source="pos")
+    sync.cancel(pending_payment, source="pos")
     webhook_pays(pending_payment)
     service.use_late_payment(pending_payment)
     with pytest.raises(service.PaymentError):
@@ -204,7 +204,7 @@ def test_a_late_payment_cannot_be_applied_twice(pending_payment):
 
 def test_a_qr_paid_after_the_sale_was_paid_in_cash_is_a_double_payment_to_refund(pending_payment):
     sale_id = pending_payment.sale_id
-    service.cancel(pending_payment, source="pos")
+    sync.cancel(pending_payment, source="pos")
     tenders.pay_cash(sale_id, "10.000")
     webhook_pays(pending_payment)
     payment = payment_now(pending_payment)
@@ -223,7 +223,7 @@ def test_more_money_than_is_due_is_applied_up_to_the_due_and_the_rest_is_an_over
 
 
 def test_unapplied_payments_are_listed_by_when_they_were_paid(pending_payment):
-    service.cancel(pending_payment, source="pos")
+    sync.cancel(pending_payment, source="pos")
     webhook_pays(pending_payment)
     paid_at = payment_now(pending_payment).paid_at
     assert tenders.unapplied_payments(paid_at + timedelta(seconds=1)) == []
@@ -254,7 +254,7 @@ def test_every_cart_change_is_refused_while_a_qr_is_open(till, pending_payment, 
 
 
 def test_the_cart_unlocks_when_its_qr_is_cancelled(till, pending_payment):
-    service.cancel(pending_payment, source="pos")
+    sync.cancel(pending_payment, source="pos")
     sale = till.add("SKU0002")
     assert sale.total == 7500 + 3300 and sales.cart_lock(sale) is None
 
@@ -268,11 +268,11 @@ def test_the_cart_stays_locked_once_part_of_it_is_paid(till):
 
 def test_a_cart_changed_after_cancel_is_paid_only_by_its_new_qr_and_the_old_one_is_late(till, pending_payment):
     """Issue 20, second reproduction: the cancelled QR paid late never closes the bigger cart."""
-    service.cancel(pending_payment, source="pos")
+    sync.cancel(pending_payment, source="pos")
     sale = till.add("SKU0002")
     webhook_pays(pending_payment)  # the customer pays the cancelled Rp 7.500 QR
     assert (sale_of(pending_payment).status, tenders.received(sale_of(pending_payment))) == ("OPEN", 0)
-    fresh_qr = service.create_for_sale(sale.id)
+    fresh_qr = charges.create_for_sale(sale.id)
     assert fresh_qr.amount == 10800
     webhook_pays(fresh_qr)
     assert (sale_of(fresh_qr).status, tenders.received(sale_of(fresh_qr))) == ("PAID", 10800)

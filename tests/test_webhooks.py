@@ -10,7 +10,7 @@ from kasir.clock import business_date
 from kasir.database import write_transaction
 from kasir.extensions import db
 from kasir.models import AuditLog
-from kasir.payments import service, states
+from kasir.payments import charges, service, states
 from kasir.payments.models import WEBHOOK_PENDING, Payment, PaymentLog, WebhookDelivery
 from kasir.payments.providers import generic
 from kasir.payments.providers.base import WebhookEvent
@@ -100,14 +100,13 @@ def test_malformed_body_is_400(send_webhook):
 
 
 def test_unknown_payment_is_202_and_applied_later_by_the_job(app, send_webhook, till):
-    from kasir.payments import service
     from kasir.webhooks.service import reprocess_unmatched
 
     sale = till.add("SKU0001", "SKU0006")
     order_id = f"POS-1-{business_date():%y%m%d}-0001-1"
     response = send_webhook({"order_id": order_id, "amount": 7500, "status": "SUCCESS", "ref_no": "R1"})
     assert response.status_code == 202
-    payment = service.create_for_sale(sale.id)
+    payment = charges.create_for_sale(sale.id)
     assert payment.order_id == order_id
     assert reprocess_unmatched() == 1
     assert status_of(payment) == states.PAID

@@ -5,7 +5,7 @@ from .. import audit
 from ..auth import admin_required
 from ..extensions import db, limiter
 from ..money import parse_rupiah
-from ..payments import gateway_settings, health, service, states
+from ..payments import gateway_settings, health, refunds, states
 from ..payments.merchant import merchant_identity
 from ..payments.models import Payment
 from ..payments.providers import provider_class
@@ -70,7 +70,7 @@ def payment_refund(payment_id):
     if request.method == "POST":
         try:
             amount = parse_rupiah(request.form.get("amount", ""))
-            service.refund(payment, amount, request.form.get("reason", ""), actor=g.user.username)
+            refunds.refund(payment, amount, request.form.get("reason", ""), actor=g.user.username)
         except (ValueError, ProviderError) as exc:  # PaymentError and money parsing are ValueErrors
             db.session.rollback()
             error = exc.message if isinstance(exc, ProviderError) else str(exc)
@@ -80,5 +80,5 @@ def payment_refund(payment_id):
         db.session.expire_all()
         payment = db.session.get(Payment, payment_id)
     return render_template("admin/payment_refund.html", payment=payment, error=error, paid=states.PAID,
-                           refunded_amount=service.refunded_amount(payment), refunds=service.refunds_of(payment),
+                           refunded_amount=refunds.refunded_amount(payment), refunds=refunds.refunds_of(payment),
                            manual=not provider_class(payment.provider).confirms_payments), (422 if error else 200)

@@ -5,7 +5,7 @@ from .. import audit
 from ..api import keys
 from ..auth import admin_required
 from ..extensions import db
-from ..payments import callbacks, service, states, timeline
+from ..payments import callbacks, refunds, states, timeline
 from ..payments.models import Callback, Payment, WebhookDelivery
 from ..reports.payments import PaymentFilter, export_csv, providers_in_use
 from .blueprint import bp
@@ -43,7 +43,7 @@ def payment_detail(payment_id):
                            history=timeline.timeline(payment), error_text=timeline.error_text,
                            webhook_labels=timeline.WEBHOOK_STATUS_LABELS,
                            callback_labels=timeline.CALLBACK_EVENT_LABELS,
-                           refunds=service.refunds_of(payment), refunded_amount=service.refunded_amount(payment))
+                           refunds=refunds.refunds_of(payment), refunded_amount=refunds.refunded_amount(payment))
 
 
 @bp.route("/callbacks/<int:callback_id>/retry", methods=["POST"])

@@ -15,7 +15,7 @@ from .. import audit
 from ..database import RawRead, write_transaction
 from ..extensions import csrf, db, limiter
 from ..fastpath import Answer, json_answer
-from ..payments import service, states
+from ..payments import charges, states, sync
 from ..payments.gateway_settings import active_provider_name
 from ..payments.models import Payment
 from ..payments.providers.base import ProviderError, ProviderUnavailable
@@ -73,7 +73,7 @@ def own_payment(payment_id: str) -> Payment:
     return payment
 
 
-def _order_conflict(exc: service.OrderConflict) -> ApiError:
+def _order_conflict(exc: charges.OrderConflict) -> ApiError:
     details = {"payment_id": exc.payment.id, "status": exc.payment.status} \
         if exc.payment.api_key_id == g.api_key_id else {}
     return ApiError(409, exc.code, exc.message, details)
@@ -95,10 +95,10 @@ def _payment_request(body) -> validation.PaymentRequest:
 def _create(body) -> tuple[int, dict]:
     wanted = _payment_request(body)
     try:
-        payment, created = service.create_api_payment(
+        payment, created = charges.create_api_payment(
             api_key_id=g.api_key_id, order_id=wanted.order_id, amount=wanted.amount,
             callback_url=wanted.callback_url, metadata=wanted.metadata)
-    except service.OrderConflict as exc:
+    except charges.OrderConflict as exc:
         raise _order_conflict(exc) from None
     except ProviderError as exc:
         raise _provider_refusal(exc) from None
@@ -129,7 +129,7 @@ def _create_keyed(body, key: str):
     (so that a concurrent identical request finds the claim, and a crash leaves a charge to resume), and
     the PENDING payment with the stored answer. Any answer, a refusal too, is stored."""
     request_hash = idempotency.fingerprint(request.method, request.path, body)
-    abandoned_before = service.abandoned_before()
+    abandoned_before = charges.abandoned_before()
     earlier = idempotency.replay(g.api_key_id, key, request_hash, abandoned_before=abandoned_before)
     if earlier is not None:
         return _replay(earlier)
@@ -139,8 +139,8 @@ def _create_keyed(body, key: str):
     except IntegrityError:  # PostgreSQL: a concurrent request took this order_id first; nothing of ours was kept
         wanted = _payment_request(body)
         try:
-            payment = service.repeated_order(api_key_id=g.api_key_id, order_id=wanted.order_id, amount=wanted.amount)
-        except service.OrderConflict as exc:
+            payment = charges.repeated_order(api_key_id=g.api_key_id, order_id=wanted.order_id, amount=wanted.amount)
+        except charges.OrderConflict as exc:
             raise _order_conflict(exc) from None
         return jsonify(payment_json(payment)), 200
     if isinstance(opened, tuple):  # a gateway on the network charges it, outside any transaction
@@ -161,16 +161,16 @@ def _claim_and_open(body, key: str, request_hash: str, abandoned_before: datetim
         return _replay(claim)
     try:
         wanted = _payment_request(body)
-        payment, created = service.open_api_payment(
+        payment, created = charges.open_api_payment(
             api_key_id=g.api_key_id, order_id=wanted.order_id, amount=wanted.amount,
             callback_url=wanted.callback_url, metadata=wanted.metadata, provider_name=provider_name)
-    except service.OrderConflict as exc:
+    except charges.OrderConflict as exc:
         return _store(claim, *_refusal(_order_conflict(exc)))
     except ApiError as exc:
         return _store(claim, *_refusal(exc))
     if not created:
         return _store(claim, 200, _json_text(payment_json(payment)))
-    if not service.charges_online(provider_name):
+    if not charges.charges_online(provider_name):
         return _charge_and_store(claim, payment)
     return claim, payment
 
@@ -179,11 +179,11 @@ def _charge_and_store(claim: idempotency.Claim, payment):
     """Charge the CREATED payment and keep the answer for the claim's key, a refusal too (in the
     caller's write transaction, if any)."""
     try:
-        charge = service.charge_for_api(payment)
+        charge = charges.ask_for_qr(payment)
     except ProviderError as exc:
         return _store(claim, *_refusal(_provider_refusal(exc)))
     with write_transaction():
-        payment = service.apply_charge(payment, charge)
+        payment = charges.apply_charge(payment, charge)
         return _store(claim, 201, _json_text(payment_json(payment)))
 
 
@@ -289,7 +289,7 @@ def cancel_payment(payment_id):
     json_body(required=False)  # no fields yet, but a body must still be JSON
     payment = own_payment(payment_id)
     if payment.status == states.PENDING:
-        payment = service.cancel(payment, source="api").payment
+        payment = sync.cancel(payment, source="api").payment
         audit.record("CancelPayment", payment.order_id, actor=f"api:{g.api_key_prefix}",
                      outcome=payment.status.lower())
         db.session.commit()

@@ -10,7 +10,7 @@ from datetime import datetime
 from ..money import format_rupiah
 from . import states
 from .models import Payment, PaymentLog
-from .service import UNCONFIRMED_CANCEL
+from .sync import UNCONFIRMED_CANCEL
 
 EVENT_LABELS = {
     "created": "QR dibuat",

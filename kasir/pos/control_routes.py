@@ -8,6 +8,7 @@ from ..auth.approval import approver_from_form, ask_approval
 from ..extensions import db
 from ..models import SALE_PAID, Sale
 from ..money import MoneyError, format_rupiah, parse_rupiah
+from ..payments import refunds as payment_refunds
 from ..payments import service as payment_service
 from ..payments import states
 from ..payments.models import Payment
@@ -67,7 +68,7 @@ def sale_void(sale):
             error = str(exc)
         else:
             message = f"Transaksi {sale.display_number} dibatalkan; stok dikembalikan."
-            owed = sum(payment.amount - payment_service.refunded_amount(payment) for payment in paid_payments(sale))
+            owed = sum(payment.amount - payment_refunds.refunded_amount(payment) for payment in paid_payments(sale))
             if owed:
                 message += f" Uang QRIS {format_rupiah(owed)} harus dikembalikan ke pelanggan: tekan Refund QRIS."
             return back_to_sales_list(message)
@@ -89,7 +90,7 @@ def payment_refund(sale, payment_id):
             amount = parse_rupiah(request.form.get("amount", ""), allow_zero=False)
             if payment.status != states.PAID:
                 raise payment_service.PaymentError("Hanya pembayaran yang lunas yang bisa direfund.")
-            left = payment.amount - payment_service.refunded_amount(payment)  # earlier partial refunds count
+            left = payment.amount - payment_refunds.refunded_amount(payment)  # earlier partial refunds count
             if amount > left:
                 raise payment_service.PaymentError(f"Nominal refund paling banyak {format_rupiah(left)}.")
             if not " ".join(request.form.get("reason", "").split()):
@@ -99,7 +100,7 @@ def payment_refund(sale, payment_id):
                 g.user, approver, f"Refund {format_rupiah(amount)} untuk transaksi {sale.display_number} "
                                   "perlu persetujuan supervisor.")
             db.session.commit()  # the approval stays on record whatever the gateway answers
-            payment_service.refund(payment, amount, request.form.get("reason", "")[:200],
+            payment_refunds.refund(payment, amount, request.form.get("reason", "")[:200],
                                    actor=g.user.username)
         except (approvals.ApprovalNeeded, approvals.ApprovalRefused) as exc:
             db.session.rollback()

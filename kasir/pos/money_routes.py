@@ -6,7 +6,7 @@ from flask import g, render_template, request
 from .. import audit, sales, tenders
 from ..clock import business_date, wib_day_bounds
 from ..extensions import db, limiter
-from ..payments import service
+from ..payments import service, sync
 from ..payments.models import Payment
 from ..web import toast
 from .blueprint import bp
@@ -52,7 +52,7 @@ def cancel_open_qr():
     sale = sales.current_sale(g.register, g.user)
     payment = service.open_payment_for_sale(sale.id)
     if payment is not None:
-        outcome = service.cancel(payment, source="pos")
+        outcome = sync.cancel(payment, source="pos")
         audit.record("CancelPayment", payment.order_id, detail=f"status={outcome.payment.status}")
     return bar_response()
 

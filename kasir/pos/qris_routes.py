@@ -14,7 +14,7 @@ from ..database import RawRead
 from ..extensions import db, limiter
 from ..fastpath import html_answer, render_partial
 from ..models import Register, Sale, User
-from ..payments import service, states
+from ..payments import charges, service, states, sync
 from ..payments.merchant import qr_identity
 from ..payments.models import Payment
 from ..payments.providers import provider_class
@@ -82,9 +82,9 @@ def checkout_qris():
             payment = open_payment  # the QR on the customer's screen, shown again
         else:
             if open_payment is not None:  # another amount for this step: that QR stops being payable first
-                if service.cancel(open_payment, source="pos").payment.status == states.PAID:
+                if sync.cancel(open_payment, source="pos").payment.status == states.PAID:
                     return toast("QR sebelumnya ternyata sudah dibayar.")
-            payment = service.create_for_sale(sale.id, amount)
+            payment = charges.create_for_sale(sale.id, amount)
     except (service.PaymentError, sales.SaleError) as exc:
         db.session.rollback()
         return toast(str(exc))
@@ -157,7 +157,7 @@ def _payment_url(url_map, script_root: str, endpoint: str, payment_id: str) -> s
 @with_payment
 def payment_check(payment):
     try:
-        service.check_status(payment, source="manual")
+        sync.check_status(payment, source="manual")
     except ProviderError as exc:
         db.session.rollback()
         audit.record("CheckStatus", payment.order_id, outcome="failed", detail=exc.message)
@@ -173,7 +173,7 @@ def payment_check(payment):
 @with_register
 @with_payment
 def payment_cancel(payment):
-    outcome = service.cancel(payment, source="pos")
+    outcome = sync.cancel(payment, source="pos")
     audit.record("CancelPayment", payment.order_id, detail=f"status={outcome.payment.status}")
     db.session.commit()
     return status_response(payment)
@@ -185,7 +185,7 @@ def payment_cancel(payment):
 @with_payment
 def payment_regenerate(payment):
     try:
-        fresh = service.regenerate(payment)
+        fresh = charges.regenerate(payment)
     except service.PaymentError as exc:
         db.session.rollback()
         return toast(str(exc))

@@ -10,6 +10,7 @@ from ..database import write_transaction
 from ..extensions import db
 from ..models import SALE_OPEN, Product, Register, Sale, SaleItem
 from ..payments import service as payment_service
+from ..payments import sync as payment_sync
 from ..reports import shifts
 from ..web import toast
 from .blueprint import bp
@@ -207,7 +208,7 @@ def pay_panel(method):
     try:
         shifts.ensure_may_sell(g.register, g.user)
         # Paying another way: the QR on screen must stop being payable first.
-        payment_service.cancel_open_for_sale(sale.id, source="pos")
+        payment_sync.cancel_open_for_sale(sale.id, source="pos")
     except (shifts.ShiftError, payment_service.PaymentError) as exc:
         return toast(str(exc))
     if method == "cash":
@@ -227,7 +228,7 @@ def checkout(pay):
         return toast("Transaksi tidak ditemukan.")
     try:
         shifts.ensure_may_sell(g.register, g.user)
-        payment_service.cancel_open_for_sale(sale_id, source="pos")
+        payment_sync.cancel_open_for_sale(sale_id, source="pos")
         sale = pay(sale_id)
     except (shifts.ShiftError, sales.SaleError, payment_service.PaymentError) as exc:
         return toast(str(exc))

@@ -28,7 +28,7 @@ from ..models import (
 )
 from ..payments import states
 from ..payments.models import Payment, Settlement
-from ..payments.service import refunded_amount, refunds_between
+from ..payments.refunds import refunded_amount, refunds_between
 
 METHODS = (METHOD_CASH, METHOD_DEBIT, METHOD_QRIS)
 TOP_PRODUCTS = 10
