@@ -23,6 +23,7 @@ from kasir.models import (
     Sale,
     Setting,
 )
+from kasir.payments import charges, service, states
 from kasir.printing import queue
 from kasir.printing.backends import PrinterError, open_printer, parse_printer_url
 from kasir.printing.escpos_render import printable, render
@@ -294,6 +295,15 @@ def test_printer_none_never_fails_a_sale(till, app, auth, htmx):
     assert "belum diatur" in response.get_data(as_text=True)
     assert "PRINTER_URL" not in response.get_data(as_text=True)
     assert htmx.get("/printing/status").get_data(as_text=True).strip() == ""
+
+
+def test_a_sale_its_qr_pays_queues_its_receipt(till, network_printer):
+    sale = till.add("SKU0001")
+    payment = charges.create_for_sale(sale.id)
+    assert jobs_of(sale) == []
+    service.apply_status(payment, states.PAID, source="webhook", amount=payment.amount)
+    [job] = jobs_of(sale)
+    assert (job.status, job.kind) == (PRINT_QUEUED, "receipt")
 
 
 def test_auto_print_off_queues_nothing_but_reprint_still_works(till, network_printer, listener):
