@@ -7,7 +7,7 @@ from . import config as config_module
 from . import tenders
 from .clock import format_duration, format_remaining, format_wib
 from .database import configure_engine
-from .extensions import csrf, db, limiter, migrate
+from .extensions import csrf, db, limiter, login_manager, migrate
 from .models import METHOD_LABELS
 from .money import format_number, format_percent, format_rupiah
 from .payments.health import availability
@@ -39,6 +39,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
+    login_manager.init_app(app, add_context_processor=False)  # templates read g.user (kasir.auth)
     with app.app_context():
         configure_engine(db.engine)
 
@@ -55,7 +56,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.globals["sale_received"] = tenders.received
     app.jinja_env.globals["sale_due"] = tenders.due
 
-    from . import admin, auth, cli, display, fastpath, healthz, logging_setup, pos, printing, redaction, web, webhooks
+    from . import admin, auth, cli, display, healthz, logging_setup, pos, printing, redaction, web, webhooks
     from .api import cli as api_cli
     from .api import cors as api_cors
     from .api import models as api_models  # noqa: F401  (tables known to Alembic and queries)
@@ -64,7 +65,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .payments import simulator
 
     app.register_blueprint(auth.bp)
-    app.app_ctx_globals_class = auth.RequestGlobals
     app.register_blueprint(pos.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(printing.bp)
@@ -79,5 +79,4 @@ def create_app(test_config: dict | None = None) -> Flask:
     api_cli.init_app(app)
     api_cors.init_app(app)
     logging_setup.init_app(app)
-    fastpath.install(app)
     return app

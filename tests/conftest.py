@@ -344,19 +344,28 @@ def api(client, api_token):
 
 @pytest.fixture
 def commits(app):
-    """The COMMITs of the app's database while the test runs."""
+    """The COMMITs of the app's database that wrote something, while the test runs (a read-only
+    transaction's COMMIT writes nothing)."""
     from sqlalchemy import event
 
-    seen = []
+    seen, writing = [], set()
+
+    def statement(connection, _cursor, sql, *_args):
+        if not sql.lstrip().upper().startswith(("SELECT", "PRAGMA")):
+            writing.add(id(connection))
 
     def commit(connection):  # None for run_write's commit without the Session
-        seen.append(connection)
+        if connection is None or id(connection) in writing:
+            writing.discard(id(connection))
+            seen.append(connection)
 
     with app.app_context():
         engine = db.engine
+    event.listen(engine, "before_cursor_execute", statement)
     event.listen(engine, "commit", commit)
     yield seen
     event.remove(engine, "commit", commit)
+    event.remove(engine, "before_cursor_execute", statement)
 
 
 @pytest.fixture
