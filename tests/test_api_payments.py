@@ -1,8 +1,10 @@
 """/payments (DESIGN §7): auth, validation, order_id rules, reading, listing and cancelling."""
+import logging
+from types import SimpleNamespace
 
 import pytest
 
-from conftest import query_database
+from conftest import paid_body, query_database
 from kasir.extensions import db
 from kasir.payments import states
 from kasir.payments.models import MockLedgerEntry, Payment
@@ -154,6 +156,56 @@ def test_get_returns_the_payment(api):
     assert response.status_code == 200
     assert response.json["payment_id"] == created["payment_id"] and response.json["late"] is False
     assert response.json["paid_at"] is None and "provider_ref_no" in response.json
+
+
+def test_get_after_the_payment_was_paid_shows_it_paid(api, send_webhook):
+    created = api.create().json
+    assert api.get(f"/payments/{created['payment_id']}").json["status"] == "PENDING"
+    send_webhook(paid_body(SimpleNamespace(**created)))
+    assert api.get(f"/payments/{created['payment_id']}").json["status"] == "PAID"
+
+
+def test_get_with_a_revoked_key_is_401(api, runner):
+    payment_id = api.create().json["payment_id"]
+    runner.invoke(args=["api-key", "revoke", api.token[:14]])
+    assert api.get(f"/payments/{payment_id}").status_code == 401
+
+
+def test_get_stamps_a_key_due_for_its_last_used_time(api, app):
+    from kasir.api.models import ApiKey
+
+    payment_id = api.create().json["payment_id"]
+    with app.app_context():
+        db.session.execute(db.update(ApiKey).values(last_used_at=None))
+        db.session.commit()
+    assert api.get(f"/payments/{payment_id}").status_code == 200
+    with app.app_context():
+        assert db.session.scalar(db.select(ApiKey.last_used_at)) is not None
+
+
+def test_a_cross_origin_get_gets_cors_headers(app_config):
+    from kasir import create_app
+    from kasir.api.keys import create_key
+
+    app = create_app({**app_config, "CORS_ORIGINS": "https://toko.example"})
+    with app.app_context():
+        token = create_key("Toko Online")[1]
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    payment_id = client.post("/payments", json={"order_id": "WEB-1", "amount": 1000},
+                             headers=headers).json["payment_id"]
+    answer = client.get(f"/payments/{payment_id}", headers={**headers, "Origin": "https://toko.example"})
+    assert answer.status_code == 200 and answer.headers["Access-Control-Allow-Origin"] == "https://toko.example"
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_a_get_is_not_an_info_log_line(api, caplog):
+    payment_id = api.create().json["payment_id"]
+    with caplog.at_level(logging.INFO, logger="kasir.request"):
+        caplog.clear()
+        api.get(f"/payments/{payment_id}")
+    assert not [record for record in caplog.records if record.name == "kasir.request"]
 
 
 def test_get_unknown_payment_is_404(api):

@@ -1,10 +1,12 @@
 """QRIS on the cashier screen and the customer display, through the test client."""
+import logging
 import re
+from datetime import timedelta
 
 import pytest
 
 from conftest import PROJECT_ROOT, fresh, paid_body
-from kasir import qris
+from kasir import clock, qris
 from kasir.extensions import db
 from kasir.models import Register, Sale
 from kasir.payments import states
@@ -41,6 +43,31 @@ def test_status_poll_is_200_while_pending(client, auth, htmx):
     _, payment = start_qris(auth, htmx)
     response = htmx.get(f"/pos/payments/{payment.id}/status")
     assert response.status_code == 200 and "every 1s" in response.get_data(as_text=True)
+
+
+def test_each_status_poll_shows_the_countdown_of_its_moment(client, auth, htmx, monkeypatch):
+    _, payment = start_qris(auth, htmx)
+    first = htmx.get(f"/pos/payments/{payment.id}/status").get_data(as_text=True)
+    later = clock.utcnow() + timedelta(minutes=5)
+    monkeypatch.setattr(clock, "utcnow", lambda: later)
+    assert "Sisa waktu <span data-countdown-text>14:" in first
+    assert "Sisa waktu <span data-countdown-text>09:" in htmx.get(f"/pos/payments/{payment.id}/status").get_data(
+        as_text=True)
+
+
+def test_a_pending_status_poll_is_not_an_info_log_line(client, auth, htmx, caplog):
+    _, payment = start_qris(auth, htmx)
+    with caplog.at_level(logging.INFO, logger="kasir.request"):
+        caplog.clear()
+        htmx.get(f"/pos/payments/{payment.id}/status")
+    assert not [record for record in caplog.records if record.name == "kasir.request"]
+
+
+def test_a_status_poll_without_a_register_goes_to_choose_one(client, auth, htmx):
+    _, payment = start_qris(auth, htmx)
+    client.delete_cookie("kasir_register")
+    answer = htmx.get(f"/pos/payments/{payment.id}/status")
+    assert answer.status_code == 302 and answer.headers["HX-Redirect"] == "/pos/register"
 
 
 def test_status_poll_answers_286_with_a_final_partial_once_paid(client, auth, htmx, send_webhook):

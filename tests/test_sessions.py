@@ -1,5 +1,5 @@
 """Sessions are revocable (issue 21 #3): logout, a new PIN or password, deactivation and "Keluar dari semua
-perangkat" end every copy of a user's session cookie, on the Flask path and on kasir.fastpath's polls."""
+perangkat" end every copy of a user's session cookie, the till's 1-second status poll included."""
 import re
 
 import pytest
@@ -95,12 +95,12 @@ def test_a_user_ends_their_own_sessions_everywhere(app, client, auth):
 
 
 @pytest.mark.parametrize("revoke", ["logout", "new_pin"])
-def test_a_revoked_cookie_gets_no_status_poll_from_the_fast_path(app, client, auth, revoke):
+def test_a_revoked_cookie_gets_no_status_poll(app, client, auth, revoke):
     auth.login_cashier()
     payment_id = open_qr(client)
     copy = copy_of(app, client)
     poll = f"/pos/payments/{payment_id}/status"
-    assert copy.get(poll, headers={"HX-Request": "true"}).status_code == 200  # the fast path remembers the cookie
+    assert copy.get(poll, headers={"HX-Request": "true"}).status_code == 200
     if revoke == "logout":
         auth.logout()
     else:
@@ -109,6 +109,34 @@ def test_a_revoked_cookie_gets_no_status_poll_from_the_fast_path(app, client, au
             db.session.commit()
     answer = copy.get(poll, headers={"HX-Request": "true"})
     assert answer.status_code == 302 and "/login" in answer.headers["HX-Redirect"]
+
+
+def test_a_status_poll_from_a_deactivated_cashier_asks_to_log_in(app, client, auth):
+    auth.login_cashier()
+    poll = f"/pos/payments/{open_qr(client)}/status"
+    with app.app_context():
+        db.session.scalar(db.select(User).where(User.username == CASHIER[0])).active = False
+        db.session.commit()
+    answer = client.get(poll, headers={"HX-Request": "true"})
+    assert answer.status_code == 302 and "/login" in answer.headers["HX-Redirect"]
+
+
+def test_a_forged_session_cookie_gets_no_status_poll(app, client, auth):
+    auth.login_cashier()
+    poll = f"/pos/payments/{open_qr(client)}/status"
+    client.set_cookie(app.config["SESSION_COOKIE_NAME"], "eyJfdXNlcl9pZCI6IjE6MCJ9.forged.signature")
+    answer = client.get(poll, headers={"HX-Request": "true"})
+    assert answer.status_code == 302 and "/login" in answer.headers["HX-Redirect"]
+
+
+def test_a_cashier_who_must_change_the_password_gets_no_status_poll(app, client, auth):
+    auth.login_cashier()
+    poll = f"/pos/payments/{open_qr(client)}/status"
+    with app.app_context():
+        db.session.scalar(db.select(User).where(User.username == CASHIER[0])).must_change_password = True
+        db.session.commit()
+    answer = client.get(poll, headers={"HX-Request": "true"})
+    assert answer.status_code == 302 and answer.headers["Location"] == "/account/password"
 
 
 def db_user_id(app, username) -> int:

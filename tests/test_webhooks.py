@@ -1,5 +1,6 @@
 """POST /webhooks/qris: stored first, verified, deduplicated, amount-checked, converging via apply_status."""
 import json
+import logging
 import time
 from types import SimpleNamespace
 
@@ -179,6 +180,30 @@ def test_a_delivery_whose_processing_fails_is_kept_and_applied_by_the_job(app, s
     monkeypatch.setattr(service, "apply_status", real_apply_status)
     assert reprocess_unmatched() == 1
     assert status_of(pending_payment) == states.PAID
+
+
+def test_a_webhook_that_fails_unexpectedly_gets_the_json_500_and_no_detail(app, send_webhook, pending_payment,
+                                                                          monkeypatch):
+    monkeypatch.setattr(service, "apply_status", lambda *args, **kwargs: 1 / 0)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    answer = send_webhook(paid_body(pending_payment), event_id="evt-broken")
+    assert answer.status_code == 500
+    assert answer.get_json() == {"error": {"code": "internal_error", "message": "Something went wrong on our side.",
+                                           "details": {}}}
+
+
+def test_a_webhook_over_the_size_limit_is_413(app, send_webhook):
+    app.config["MAX_CONTENT_LENGTH"] = 100
+    answer = send_webhook({}, raw=b"x" * 101)
+    assert answer.status_code == 413 and answer.get_json()["error"]["code"] == "payload_too_large"
+
+
+def test_a_webhook_is_an_info_log_line(send_webhook, pending_payment, caplog):
+    with caplog.at_level(logging.INFO, logger="kasir.request"):
+        caplog.clear()
+        send_webhook(paid_body(pending_payment))
+    assert [record.getMessage() for record in caplog.records if record.name == "kasir.request"] == \
+        ["POST /webhooks/qris 200"]
 
 
 @pytest.fixture
