@@ -3,7 +3,7 @@ current (one select), the new state when it changed."""
 import hmac
 
 from flask import Response, abort, make_response, render_template, request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from .. import tenders
 from ..clock import business_date, utcnow, wib_day_bounds
@@ -80,16 +80,17 @@ def screen(code):
     return render_template("display/index.html", **display_context(register))
 
 
-# What a poll needs to know whether the display is current (and may watch): one small row.
+# What a poll needs to know whether the display is current (and may watch): one small row. Built once.
 _SHOWN = select(Register.display_version, Register.display_thanks_until, Register.display_token) \
-    .where(Register.active.is_(True))
+    .where(Register.code == bindparam("code"), Register.active.is_(True))
 
 
 @bp.route("/<code>/state")
 @limiter.exempt
 def state(code):
     """204 when `?v=` is the current version, 304 when If-None-Match is (a weak ETag), else the new state."""
-    shown = db.session.execute(_SHOWN.where(Register.code == code)).first()
+    with db.engine.connect() as connection:  # a read of its own: no ORM session to open and tear down
+        shown = connection.execute(_SHOWN, {"code": code}).first()
     if shown is None:
         abort(404)
     if not _may_watch(shown, request.remote_addr, request.args.get("token", "")):

@@ -2,7 +2,7 @@
 import functools
 
 from flask import current_app, g, make_response, render_template, request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from .. import audit, sales, tenders
@@ -87,10 +87,10 @@ def checkout_qris():
     return render_modal(payment)
 
 
-# What a waiting QR's status partial shows, for a payment of this browser's (active) register.
+# What a waiting QR's status partial shows, for a payment of this browser's (active) register. Built once.
 _WAITING = select(Payment.id, Payment.status, Payment.expires_at, Payment.provider) \
     .join(Sale, Sale.id == Payment.sale_id).join(Register, Register.id == Sale.register_id) \
-    .where(Register.active.is_(True))
+    .where(Payment.id == bindparam("payment_id"), Register.code == bindparam("register"), Register.active.is_(True))
 
 
 @bp.route("/payments/<payment_id>/status")
@@ -99,8 +99,8 @@ _WAITING = select(Payment.id, Payment.status, Payment.expires_at, Payment.provid
 def payment_status(payment_id):
     """The till's 1-second poll: one select while the QR waits; a final state (or no such payment here)
     goes through the register and payment checks of the other QR routes."""
-    waiting = db.session.execute(_WAITING.where(Payment.id == payment_id,
-                                                Register.code == request.cookies.get(REGISTER_COOKIE, ""))).first()
+    waiting = db.session.connection().execute(_WAITING, {"payment_id": payment_id,
+                                                         "register": request.cookies.get(REGISTER_COOKIE, "")}).first()
     if waiting is None or waiting.status in states.FINAL_FOR_SCREEN:
         return final_status(payment_id=payment_id)
     log_at_debug()
