@@ -20,6 +20,7 @@ from ..payments import service, states
 from ..payments.gateway_settings import active_provider_name
 from ..payments.models import Payment
 from ..payments.providers.base import ProviderError, ProviderUnavailable
+from ..poll_cache import first_row
 from . import idempotency, keys, validation
 from .errors import ApiError
 from .serialization import PAYMENT_COLUMNS, payment_json
@@ -216,8 +217,7 @@ _OWN_PAYMENT = select(*(column.label(name) for name, column in PAYMENT_COLUMNS.i
 @limiter.exempt
 def get_payment(payment_id):
     """An app polls this while its customer pays: one select, and a DEBUG log line."""
-    with db.engine.connect() as connection:  # a read of its own: no ORM session to open and tear down
-        payment = connection.execute(_OWN_PAYMENT, {"payment_id": payment_id, "api_key_id": g.api_key_id}).first()
+    payment = first_row(_OWN_PAYMENT, payment_id=payment_id, api_key_id=g.api_key_id)
     if payment is None:
         raise ApiError(404, "not_found", "no payment with this id")
     log_at_debug()

@@ -13,6 +13,7 @@ from ..models import SALE_OPEN, SALE_PAID, Register, Sale
 from ..payments import states
 from ..payments.merchant import qr_identity
 from ..payments.models import Payment
+from ..poll_cache import first_row
 from ..sales import find_register
 from ..settings import shop_profile
 from ..web import is_loopback
@@ -89,8 +90,7 @@ _SHOWN = select(Register.display_version, Register.display_thanks_until, Registe
 @limiter.exempt
 def state(code):
     """204 when `?v=` is the current version, 304 when If-None-Match is (a weak ETag), else the new state."""
-    with db.engine.connect() as connection:  # a read of its own: no ORM session to open and tear down
-        shown = connection.execute(_SHOWN, {"code": code}).first()
+    shown = first_row(_SHOWN, code=code)
     if shown is None:
         abort(404)
     if not _may_watch(shown, request.remote_addr, request.args.get("token", "")):

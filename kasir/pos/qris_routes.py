@@ -15,6 +15,7 @@ from ..payments.merchant import qr_identity
 from ..payments.models import Payment
 from ..payments.providers import provider_class
 from ..payments.providers.base import ProviderError
+from ..poll_cache import first_row
 from ..reports import shifts
 from ..web import toast
 from . import bp
@@ -99,8 +100,7 @@ _WAITING = select(Payment.id, Payment.status, Payment.expires_at, Payment.provid
 def payment_status(payment_id):
     """The till's 1-second poll: one select while the QR waits; a final state (or no such payment here)
     goes through the register and payment checks of the other QR routes."""
-    waiting = db.session.connection().execute(_WAITING, {"payment_id": payment_id,
-                                                         "register": request.cookies.get(REGISTER_COOKIE, "")}).first()
+    waiting = first_row(_WAITING, payment_id=payment_id, register=request.cookies.get(REGISTER_COOKIE, ""))
     if waiting is None or waiting.status in states.FINAL_FOR_SCREEN:
         return final_status(payment_id=payment_id)
     log_at_debug()
