@@ -1,6 +1,5 @@
 """`python -m kasir serve` for real: waitress on a loopback port, demo data, CSRF on, plain HTTP requests."""
 import html
-import http.client
 import json
 import re
 import stat
@@ -111,23 +110,3 @@ def test_security_headers_are_sent(live_server):
     assert response.headers["X-Frame-Options"] == "DENY"
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
-
-
-def test_an_unchanged_display_poll_keeps_its_connection_open(live_server):
-    """A 204 has no body to delimit: the customer display polls each second over one connection."""
-    host, port = live_server.url.removeprefix("http://").split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=TIMEOUT)
-    connection.request("GET", "/display/1/state")
-    full = connection.getresponse()
-    version = re.search(r'data-version="([^"]+)"', full.read().decode()).group(1)
-    connection.request("GET", f"/display/1/state?v={version}")
-    unchanged = connection.getresponse()
-    unchanged.read()
-    socket_used = connection.sock
-    connection.request("GET", f"/display/1/state?v={version}")
-    again = connection.getresponse()
-    again.read()
-    assert (unchanged.status, again.status) == (204, 204)
-    assert unchanged.getheader("Connection") is None
-    assert connection.sock is socket_used
-    connection.close()

@@ -30,9 +30,10 @@ def load_user(token: str) -> User | None:
 
 
 def start_session(user: User) -> None:
-    """Log `user` in on this browser, in a fresh session."""
+    """Log `user` in on this browser, in a fresh session (its username names the actor in kasir.audit)."""
     session.clear()
     login_user(user)
+    session["username"] = user.username
 
 
 def keep_session(user: User) -> None:
