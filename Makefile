@@ -47,13 +47,18 @@ test-postgres: $(VENV)/.dev
 fuzz: $(VENV)/.dev
 	$(PY) -m pytest -m fuzz $(PYTEST_ARGS)
 
-# Speed and memory next to a waitress hello-world measured in the same run (bench/*.py, a few minutes).
+# Speed and memory against baselines measured in the same run (bench/*.py, docs/performance.md; about ten
+# minutes). BENCH_CODE=DIR measures the Kasir checkout in DIR with this harness (default: this one).
+BENCH_CODE ?=
+BENCH_ARGS = $(if $(BENCH_CODE),--code $(BENCH_CODE))
 bench: $(VENV)/.dev
-	$(PY) bench/api_throughput.py
-	$(PY) bench/polling.py
-	$(PY) bench/paid_to_screen.py
-	$(PY) bench/memory.py
-	$(PY) bench/settlement_import.py
+	$(PY) bench/polling.py $(BENCH_ARGS)
+	$(PY) bench/shop.py $(BENCH_ARGS)
+	$(PY) bench/api_throughput.py $(BENCH_ARGS)
+	$(PY) bench/memory.py $(BENCH_ARGS)
+	$(PY) bench/paid_to_screen.py $(BENCH_ARGS)
+	$(PY) bench/postgres_scale.py $(BENCH_ARGS)
+	$(PY) bench/settlement_import.py $(BENCH_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,13 +1,13 @@
 """Memory: resident set size of the Kasir server after many payments, next to a waitress hello-world's.
 
-Starts `python -m kasir serve --threads T` (temporary SQLite instance, mock provider, jobs on,
-RATELIMIT_ENABLED=false) and a waitress hello-world with the same thread count, then creates N payments
-through POST /payments over C keep-alive connections (bench.harness.Connection) and reads VmRSS and
-VmHWM (peak) of each server process from /proc/<pid>/status at checkpoints. Linux only.
+Starts Kasir from --code (`python -m kasir serve --threads T`, temporary SQLite instance, mock provider,
+jobs on, RATELIMIT_ENABLED=false) and a waitress hello-world with the same thread count, then creates N
+payments through POST /payments over C keep-alive connections (bench.harness.Connection) and reads VmRSS
+and VmHWM (peak) of each server process from /proc/<pid>/status at checkpoints. Linux only.
+Target (issue #22): RSS <= 120 MB after 10 000 payments.
 
-    python bench/memory.py [--payments 10000] [--clients 8] [--threads 8]
+    python bench/memory.py [--code DIR] [--payments 10000] [--clients 8] [--threads 8]
 """
-import argparse
 import json
 import sys
 import uuid
@@ -15,25 +15,32 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import api_token, hello_world_process, kasir_server, print_table, rss_mb, run_load, server_pid  # noqa: E402
+from bench.harness import (  # noqa: E402
+    api_token,
+    bench_parser,
+    hello_world_process,
+    kasir_server,
+    parse_args,
+    print_table,
+    proc_status_kb,
+    rss_mb,
+    run_load,
+)
 
 TIME_LIMIT_SECONDS = 600
 LIMIT_MB = 120
 
 
 def peak_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmHWM for pid {pid}")
+    return proc_status_kb(pid, "VmHWM") / 1024
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("--payments", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--threads", type=int, default=8)
-    args = parser.parse_args()
+    args = parse_args(parser)
     rows = []
 
     with hello_world_process(args.threads) as (hello, pid):
@@ -42,9 +49,10 @@ def main() -> None:
         rows.append([f"waitress hello-world after {args.payments} requests (baseline)", f"{hello_rss:.1f}",
                      f"{peak_mb(pid):.1f}", "1.0"])
 
-    with kasir_server(args.threads) as (url, instance):
-        pid = server_pid(instance)
-        auth = {"Authorization": f"Bearer {api_token(instance)}", "Content-Type": "application/json"}
+    with kasir_server(args.code, args.threads) as server:
+        url, pid = server.url, server.pid
+        auth = {"Authorization": f"Bearer {api_token(args.code, server.instance)}",
+                "Content-Type": "application/json"}
         run = uuid.uuid4().hex[:6]
 
         def create(i):

@@ -3,17 +3,36 @@ from pathlib import Path
 
 from flask import Flask
 
+from . import (
+    admin,
+    auth,
+    cli,
+    display,
+    healthz,
+    logging_setup,
+    pos,
+    printing,
+    redaction,
+    simulator,
+    tenders,
+    web,
+    webhooks,
+)
 from . import config as config_module
-from . import tenders
+from .api import cli as api_cli
+from .api import cors as api_cors
+from .api import models as api_models  # noqa: F401  (tables known to Alembic and queries)
+from .api import routes as api_routes
+from .auth import routes as auth_routes  # noqa: F401  (the login views attach to auth.bp)
 from .clock import format_duration, format_remaining, format_wib
 from .database import configure_engine
 from .extensions import csrf, db, limiter, login_manager, migrate
 from .models import METHOD_LABELS
 from .money import format_number, format_percent, format_rupiah
+from .payments import models as payment_models  # noqa: F401  (tables known to Alembic and queries)
 from .payments.health import availability
 from .payments.qr_svg import qr_svg
-
-__version__ = "0.1.0"
+from .version import __version__
 
 MIGRATIONS_DIR = str(config_module.PROJECT_ROOT / "migrations")
 
@@ -55,14 +74,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.globals["qris_availability"] = availability
     app.jinja_env.globals["sale_received"] = tenders.received
     app.jinja_env.globals["sale_due"] = tenders.due
-
-    from . import admin, auth, cli, display, healthz, logging_setup, pos, printing, redaction, web, webhooks
-    from .api import cli as api_cli
-    from .api import cors as api_cors
-    from .api import models as api_models  # noqa: F401  (tables known to Alembic and queries)
-    from .api import routes as api_routes
-    from .payments import models as payment_models  # noqa: F401  (tables known to Alembic and queries)
-    from .payments import simulator
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(pos.bp)

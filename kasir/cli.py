@@ -15,8 +15,10 @@ from .extensions import db
 from .jobs import JobRunner
 from .kiosk import kiosk_command
 from .models import ROLES, User
+from .payments.service import expire_due, sync_pending
 from .printing.cli import print_queue_command, print_test_command
 from .runtime import run_as_server
+from .webhooks.service import reprocess_unmatched
 
 user_cli = AppGroup("user", help="Manage admin and cashier accounts.")
 
@@ -122,9 +124,6 @@ def user_reset_password_command(name, password):
 @with_appcontext
 def sync_command():
     """Ask the provider about every PENDING payment once and apply the answers."""
-    from .payments.service import sync_pending
-    from .webhooks.service import reprocess_unmatched
-
     changed = sync_pending(limit=1000)
     applied = reprocess_unmatched(limit=1000)
     click.echo(f"Sinkronisasi selesai: {changed} pembayaran berubah, {applied} webhook tertunda diterapkan.")
@@ -134,8 +133,6 @@ def sync_command():
 @with_appcontext
 def expire_command():
     """Expire PENDING payments past their deadline (a payment the provider reports paid becomes PAID)."""
-    from .payments.service import expire_due
-
     click.echo(f"{expire_due()} pembayaran kedaluwarsa.")
 
 

@@ -12,6 +12,7 @@ from .models import PRINT_FAILED, PrintJob
 from .payments import health
 from .payments.gateway_settings import active_provider_name
 from .printing.settings import printer_settings
+from .version import __version__
 
 bp = Blueprint("healthz", __name__)
 limiter.exempt(bp)
@@ -45,8 +46,6 @@ def _printer() -> dict:
 
 @bp.route("/healthz")
 def healthz():
-    from . import __version__
-
     if not _database_ok():
         return jsonify(status="error", db="error", provider=None, printer=None, version=__version__), 503
     provider = _provider()

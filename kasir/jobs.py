@@ -9,15 +9,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from flask import Flask
-from sqlalchemy.exc import IntegrityError
 
-from .clock import as_utc, utcnow
-from .database import write_transaction
+from . import backup
+from .api import callbacks, idempotency
 from .extensions import db
-from .models import Setting
+from .payments import health, metrics, service
+from .printing import queue as print_queue
+from .reports import reconcile
+from .webhooks import rejections, retention
+from .webhooks.service import reprocess_unmatched
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +37,6 @@ class Job:
 
 
 def default_jobs() -> list[Job]:
-    from . import backup
-    from .api import callbacks, idempotency
-    from .payments import health, metrics, service
-    from .printing import queue as print_queue
-    from .reports import reconcile
-    from .webhooks import rejections, retention
-    from .webhooks.service import reprocess_unmatched
-
     return [
         Job("sync_pending", 1, service.sync_pending),
         Job("expire", 5, service.expire_due),
@@ -58,25 +52,6 @@ def default_jobs() -> list[Job]:
         Job("flush_webhook_rejections", 60, rejections.flush, run_at_stop=True),
         Job("purge_webhook_records", 3600, retention.purge_old),
     ]
-
-
-def claim_lease(name: str, lease: timedelta) -> bool:
-    """For work done once for the whole shop, not row by row (yesterday's reconciliation): True in one
-    process only, until `lease` has passed. The lease is a settings row `lease:<name>` holding its end,
-    taken in one short transaction; a run that fails simply lets it run out, then another may try.
-    """
-    key, now = f"lease:{name}", utcnow()
-    try:
-        with write_transaction():
-            row = db.session.get(Setting, key, with_for_update=True, populate_existing=True)
-            if row is not None and as_utc(datetime.fromisoformat(row.value)) > now:
-                return False
-            row = row or Setting(key=key)
-            row.value = (now + lease).isoformat()
-            db.session.add(row)
-    except IntegrityError:  # PostgreSQL: another process inserted the first lease row at the same moment
-        return False
-    return True
 
 
 class JobRunner:

@@ -1,10 +1,10 @@
 """`python -m kasir kiosk`: the cashier screen and the customer display in a Chromium-family browser.
 
-Two browser processes, each with its own profile folder under instance/kiosk/ (one profile can only
-hold one kiosk window): the cashier screen full-screen on the primary monitor, the customer display
-full-screen on the second one. With one monitor only the cashier window opens.
-If the server is not listening yet, it is started in the background first.
+One browser process and profile folder (instance/kiosk/) per window, as a profile holds one kiosk window: the
+cashier screen full-screen on the primary monitor, the display on the second, if any. A server that is not
+listening yet is started in the background first.
 """
+import ctypes
 import json
 import os
 import re
@@ -125,8 +125,6 @@ def parse_xrandr_monitors(output: str) -> list[Monitor]:
 def detect_monitors(platform: str = sys.platform) -> list[Monitor]:
     """The monitors of the desktop we run on, or [] when that cannot be told cheaply."""
     if platform == "win32":
-        import ctypes
-
         metrics = ctypes.windll.user32.GetSystemMetrics
         count, width, height = metrics(80), metrics(0), metrics(1)  # SM_CMONITORS, SM_CXSCREEN, SM_CYSCREEN
         # Windows keeps the primary at 0,0; a second monitor is assumed to sit on its right.

@@ -244,6 +244,14 @@ class Setting(db.Model):
     encrypted: Mapped[bool] = mapped_column(default=False)
 
 
+class Lease(db.Model):
+    """Work done once for the whole shop (kasir.claims.take_lease): taken by one process until expires_at."""
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class AuditLog(db.Model):
     __tablename__ = "audit_log"
 

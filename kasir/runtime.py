@@ -13,6 +13,11 @@ from pathlib import Path
 
 import click
 
+if sys.platform == "win32":
+    import msvcrt
+else:
+    import fcntl
+
 SERVER_LOCK_FILE = "server.pid"
 WILDCARD_HOSTS = {"", "0.0.0.0", "::", "*"}
 
@@ -23,16 +28,12 @@ class ServerAlreadyRunning(RuntimeError):
 
 def _try_lock(handle) -> bool:
     if sys.platform == "win32":
-        import msvcrt
-
         handle.seek(0)
         try:
             msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
         except OSError:
             return False
         return True
-    import fcntl
-
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -42,8 +43,6 @@ def _try_lock(handle) -> bool:
 
 def _unlock_and_close(handle) -> None:
     if sys.platform == "win32":
-        import msvcrt
-
         handle.seek(0)
         msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
     handle.close()  # closing releases a POSIX flock

@@ -284,7 +284,7 @@ def send_webhook(client, app):
     import json
     import uuid
 
-    from kasir.webhooks.generic import signed_headers
+    from kasir.payments.providers.generic import signed_headers
 
     def send(body: dict, *, event_id: str | None = None, secret: str | None = None, timestamp: int | None = None,
              raw: bytes | None = None, headers: dict | None = None):

@@ -6,6 +6,7 @@ import pytest
 from werkzeug import Response
 
 from conftest import paid_body
+from kasir import claims
 from kasir.api import callbacks
 from kasir.api.models import Callback
 from kasir.clock import utcnow
@@ -110,11 +111,11 @@ def test_a_wrong_signing_key_is_refused_by_the_receiver(api, app, send_webhook, 
 def test_backoff_gives_up_about_24_hours_after_the_first_attempt():
     total = timedelta()
     attempts = 1
-    while (delay := callbacks.next_delay(attempts)) is not None:
+    while (delay := claims.backoff(callbacks.BACKOFF, attempts)) is not None:
         total += delay
         attempts += 1
     assert timedelta(hours=23) <= total <= timedelta(hours=24)
-    assert attempts == len(callbacks.BACKOFF_SECONDS) + 1
+    assert attempts == len(callbacks.BACKOFF) + 1
 
 
 def test_unreachable_receiver_is_recorded_and_retried(api, app, send_webhook):

@@ -15,11 +15,13 @@ def cors_app(app_config, origins):
 def test_allowed_origin_gets_cors_headers_and_a_preflight(app_config, api_token):
     app = cors_app(app_config, "https://toko.example, https://pos2.example")
     client = app.test_client()
-    preflight = client.options("/payments", headers={"Origin": "https://toko.example",
-                                                     "Access-Control-Request-Method": "POST"})
+    preflight = client.options("/payments", headers={
+        "Origin": "https://toko.example", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type, idempotency-key"})
     assert preflight.status_code == 200
     assert preflight.headers["Access-Control-Allow-Origin"] == "https://toko.example"
-    assert "Idempotency-Key" in preflight.headers["Access-Control-Allow-Headers"]
+    assert "idempotency-key" in preflight.headers["Access-Control-Allow-Headers"].lower()
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
     response = client.get("/payments", headers={"Origin": "https://toko.example",
                                                 "Authorization": f"Bearer {api_token}"})
     assert response.headers["Access-Control-Allow-Origin"] == "https://toko.example"
@@ -31,6 +33,23 @@ def test_allowed_origin_gets_cors_headers_and_a_preflight(app_config, api_token)
 def test_other_origins_get_no_cors_headers(app_config):
     app = cors_app(app_config, "https://toko.example")
     response = app.test_client().get("/payments", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in response.headers
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_a_wildcard_setting_allows_any_origin_without_credentials(app_config):
+    app = cors_app(app_config, "*")
+    response = app.test_client().get("/payments", headers={"Origin": "https://any.example"})
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Credentials" not in response.headers
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_pages_outside_the_api_get_no_cors_headers(app_config):
+    app = cors_app(app_config, "https://toko.example")
+    response = app.test_client().get("/healthz", headers={"Origin": "https://toko.example"})
     assert "Access-Control-Allow-Origin" not in response.headers
     with app.app_context():
         db.engine.dispose()

@@ -2,7 +2,6 @@
 from datetime import timedelta
 
 from conftest import fresh
-from kasir import jobs
 from kasir.clock import business_date, utcnow
 from kasir.extensions import db
 from kasir.payments import service, states
@@ -10,22 +9,9 @@ from kasir.payments.models import Payment, WebhookDelivery
 from kasir.webhooks import service as webhooks
 
 
-def test_a_lease_is_granted_once_until_it_runs_out(app):
-    with app.app_context():
-        assert jobs.claim_lease("reconcile_yesterday", timedelta(minutes=30)) is True
-        assert jobs.claim_lease("reconcile_yesterday", timedelta(minutes=30)) is False
-        assert jobs.claim_lease("another_job", timedelta(minutes=30)) is True
-
-
-def test_an_expired_lease_can_be_taken_again(app):
-    with app.app_context():
-        assert jobs.claim_lease("reconcile_yesterday", timedelta(seconds=-1)) is True
-        assert jobs.claim_lease("reconcile_yesterday", timedelta(minutes=30)) is True
-
-
 def test_an_overdue_payment_claimed_by_one_expiry_run_is_skipped_by_the_next(pending_payment):
     overdue = utcnow() + timedelta(minutes=16)
-    assert [payment.id for payment in service._claim_overdue(overdue, 100)] == [pending_payment.id]
+    assert service._claim_overdue(overdue, 100) == [pending_payment.id]
     assert service.expire_due(now=overdue) == 0  # still leased to the first run
     assert fresh(Payment, pending_payment.id).status == states.PENDING
     assert service.expire_due(now=overdue + service.EXPIRY_LEASE) == 1

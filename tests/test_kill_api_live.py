@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from conftest import LiveServer, free_port, query_database
-from kasir.webhooks.generic import signed_headers
+from kasir.payments.providers.generic import signed_headers
 
 pytestmark = pytest.mark.live
 

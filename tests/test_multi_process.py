@@ -24,7 +24,7 @@ from kasir.models import PRINT_PRINTED, PrintJob, Register, User
 from kasir.payments import service, states
 from kasir.payments.models import MockLedgerEntry, Payment, PaymentLog, WebhookDelivery
 from kasir.payments.providers import get_provider
-from kasir.webhooks.generic import signed_headers
+from kasir.payments.providers.generic import signed_headers
 
 pytestmark = [
     pytest.mark.live,

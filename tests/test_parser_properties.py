@@ -16,11 +16,11 @@ from kasir.api.errors import ApiError
 from kasir.api.validation import parse_json, payment_request
 from kasir.money import MoneyError, format_rupiah, parse_rupiah
 from kasir.payments import states
-from kasir.payments.providers.base import WebhookEvent, WebhookIgnored, WebhookRejected
+from kasir.payments.providers.base import MalformedWebhook, WebhookEvent, WebhookIgnored, WebhookRejected
+from kasir.payments.providers.generic import parse_body
 from kasir.payments.providers.midtrans import MidtransProvider
 from kasir.payments.providers.xendit import XenditProvider
 from kasir.reports.reconcile import COLUMNS, SettlementFileError, parse_csv
-from kasir.webhooks.generic import MalformedWebhook, parse_body
 
 pytestmark = pytest.mark.fuzz
 PROPERTIES = settings(max_examples=300, deadline=None, derandomize=True)

@@ -61,7 +61,7 @@ def test_no_key_token_or_secret_ever_leaves_the_server(app, app_config, client, 
     client.set_cookie("kasir_register", "1")
 
     # mock: a signed generic webhook pays it
-    from kasir.webhooks.generic import signed_headers
+    from kasir.payments.providers.generic import signed_headers
     payment_id = cashier_qris(call)
     order_id = order_of(app_config, payment_id)
     raw = json.dumps({"order_id": order_id, "amount": 7500, "status": "SUCCESS", "ref_no": "R1"}).encode()

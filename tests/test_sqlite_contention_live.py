@@ -17,7 +17,7 @@ import requests
 
 from conftest import LiveServer
 from kasir.clock import WIB
-from kasir.webhooks.generic import signed_headers
+from kasir.payments.providers.generic import signed_headers
 from test_live_server import htmx_headers
 from test_power_cut import TIMEOUT, log_in_cashier
 

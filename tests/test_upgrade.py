@@ -1,6 +1,7 @@
 """`git pull && make run` on a shop PC: a database made by an older Kasir, full of data, migrates forward intact."""
 import sqlite3
 from contextlib import closing
+from datetime import UTC, datetime
 
 import pytest
 from alembic.script import ScriptDirectory
@@ -9,7 +10,7 @@ from flask_migrate import upgrade
 from conftest import BASE_CONFIG, sqlite_only
 from kasir import backup, create_app
 from kasir.extensions import db
-from kasir.models import Product, Register, Sale, User
+from kasir.models import Lease, Product, Register, Sale, Setting, User
 
 pytestmark = sqlite_only("upgrades a SQLite file made by an older Kasir")
 
@@ -122,3 +123,20 @@ def test_serve_upgrades_an_old_database_before_it_listens(old_app, tmp_path):
     assert backup.schema_revision(path) != OLD_REVISION
     assert row_counts(path)["sales"] == 2
     assert list((tmp_path / "backups").glob("kasir-*-pre-upgrade.db"))
+
+
+def test_job_leases_move_from_settings_to_their_own_table(tmp_path):
+    path = tmp_path / "kasir.db"
+    app = create_app({**BASE_CONFIG, "INSTANCE_PATH": str(tmp_path), "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}"})
+    directory = app.extensions["migrate"].directory
+    with app.app_context():
+        upgrade(directory=directory, revision="0011_payment_logs_event_at")
+        db.engine.dispose()
+    with closing(sqlite3.connect(path)) as connection, connection:
+        connection.execute("INSERT INTO settings (key, value, encrypted) VALUES "
+                           "('lease:reconcile_yesterday', '2026-12-05T03:30:00+00:00', 0), ('shop_name', 'Toko', 0)")
+    with app.app_context():
+        upgrade(directory=directory)
+        assert db.session.get(Lease, "reconcile_yesterday").expires_at == datetime(2026, 12, 5, 3, 30, tzinfo=UTC)
+        assert db.session.scalars(db.select(Setting.key)).all() == ["shop_name"]
+        db.engine.dispose()

@@ -14,8 +14,8 @@ from kasir.extensions import db
 from kasir.models import AuditLog
 from kasir.payments import service, states
 from kasir.payments.models import WEBHOOK_PENDING, Payment, PaymentLog, WebhookDelivery
+from kasir.payments.providers import generic
 from kasir.payments.providers.base import WebhookEvent
-from kasir.webhooks import generic
 from kasir.webhooks import service as intake
 
 

@@ -4,7 +4,7 @@ from flask import abort, flash, redirect, render_template, send_from_directory, 
 from .. import audit, backup
 from ..auth import admin_required
 from ..extensions import db
-from . import bp
+from .blueprint import bp
 
 
 @bp.route("/backups")

@@ -4,7 +4,7 @@ from flask import Response, render_template, request, stream_with_context
 from ..auth import admin_required
 from ..extensions import db
 from ..reports import audit, dashboard
-from . import bp
+from .blueprint import bp
 
 PAGE_SIZE = 50
 

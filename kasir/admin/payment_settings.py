@@ -13,7 +13,7 @@ from ..payments.providers.base import ProviderError
 from ..payments.qris_text import city_from_address
 from ..redaction import redact
 from ..settings import get_setting
-from . import bp
+from .blueprint import bp
 
 
 @bp.app_context_processor

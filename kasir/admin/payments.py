@@ -9,7 +9,7 @@ from ..extensions import db
 from ..payments import service, states, timeline
 from ..payments.models import Payment, WebhookDelivery
 from ..reports.payments import PaymentFilter, export_csv, providers_in_use
-from . import bp
+from .blueprint import bp
 
 PAGE_SIZE = 50
 

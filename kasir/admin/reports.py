@@ -26,7 +26,7 @@ from ..printing.backends import PrinterError
 from ..printing.settings import printer_settings
 from ..reports import daily, reconcile, shifts
 from ..settings import shop_profile
-from . import bp
+from .blueprint import bp
 
 SHIFT_PAGE_SIZE = 30
 

@@ -17,7 +17,7 @@ from ..printing.layout import COLUMNS
 from ..printing.settings import printer_settings, save_printer_settings
 from ..reports import daily
 from ..settings import SHOP_DEFAULTS, set_setting, shop_profile
-from . import bp
+from .blueprint import bp
 
 PAGE_SIZE = 50
 

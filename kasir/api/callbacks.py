@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from flask import current_app
 
+from .. import claims
 from ..clock import utcnow
 from ..database import RawWrite, write_transaction
 from ..extensions import db
@@ -32,8 +33,8 @@ NOTIFIED_STATES = frozenset({states.PAID, states.EXPIRED, states.CANCELLED, stat
 SIGNATURE_HEADER = "X-Callback-Signature"
 ID_HEADER = "X-Callback-Id"
 TIMESTAMP_HEADER = "X-Timestamp"
-# Seconds to wait after each failed attempt; the last attempt lands about 24 h after the first.
-BACKOFF_SECONDS = (10, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800)
+# The wait after each failed attempt; the last attempt lands about 24 h after the first.
+BACKOFF = tuple(timedelta(seconds=seconds) for seconds in (10, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800))
 # A claimed row is hidden from other workers this long, so a crash mid-delivery only delays it. Rows are
 # claimed one at a time, each sent within CALLBACK_DEADLINE_SECONDS, well inside the lease.
 CLAIM_LEASE = timedelta(minutes=2)
@@ -60,22 +61,15 @@ def enqueue(payment) -> None:
     _INSERT.execute(payment_id=payment.id, url=payment.callback_url, event=event, body=body, next_attempt_at=utcnow())
 
 
-def next_delay(attempts: int) -> timedelta | None:
-    """The wait after `attempts` failed tries, or None when the schedule is used up."""
-    if attempts > len(BACKOFF_SECONDS):
-        return None
-    return timedelta(seconds=BACKOFF_SECONDS[attempts - 1])
-
-
-def _claim(limit: int) -> list[int]:
+def _claim_next() -> list[int]:
+    """The next due callback, leased to this run (its id, or none)."""
     now = utcnow()
-    with write_transaction():
-        due = db.session.scalars(db.select(Callback).where(
-            Callback.delivered_at.is_(None), Callback.next_attempt_at <= now)
-            .order_by(Callback.next_attempt_at).limit(limit).with_for_update(skip_locked=True)).all()
-        for callback in due:
-            callback.next_attempt_at = now + CLAIM_LEASE
-        return [callback.id for callback in due]
+
+    def lease(callback: Callback) -> None:
+        callback.next_attempt_at = now + CLAIM_LEASE
+
+    return claims.claim(db.select(Callback).where(Callback.delivered_at.is_(None), Callback.next_attempt_at <= now)
+                        .order_by(Callback.next_attempt_at).limit(1), lease)
 
 
 def send(callback: Callback) -> tuple[int | None, str | None]:
@@ -101,8 +95,8 @@ def send(callback: Callback) -> tuple[int | None, str | None]:
     return status, f"HTTP {status}"
 
 
-def deliver(callback_id: int) -> bool:
-    callback = db.session.get(Callback, callback_id)
+def deliver(callback: Callback) -> bool:
+    callback_id = callback.id
     status, error = send(callback)
     with write_transaction():
         callback = db.session.get(Callback, callback_id, populate_existing=True)
@@ -113,7 +107,7 @@ def deliver(callback_id: int) -> bool:
         if error is None:
             callback.delivered_at, callback.next_attempt_at = now, None
         else:
-            delay = next_delay(callback.attempts)
+            delay = claims.backoff(BACKOFF, callback.attempts)
             callback.next_attempt_at = now + delay if delay else None
             log.info("callback %s to %s failed (attempt %s): %s", callback.id, callback.url, callback.attempts, error)
     return error is None
@@ -124,10 +118,10 @@ def deliver_due(limit: int = 20) -> int:
     returns how many were accepted."""
     accepted = 0
     for _ in range(limit):
-        claimed = _claim(1)
+        claimed = _claim_next()
         if not claimed:
             break
-        accepted += deliver(claimed[0])
+        accepted += claims.each(Callback, claimed, deliver)
     return accepted
 
 

@@ -6,6 +6,7 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from ..clock import format_wib
+from ..reports import reconcile
 from . import keys
 
 api_key_cli = AppGroup("api-key", help="Manage the API keys of other apps (POST /payments).")
@@ -54,8 +55,6 @@ def api_key_revoke_command(prefix):
 @with_appcontext
 def reconcile_command(day, csv_file):
     """Match a day's settlements to payments; report missing, mismatched, late and double payments."""
-    from ..reports import reconcile
-
     try:
         report = reconcile.run(day.date(), csv_file)
     except reconcile.SettlementFileError as exc:

@@ -5,14 +5,13 @@ and its templates. Routes without a decorator (the display, the API, the webhook
 """
 import functools
 
-from flask import Blueprint, g, redirect, request, session, url_for
+from flask import g, redirect, request, session, url_for
 from flask_login import current_user, login_user
 
 from ..extensions import db, login_manager
 from ..models import User
 from ..web import error_response, is_htmx
-
-bp = Blueprint("auth", __name__)
+from .blueprint import bp  # noqa: F401  (create_app registers auth.bp)
 
 
 @login_manager.user_loader
@@ -83,6 +82,3 @@ def admin_required(view):
         return view(**kwargs)
 
     return wrapped
-
-
-from . import routes  # noqa: E402,F401  (routes attach to bp)

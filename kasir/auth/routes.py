@@ -6,7 +6,8 @@ from flask import current_app, flash, g, redirect, render_template, request, ses
 from .. import audit
 from ..extensions import db, limiter
 from ..models import ROLE_CASHIER, User
-from . import bp, keep_session, login_required, session_user, start_session
+from . import keep_session, login_required, session_user, start_session
+from .blueprint import bp
 from .service import AccountError, LoginLocked, authenticate, record_failed_login, validate_password
 
 

@@ -1,6 +1,3 @@
 """The customer display on the second monitor."""
-from flask import Blueprint
-
-bp = Blueprint("display", __name__, url_prefix="/display")
-
-from . import routes  # noqa: E402,F401
+from . import routes  # noqa: F401  (views attach to bp)
+from .blueprint import bp  # noqa: F401

@@ -17,7 +17,7 @@ from ..poll_cache import first_row
 from ..sales import find_register
 from ..settings import shop_profile
 from ..web import is_loopback
-from . import bp
+from .blueprint import bp
 
 DISPLAY_LINES = 8  # cart lines that fit the display at any 16:9 or 16:10 size (the CSS sizes them by height)
 

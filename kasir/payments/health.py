@@ -7,6 +7,7 @@ measurement too: the till learns of an outage from the first failed charge or st
 import threading
 import time
 
+from .gateway_settings import active_provider_name
 from .providers import get_provider
 from .providers.base import ConnectionResult, ProviderError, ProviderUnavailable
 
@@ -30,8 +31,6 @@ def refresh(provider_name: str | None = None) -> ConnectionResult:
 
 def refresh_due() -> ConnectionResult | None:
     """The job: probe the active provider when its last measurement is old enough for its state."""
-    from .gateway_settings import active_provider_name
-
     name = active_provider_name()
     with _lock:
         entry = _latest.get(name)
@@ -65,7 +64,5 @@ def latest(provider_name: str) -> ConnectionResult | None:
 
 def availability() -> ConnectionResult:
     """Whether the till should offer QRIS now; unknown counts as available."""
-    from .gateway_settings import active_provider_name
-
     result = latest(active_provider_name())
     return result or ConnectionResult(ok=True, latency_ms=None, message="")

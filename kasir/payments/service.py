@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, func, inspect, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
-from .. import audit, sales, tenders
+from .. import audit, claims, sales, tenders
 from ..api import callbacks
 from ..clock import utcnow
 from ..database import (
@@ -475,52 +475,54 @@ def regenerate(payment: Payment) -> Payment:
     return create_for_sale(payment.sale_id, payment.amount if payment.amount < still_due else None)
 
 
-def _one_at_a_time(claimed: list[Payment]):
-    """The claimed payments, each loaded when its turn comes. The batch is not held: every commit of one
-    payment's check would expire all the others held in the session, and the next use of each reload it."""
-    payment_ids = [primary_key(payment) for payment in claimed]
-    claimed.clear()
-    for payment_id in payment_ids:
-        yield db.session.get(Payment, payment_id)
-
-
-def _claim_overdue(now: datetime, limit: int) -> list[Payment]:
-    """Lease overdue PENDING payments to this run (next_sync_at moved on), in one short transaction.
+def _claim_overdue(now: datetime, limit: int) -> list[str]:
+    """Lease overdue PENDING payments to this run (next_sync_at moved on); their ids.
 
     Sync leaves overdue payments to expiry and never schedules past expires_at, so an overdue payment is
     due here at once; rows another process is claiming are skipped, and a failed check is retried after the lease.
     """
-    with write_transaction():
-        due = db.session.scalars(db.select(Payment).where(
-            Payment.status == states.PENDING, Payment.expires_at <= now,
-            or_(Payment.next_sync_at.is_(None), Payment.next_sync_at <= now))
-            .order_by(Payment.expires_at).limit(limit).with_for_update(skip_locked=True)).all()
-        for payment in due:
-            payment.next_sync_at = now + EXPIRY_LEASE
-    return due
+    def lease(payment: Payment) -> None:
+        payment.next_sync_at = now + EXPIRY_LEASE
+
+    return claims.claim(db.select(Payment).where(
+        Payment.status == states.PENDING, Payment.expires_at <= now,
+        or_(Payment.next_sync_at.is_(None), Payment.next_sync_at <= now))
+        .order_by(Payment.expires_at).limit(limit), lease)
+
+
+def _expire(payment: Payment) -> int:
+    """Expire one overdue payment (PAID instead if the provider says so); 1 if it became EXPIRED."""
+    try:
+        provider = get_provider(payment.provider)
+        reported = provider.fetch_status(payment)
+        if reported.status == states.PENDING:
+            reported = provider.expire(payment)
+        db.session.commit()
+    except ProviderError as exc:
+        db.session.rollback()
+        log.warning("expiry check of %s failed: %s", payment.order_id, exc.message)
+        return 0
+    if reported.status == states.PAID:
+        apply_provider_status(payment, reported, source="expiry")
+        return 0
+    return apply_status(payment, states.EXPIRED, source="expiry", raw=reported.raw).changed
 
 
 def expire_due(now: datetime | None = None, limit: int = 100) -> int:
     """PENDING payments past expires_at: PAID if the provider says so, otherwise EXPIRED."""
-    now = now or utcnow()
-    expired = 0
-    for payment in _one_at_a_time(_claim_overdue(now, limit)):
-        try:
-            provider = get_provider(payment.provider)
-            reported = provider.fetch_status(payment)
-            if reported.status == states.PENDING:
-                reported = provider.expire(payment)
-            db.session.commit()
-        except ProviderError as exc:
-            db.session.rollback()
-            log.warning("expiry check of %s failed: %s", payment.order_id, exc.message)
-            continue
-        if reported.status == states.PAID:
-            apply_provider_status(payment, reported, source="expiry")
-        else:
-            outcome = apply_status(payment, states.EXPIRED, source="expiry", raw=reported.raw)
-            expired += outcome.changed
-    return expired
+    return claims.each(Payment, _claim_overdue(now or utcnow(), limit), _expire)
+
+
+def _sync(payment: Payment) -> int:
+    """Ask the provider about one PENDING payment; 1 if its state changed."""
+    try:
+        return check_status(payment, source="sync").changed
+    except ProviderError as exc:
+        db.session.rollback()
+        if isinstance(exc, ProviderUnavailable):
+            health.record_unreachable(payment.provider, exc)
+        log.info("status sync of %s failed: %s", payment.order_id, exc.message)
+        return 0
 
 
 def sync_pending(now: datetime | None = None, limit: int = 50) -> int:
@@ -531,25 +533,39 @@ def sync_pending(now: datetime | None = None, limit: int = 50) -> int:
     the last sync is scheduled at expires_at at the latest, so expiry finds them due.
     """
     now = now or utcnow()
-    with write_transaction():
-        due = db.session.scalars(db.select(Payment).where(
-            Payment.status == states.PENDING, Payment.next_sync_at <= now,
-            or_(Payment.expires_at.is_(None), Payment.expires_at > now))
-            .order_by(Payment.next_sync_at).limit(limit).with_for_update(skip_locked=True)).all()
-        for payment in due:
-            next_sync = now + (SYNC_FAST if now - payment.created_at < FAST_SYNC_WINDOW else SYNC_SLOW)
-            payment.next_sync_at = min(next_sync, payment.expires_at) if payment.expires_at else next_sync
-            payment.sync_count += 1
-    changed = 0
-    for payment in _one_at_a_time(due):
-        try:
-            changed += check_status(payment, source="sync").changed
-        except ProviderError as exc:
-            db.session.rollback()
-            if isinstance(exc, ProviderUnavailable):
-                health.record_unreachable(payment.provider, exc)
-            log.info("status sync of %s failed: %s", payment.order_id, exc.message)
-    return changed
+
+    def schedule_next(payment: Payment) -> None:
+        next_sync = now + (SYNC_FAST if now - payment.created_at < FAST_SYNC_WINDOW else SYNC_SLOW)
+        payment.next_sync_at = min(next_sync, payment.expires_at) if payment.expires_at else next_sync
+        payment.sync_count += 1
+
+    due = claims.claim(db.select(Payment).where(
+        Payment.status == states.PENDING, Payment.next_sync_at <= now,
+        or_(Payment.expires_at.is_(None), Payment.expires_at > now))
+        .order_by(Payment.next_sync_at).limit(limit), schedule_next)
+    return claims.each(Payment, due, _sync)
+
+
+def _confirm_cancel(payment: Payment) -> int:
+    """Ask the gateway to stop one unconfirmed cancel's QR; 1 once it is settled one way or the other."""
+    provider = get_provider(payment.provider)
+    try:
+        reported = provider.fetch_status(payment)
+        if reported.status == states.PENDING:
+            reported = provider.cancel(payment)
+        db.session.commit()
+    except ProviderError as exc:
+        db.session.rollback()
+        log.info("cancel of %s still unconfirmed: %s", payment.order_id, exc.message)
+        return 0
+    if reported.status == states.PAID:
+        apply_provider_status(payment, reported, source="sync")
+    else:
+        with write_transaction():
+            payment = db.session.get(Payment, payment.id, with_for_update=True, populate_existing=True)
+            payment.next_sync_at = None  # confirmed: nothing left to ask
+            _log(payment, "cancel_confirmed", payment.status, "sync", {"raw": reported.raw})
+    return 1
 
 
 def confirm_unreachable_cancels(now: datetime | None = None, limit: int = 20) -> int:
@@ -560,34 +576,14 @@ def confirm_unreachable_cancels(now: datetime | None = None, limit: int = 20) ->
     Returns how many were settled one way or the other; the rest are tried again every 30 s.
     """
     now = now or utcnow()
-    with write_transaction():
-        due = db.session.scalars(db.select(Payment).where(
-            Payment.status == states.CANCELLED, Payment.error.startswith(UNCONFIRMED_CANCEL),
-            Payment.next_sync_at <= now).order_by(Payment.next_sync_at).limit(limit)
-            .with_for_update(skip_locked=True)).all()
-        for payment in due:
-            payment.next_sync_at = now + SYNC_SLOW
-    settled = 0
-    for payment in due:
-        provider = get_provider(payment.provider)
-        try:
-            reported = provider.fetch_status(payment)
-            if reported.status == states.PENDING:
-                reported = provider.cancel(payment)
-            db.session.commit()
-        except ProviderError as exc:
-            db.session.rollback()
-            log.info("cancel of %s still unconfirmed: %s", payment.order_id, exc.message)
-            continue
-        if reported.status == states.PAID:
-            apply_provider_status(payment, reported, source="sync")
-        else:
-            with write_transaction():
-                payment = db.session.get(Payment, payment.id, with_for_update=True, populate_existing=True)
-                payment.next_sync_at = None  # confirmed: nothing left to ask
-                _log(payment, "cancel_confirmed", payment.status, "sync", {"raw": reported.raw})
-        settled += 1
-    return settled
+
+    def retry_later(payment: Payment) -> None:
+        payment.next_sync_at = now + SYNC_SLOW
+
+    due = claims.claim(db.select(Payment).where(
+        Payment.status == states.CANCELLED, Payment.error.startswith(UNCONFIRMED_CANCEL),
+        Payment.next_sync_at <= now).order_by(Payment.next_sync_at).limit(limit), retry_later)
+    return claims.each(Payment, due, _confirm_cancel)
 
 
 def use_late_payment(payment: Payment, *, source: str = "pos") -> Payment:

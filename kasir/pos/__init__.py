@@ -1,6 +1,3 @@
 """The cashier screen: product grid, cart and checkout (cash and debit)."""
-from flask import Blueprint
-
-bp = Blueprint("pos", __name__, url_prefix="/pos")
-
-from . import control_routes, money_routes, qris_routes, routes, shift_routes  # noqa: E402,F401
+from . import control_routes, money_routes, qris_routes, routes, shift_routes  # noqa: F401  (views attach to bp)
+from .blueprint import bp  # noqa: F401

@@ -13,7 +13,7 @@ from ..payments import states
 from ..payments.models import Payment
 from ..payments.providers.base import ProviderError
 from ..web import toast
-from . import bp
+from .blueprint import bp
 from .routes import with_register
 
 

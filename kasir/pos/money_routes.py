@@ -9,7 +9,7 @@ from ..extensions import db, limiter
 from ..payments import service
 from ..payments.models import Payment
 from ..web import toast
-from . import bp
+from .blueprint import bp
 from .qris_routes import qris_limit, with_payment
 from .routes import with_register
 

@@ -18,7 +18,7 @@ from ..payments.providers.base import ProviderError
 from ..poll_cache import first_row
 from ..reports import shifts
 from ..web import toast
-from . import bp
+from .blueprint import bp
 from .routes import REGISTER_COOKIE, with_register
 
 # htmx 2 stops polling on 286; the final partial also has no hx-trigger, so htmx 4 stops too (DESIGN §8).

@@ -12,7 +12,7 @@ from ..models import SALE_OPEN, Product, Register, Sale, SaleItem
 from ..payments import service as payment_service
 from ..reports import shifts
 from ..web import toast
-from . import bp
+from .blueprint import bp
 
 REGISTER_COOKIE = "kasir_register"
 QUICK_TENDERS = (20_000, 50_000, 100_000)

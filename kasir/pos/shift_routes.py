@@ -11,7 +11,7 @@ from ..printing.backends import PrinterError
 from ..reports import shifts
 from ..settings import shop_profile
 from ..web import toast
-from . import bp
+from .blueprint import bp
 from .routes import with_register
 
 

@@ -1,6 +1,3 @@
 """Receipts: one layout for paper and screen, the HTML preview, printer backends and the print queue."""
-from flask import Blueprint
-
-bp = Blueprint("printing", __name__)
-
-from . import routes  # noqa: E402,F401
+from . import routes  # noqa: F401  (views attach to bp)
+from .blueprint import bp  # noqa: F401

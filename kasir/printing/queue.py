@@ -6,11 +6,13 @@ after the last try, FAILED.
 Receipts not yet printed after a failed attempt show on the cashier screen at once (retrying or given up),
 with a reprint button.
 """
+import functools
 import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import aliased
 
+from .. import claims
 from ..clock import utcnow
 from ..database import write_transaction
 from ..extensions import db
@@ -25,7 +27,6 @@ log = logging.getLogger(__name__)
 
 PRINT_KIND_REPRINT = "reprint"  # a copy asked for by the cashier: it never opens the drawer
 RETRY_DELAYS = (timedelta(seconds=5), timedelta(seconds=15), timedelta(seconds=60), timedelta(minutes=5))
-MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 # A claimed job is due again after this, should its printer call never come back (a crash mid-print).
 CLAIM_LEASE = timedelta(minutes=2)
 FAILED_SHOWN_FOR = timedelta(hours=24)
@@ -45,18 +46,13 @@ def enqueue_receipt(sale: Sale) -> PrintJob | None:
 def _claim_due(limit: int) -> list[int]:
     """Take the due jobs for this process: count the attempt and push them out by the lease, in one transaction."""
     now = utcnow()
-    with write_transaction():
-        jobs = db.session.scalars(
-            db.select(PrintJob)
-            .where(PrintJob.status == PRINT_QUEUED, PrintJob.next_attempt_at <= now)
-            .order_by(PrintJob.next_attempt_at, PrintJob.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        ).all()
-        for job in jobs:
-            job.attempts += 1
-            job.next_attempt_at = now + CLAIM_LEASE
-        return [job.id for job in jobs]
+
+    def attempt(job: PrintJob) -> None:
+        job.attempts += 1
+        job.next_attempt_at = now + CLAIM_LEASE
+
+    return claims.claim(db.select(PrintJob).where(PrintJob.status == PRINT_QUEUED, PrintJob.next_attempt_at <= now)
+                        .order_by(PrintJob.next_attempt_at, PrintJob.id).limit(limit), attempt)
 
 
 def _record_outcome(job_id: int, error: str | None) -> None:
@@ -64,15 +60,14 @@ def _record_outcome(job_id: int, error: str | None) -> None:
         job = db.session.get(PrintJob, job_id, populate_existing=True)
         if error is None:
             job.status, job.printed_at, job.next_attempt_at, job.last_error = PRINT_PRINTED, utcnow(), None, None
-        elif job.attempts >= MAX_ATTEMPTS:
+        elif (delay := claims.backoff(RETRY_DELAYS, job.attempts)) is None:
             job.status, job.next_attempt_at, job.last_error = PRINT_FAILED, None, error[:200]
         else:
-            job.next_attempt_at, job.last_error = utcnow() + RETRY_DELAYS[job.attempts - 1], error[:200]
+            job.next_attempt_at, job.last_error = utcnow() + delay, error[:200]
 
 
-def _print_claimed(job_id: int, settings: PrinterSettings) -> bool:
-    job = db.session.get(PrintJob, job_id)
-    sale = job.sale
+def _print_claimed(job: PrintJob, settings: PrinterSettings) -> bool:
+    job_id, sale = job.id, job.sale
     attempt = job.attempts
     open_drawer = settings.open_drawer and job.kind == PRINT_KIND_RECEIPT and sale.method == METHOD_CASH
     try:
@@ -98,7 +93,7 @@ def drain(limit: int = DRAIN_LIMIT) -> int:
         settings = printer_settings()
         if not settings.enabled:
             return 0
-        return sum(_print_claimed(job_id, settings) for job_id in _claim_due(limit))
+        return claims.each(PrintJob, _claim_due(limit), functools.partial(_print_claimed, settings=settings))
     except Exception:  # a broken queue must not take the job runner or a request down with it
         db.session.rollback()
         log.exception("print queue drain failed")

@@ -7,8 +7,9 @@ from ..extensions import db
 from ..models import PRINT_PRINTED, SALE_OPEN, Sale
 from ..settings import shop_profile
 from ..web import is_htmx, toast
-from . import bp, queue
+from . import queue
 from .backends import PrinterError
+from .blueprint import bp
 from .layout import COLUMNS, build_receipt
 from .settings import printer_settings
 

@@ -15,8 +15,9 @@ from datetime import date, datetime, time, timedelta
 from itertools import islice
 from pathlib import Path
 
-from .. import audit, jobs, tenders
+from .. import audit, tenders
 from ..api.models import Settlement
+from ..claims import take_lease
 from ..clock import WIB, format_wib, utcnow
 from ..database import write_transaction
 from ..extensions import db
@@ -357,7 +358,7 @@ def reconcile_yesterday() -> Report | None:
     if get_setting(LAST_RUN_SETTING) >= yesterday.isoformat():
         return None
     db.session.commit()  # end the read: the lease is taken in its own transaction
-    if not jobs.claim_lease("reconcile_yesterday", RECONCILE_LEASE):
+    if not take_lease("reconcile_yesterday", RECONCILE_LEASE):
         return None  # another server process is on it
     report = run(yesterday)
     set_setting(LAST_RUN_SETTING, yesterday.isoformat())

@@ -10,16 +10,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, or_
 from sqlalchemy.exc import IntegrityError
 
-from .. import audit
+from .. import audit, claims
 from ..clock import utcnow
 from ..database import RawWrite, primary_key, run_write, write_transaction
 from ..extensions import db
 from ..payments import service, states
 from ..payments.models import WEBHOOK_ERROR, WEBHOOK_OK, WEBHOOK_PENDING, Payment, WebhookDelivery
 from ..payments.providers import get_provider
-from ..payments.providers.base import ProviderError, WebhookEvent, WebhookIgnored, WebhookRejected
+from ..payments.providers.base import MalformedWebhook, ProviderError, WebhookEvent, WebhookIgnored, WebhookRejected
 from . import rejections
-from .generic import MalformedWebhook
 
 log = logging.getLogger(__name__)
 
@@ -265,31 +264,32 @@ def _mark(delivery_id: int, status: str, error: str | None) -> None:
                              next_attempt_at=None)
 
 
-def _claim_unmatched(limit: int) -> list[WebhookDelivery]:
+def _claim_unmatched(limit: int) -> list[int]:
     """Lease the due PENDING deliveries to this run in one short transaction (rows locked by another skipped)."""
     now = utcnow()
-    with write_transaction():
-        due = db.session.scalars(db.select(WebhookDelivery).where(
-            WebhookDelivery.status == WEBHOOK_PENDING, WebhookDelivery.event_id.is_not(None),
-            WebhookDelivery.received_at >= now - RETRY_UNMATCHED_FOR,
-            or_(WebhookDelivery.next_attempt_at.is_(None), WebhookDelivery.next_attempt_at <= now))
-            .order_by(WebhookDelivery.id).limit(limit).with_for_update(skip_locked=True)).all()
-        for delivery in due:
-            delivery.next_attempt_at = now + CLAIM_LEASE
-    return due
+
+    def lease(delivery: WebhookDelivery) -> None:
+        delivery.next_attempt_at = now + CLAIM_LEASE
+
+    return claims.claim(db.select(WebhookDelivery).where(
+        WebhookDelivery.status == WEBHOOK_PENDING, WebhookDelivery.event_id.is_not(None),
+        WebhookDelivery.received_at >= now - RETRY_UNMATCHED_FOR,
+        or_(WebhookDelivery.next_attempt_at.is_(None), WebhookDelivery.next_attempt_at <= now))
+        .order_by(WebhookDelivery.id).limit(limit), lease)
+
+
+def _reprocess(delivery: WebhookDelivery) -> int:
+    """Read a stored delivery again and apply it; 1 if it was applied now."""
+    try:
+        event = get_provider(delivery.provider).read_event(delivery.event_id, delivery.payload.encode())
+    except (MalformedWebhook, WebhookRejected, WebhookIgnored) as exc:
+        with write_transaction():
+            _mark(primary_key(delivery), WEBHOOK_ERROR, f"cannot re-read: {exc}")
+        return 0
+    return process(delivery, event).status == 200
 
 
 def reprocess_unmatched(limit: int = 50) -> int:
     """Retry verified deliveries that arrived before their payment existed (kept for 24 h)."""
-    applied = 0
-    for delivery in _claim_unmatched(limit):
-        try:
-            event = get_provider(delivery.provider).read_event(delivery.event_id, delivery.payload.encode())
-        except (MalformedWebhook, WebhookRejected, WebhookIgnored) as exc:
-            with write_transaction():
-                _mark(primary_key(delivery), WEBHOOK_ERROR, f"cannot re-read: {exc}")
-            continue
-        reply = process(delivery, event)
-        applied += reply.status == 200
-    return applied
+    return claims.each(WebhookDelivery, _claim_unmatched(limit), _reprocess)
 

@@ -1,4 +1,5 @@
 """The interface every payment provider implements (DESIGN §6). Names are fixed; signatures may grow."""
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -82,6 +83,25 @@ class WebhookRejected(Exception):
 
 class WebhookIgnored(Exception):
     """A genuine delivery that is not about our payments (another API version, another product): log, answer 200."""
+
+
+class MalformedWebhook(ValueError):
+    """A verified delivery whose body does not have the documented shape."""
+
+
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not JSON")  # Python accepts NaN and Infinity; JSON (and we) do not
+
+
+def read_json_object(raw_body: bytes) -> dict:
+    """The body of a webhook as a JSON object, or MalformedWebhook."""
+    try:
+        body = json.loads(raw_body, parse_constant=_not_json)
+    except (UnicodeDecodeError, ValueError, RecursionError):  # JSONDecodeError is a ValueError
+        raise MalformedWebhook("body is not JSON") from None
+    if not isinstance(body, dict):
+        raise MalformedWebhook("body must be a JSON object")
+    return body
 
 
 class Provider(ABC):

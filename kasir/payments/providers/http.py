@@ -1,5 +1,8 @@
 """A small JSON-over-HTTPS client for the gateways: one session per thread and key, timeouts, safe errors.
 
+An idempotent read (GET, a status query) is tried once more after a dropped answer, a timeout or a 502-504,
+by urllib3's Retry on the session; a POST (a charge, a cancel, a refund) never is, as it may have landed.
+
 Errors raised from here never carry the key, the Authorization header, a URL with query data or the
 gateway's raw body: only the gateway's name and what went wrong, in words a cashier can act on.
 """
@@ -12,13 +15,17 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
+from urllib3.util.retry import Retry
 
 from .base import ProviderError, ProviderUnavailable
 
 log = logging.getLogger(__name__)
 _local = threading.local()
-RETRY_PAUSE_SECONDS = 0.3
-RETRY_ON_STATUS = frozenset({502, 503, 504})
+# connect=0: a connection that failed is not retried either, so a POST is sent at most once, whatever the error.
+READ_RETRY = Retry(total=1, connect=0, allowed_methods={"GET"}, status_forcelist={502, 503, 504},
+                   raise_on_status=False, respect_retry_after_header=False)
 
 
 class NetworkError(ProviderUnavailable):
@@ -62,36 +69,34 @@ class GatewayClient:
             session = requests.Session()
             session.auth = (self._secret, "")  # Basic base64(key + ":"), as both gateways expect
             session.trust_env = False  # a proxy from the environment must not see the key by accident
+            session.mount(self.base_url, HTTPAdapter(max_retries=READ_RETRY))
             sessions[cache_key] = session
         return session
 
-    def request(self, method: str, path: str, *, json: dict | None = None, headers: dict | None = None,
-                retry: bool = False) -> GatewayResponse:
-        """One call; `retry` (only for idempotent reads) tries once more after a dropped connection or 502-504."""
-        attempts = 2 if retry else 1
-        for attempt in range(1, attempts + 1):
-            started = time.monotonic()
-            try:
-                response = self._session().request(method, self.base_url + path, json=json,
-                                                   headers={**self._headers, **(headers or {})},
-                                                   timeout=self.timeouts, allow_redirects=False)
-            except requests.Timeout:
-                if attempt < attempts:
-                    continue
+    def request(self, method: str, path: str, *, json: dict | None = None,
+                headers: dict | None = None) -> GatewayResponse:
+        """One call (a GET tried once more on a dropped answer or a 502-504, see READ_RETRY)."""
+        started = time.monotonic()
+        try:
+            response = self._session().request(method, self.base_url + path, json=json,
+                                               headers={**self._headers, **(headers or {})},
+                                               timeout=self.timeouts, allow_redirects=False)
+        except requests.RequestException as exc:
+            log.info("%s %s %s failed: %s", self.label, method, path, type(exc).__name__)
+            if _timed_out(exc):
                 raise NetworkError(f"{self.label} tidak menjawab dalam {self.timeouts[1]:g} detik.",
                                    code="provider_timeout") from None
-            except requests.RequestException as exc:
-                log.info("%s %s %s failed: %s", self.label, method, path, type(exc).__name__)
-                if attempt < attempts:
-                    time.sleep(RETRY_PAUSE_SECONDS)
-                    continue
-                raise NetworkError(f"{self.label} tidak dapat dihubungi (koneksi gagal).") from None
-            latency_ms = int((time.monotonic() - started) * 1000)
-            if response.status_code in RETRY_ON_STATUS and attempt < attempts:
-                time.sleep(RETRY_PAUSE_SECONDS)
-                continue
-            log.info("%s %s %s -> HTTP %s in %d ms", self.label, method, path, response.status_code, latency_ms)
-            return GatewayResponse(response.status_code, _json_object(response), latency_ms)
+            raise NetworkError(f"{self.label} tidak dapat dihubungi (koneksi gagal).") from None
+        latency_ms = int((time.monotonic() - started) * 1000)
+        log.info("%s %s %s -> HTTP %s in %d ms", self.label, method, path, response.status_code, latency_ms)
+        return GatewayResponse(response.status_code, _json_object(response), latency_ms)
+
+
+def _timed_out(exc: requests.RequestException) -> bool:
+    """A timeout, also the read timeout that ended a GET's retries (requests raises that as a ConnectionError
+    whose MaxRetryError has the timeout as its reason)."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.Timeout) or isinstance(reason, ReadTimeoutError)
 
 
 def _json_object(response: requests.Response) -> dict[str, Any] | None:

@@ -25,6 +25,7 @@ from .base import (
     SettlementRow,
     WebhookEvent,
     WebhookRejected,
+    read_json_object,
 )
 from .http import GatewayClient, GatewayResponse, NetworkError, segment
 
@@ -111,11 +112,11 @@ class MidtransProvider(Provider):
         if not self._server_key:
             raise ProviderAuthError("Server key Midtrans belum diisi di Pengaturan Pembayaran.")
 
-    def _call(self, method: str, path: str, *, body: dict | None = None, idempotency_key: str | None = None,
-              retry: bool = False) -> tuple[str, dict, GatewayResponse]:
+    def _call(self, method: str, path: str, *, body: dict | None = None,
+              idempotency_key: str | None = None) -> tuple[str, dict, GatewayResponse]:
         self._require_key()
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-        response = self._client.request(method, path, json=body, headers=headers, retry=retry)
+        response = self._client.request(method, path, json=body, headers=headers)
         if response.body is None:
             raise _gateway_error(str(response.http_status), None, "permintaan")
         code = str(response.body.get("status_code") or response.http_status)
@@ -124,7 +125,7 @@ class MidtransProvider(Provider):
         return code, response.body, response
 
     def _status_call(self, order_id: str) -> tuple[str, dict]:
-        code, body, _ = self._call("GET", f"/v2/{segment(order_id)}/status", retry=True)
+        code, body, _ = self._call("GET", f"/v2/{segment(order_id)}/status")
         return code, body
 
     # -- interface -----------------------------------------------------------------------------
@@ -230,13 +231,8 @@ class MidtransProvider(Provider):
         raise ProviderError(f"Refund ditolak Midtrans (kode {code}). Refund QRIS bisa perlu diaktifkan oleh "
                             f"Midtrans dan ada batas waktunya.", code="refund_refused")
 
-    def _read(self, raw_body: bytes) -> dict:
-        from ...webhooks.generic import read_json_object  # late: webhooks build on the providers
-
-        return read_json_object(raw_body)
-
     def parse_webhook(self, headers, raw_body: bytes) -> WebhookEvent:
-        body = self._read(raw_body)
+        body = read_json_object(raw_body)
         fields = [body.get(key) for key in ("order_id", "status_code", "gross_amount", "signature_key")]
         if not all(isinstance(value, str) and value for value in fields):
             raise WebhookRejected("missing order_id, status_code, gross_amount or signature_key")
@@ -249,7 +245,7 @@ class MidtransProvider(Provider):
         return self._event(body)
 
     def read_event(self, event_id: str, raw_body: bytes) -> WebhookEvent:
-        return self._event(self._read(raw_body))
+        return self._event(read_json_object(raw_body))
 
     def _event(self, body: dict) -> WebhookEvent:
         # Midtrans sends no event id; one per transaction and state, so a repeated notification is a duplicate.

@@ -9,11 +9,11 @@ from ... import qris
 from ...clock import business_date, utcnow
 from ...database import RawWrite, write_transaction
 from ...extensions import db
-from ...webhooks import generic
 from .. import gateway_settings, states
 from ..merchant import merchant_identity
 from ..models import MockLedgerEntry
 from ..qris_text import MISSING_CITY
+from . import generic
 from .base import (
     Charge,
     ConnectionResult,

@@ -14,6 +14,7 @@ from .. import states
 from .base import (
     Charge,
     ConnectionResult,
+    MalformedWebhook,
     Provider,
     ProviderAuthError,
     ProviderError,
@@ -23,6 +24,7 @@ from .base import (
     WebhookEvent,
     WebhookIgnored,
     WebhookRejected,
+    read_json_object,
 )
 from .http import GatewayClient, GatewayResponse, segment
 
@@ -99,10 +101,10 @@ class XenditProvider(Provider):
         return cls(settings.xendit_secret_key, settings.xendit_callback_token, settings.xendit_base_url,
                    timeouts=settings.timeouts)
 
-    def _call(self, method: str, path: str, *, body: dict | None = None, retry: bool = False) -> GatewayResponse:
+    def _call(self, method: str, path: str, *, body: dict | None = None) -> GatewayResponse:
         if not self._secret_key:
             raise ProviderAuthError("Secret key Xendit belum diisi di Pengaturan Pembayaran.")
-        return self._client.request(method, path, json=body, retry=retry)
+        return self._client.request(method, path, json=body)
 
     def create_qr(self, reference: str, amount: int, expires_at: datetime, **_options) -> Charge:
         body = {"reference_id": reference, "type": "DYNAMIC", "currency": "IDR", "amount": int(amount),
@@ -119,7 +121,7 @@ class XenditProvider(Provider):
                       raw={key: data[key] for key in KEPT_FIELDS if key in data})
 
     def _succeeded_payment(self, qr_id: str) -> dict | None:
-        response = self._call("GET", f"/qr_codes/{segment(qr_id)}/payments", retry=True)
+        response = self._call("GET", f"/qr_codes/{segment(qr_id)}/payments")
         if response.http_status != 200:
             raise _gateway_error(response, "cek status")
         body = response.body or {}
@@ -135,7 +137,7 @@ class XenditProvider(Provider):
                                   paid_at=parse_iso(paid.get("created")),
                                   ref_no=(paid.get("payment_detail") or {}).get("receipt_id") or paid.get("id"),
                                   raw={"qr_payment_id": paid.get("id"), "status": "SUCCEEDED"})
-        response = self._call("GET", f"/qr_codes/{segment(payment.provider_trx_id)}", retry=True)
+        response = self._call("GET", f"/qr_codes/{segment(payment.provider_trx_id)}")
         if response.http_status == 404:
             return ProviderStatus(status=states.FAILED, raw={"status": "NOT_FOUND"})
         if response.http_status != 200:
@@ -165,25 +167,18 @@ class XenditProvider(Provider):
         reason_code = data.get("error_code") or data.get("status") or response.http_status
         raise ProviderError(f"Refund ditolak Xendit ({reason_code}).", code="refund_refused")
 
-    def _read(self, raw_body: bytes) -> dict:
-        from ...webhooks.generic import read_json_object  # late: webhooks build on the providers
-
-        return read_json_object(raw_body)
-
     def parse_webhook(self, headers, raw_body: bytes) -> WebhookEvent:
         received = headers.get(CALLBACK_TOKEN_HEADER, "")
         if not self._callback_token:
             raise WebhookRejected("no Xendit callback token configured")
         if not received or not hmac.compare_digest(received.encode(), self._callback_token.encode()):
             raise WebhookRejected("bad x-callback-token")
-        return self._event(self._read(raw_body))
+        return self._event(read_json_object(raw_body))
 
     def read_event(self, event_id: str, raw_body: bytes) -> WebhookEvent:
-        return self._event(self._read(raw_body))
+        return self._event(read_json_object(raw_body))
 
     def _event(self, body: dict) -> WebhookEvent:
-        from ...webhooks.generic import MalformedWebhook
-
         data = body.get("data")
         if not isinstance(data, dict):
             # The retired V1 QR (flat body, status COMPLETED) is not one of ours: we always send api-version.

@@ -6,13 +6,12 @@ import secrets
 import requests
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 
-from ..auth import admin_required
-from ..extensions import db
-from ..webhooks import generic
-from . import gateway_settings, states
-from .gateway_settings import active_provider_name
-from .models import MockLedgerEntry
-from .providers import get_provider
+from .auth import admin_required
+from .extensions import db
+from .payments import gateway_settings, states
+from .payments.gateway_settings import active_provider_name
+from .payments.models import MockLedgerEntry
+from .payments.providers import generic, get_provider
 
 bp = Blueprint("simulator", __name__, url_prefix="/simulator")
 log = logging.getLogger(__name__)

@@ -1,12 +1,13 @@
-"""The generic signed webhook format of /webhooks/qris (DESIGN §7): HMAC-SHA256 over the raw body."""
+"""The generic signed webhook format of /webhooks/qris (DESIGN §7): HMAC-SHA256 over the raw body.
+
+The mock gateway speaks it (and the /simulator sends it), so it lives with the providers."""
 import hashlib
 import hmac
-import json
 import time
 from collections.abc import Mapping
 
-from ..payments import states
-from ..payments.providers.base import WebhookEvent
+from .. import states
+from .base import MalformedWebhook, WebhookEvent, read_json_object
 
 STATUSES = {"SUCCESS": states.PAID, "FAILED": states.FAILED, "EXPIRED": states.EXPIRED}
 
@@ -50,25 +51,6 @@ def verify(headers: Mapping[str, str], raw_body: bytes, secret: str, *, toleranc
     if not event_id or len(event_id) > 100:
         raise SignatureError("missing or overlong event id")
     return event_id
-
-
-class MalformedWebhook(ValueError):
-    """A verified delivery whose body does not have the documented shape."""
-
-
-def _not_json(constant: str):
-    raise ValueError(f"{constant} is not JSON")  # Python accepts NaN and Infinity; JSON (and we) do not
-
-
-def read_json_object(raw_body: bytes) -> dict:
-    """The body of a webhook as a JSON object, or MalformedWebhook."""
-    try:
-        body = json.loads(raw_body, parse_constant=_not_json)
-    except (UnicodeDecodeError, ValueError, RecursionError):  # JSONDecodeError is a ValueError
-        raise MalformedWebhook("body is not JSON") from None
-    if not isinstance(body, dict):
-        raise MalformedWebhook("body must be a JSON object")
-    return body
 
 
 def parse_body(event_id: str, raw_body: bytes) -> WebhookEvent:

@@ -1,0 +1,4 @@
+"""The cashier screen's blueprint, alone in its module so that the route modules import it, not the package."""
+from flask import Blueprint
+
+bp = Blueprint("pos", __name__, url_prefix="/pos")
