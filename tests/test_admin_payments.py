@@ -3,12 +3,12 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import paid_body
 from kasir.api.models import ApiKey, Callback
 from kasir.clock import business_date, wib_day_bounds
 from kasir.extensions import db
 from kasir.payments import service, states
 from kasir.payments.models import MockLedgerEntry, Payment
+from support.payments import paid_body
 
 
 def test_payments_table_lists_api_and_till_payments(client, auth, api, pending_payment):

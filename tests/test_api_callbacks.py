@@ -5,12 +5,12 @@ from datetime import timedelta
 import pytest
 from werkzeug import Response
 
-from conftest import paid_body
 from kasir import claims
 from kasir.api import callbacks
 from kasir.api.models import Callback
 from kasir.clock import utcnow
 from kasir.extensions import db
+from support.payments import paid_body
 
 
 @pytest.fixture

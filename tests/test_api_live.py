@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from conftest import query_database
 from kasir.payments.providers.generic import signed_headers
+from support.databases import query_database
 
 pytestmark = pytest.mark.live
 

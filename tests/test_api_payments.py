@@ -2,11 +2,11 @@
 
 import pytest
 
-from conftest import query_database
 from kasir.extensions import db
 from kasir.payments import states
 from kasir.payments.models import MockLedgerEntry, Payment
 from kasir.payments.providers.base import ProviderUnavailable
+from support.databases import query_database
 
 
 def error_code(response):

@@ -7,7 +7,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 
-from conftest import LiveServer
+from support.live import LiveServer
 
 pytestmark = [pytest.mark.live, pytest.mark.fuzz]
 

@@ -3,12 +3,12 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import ADMIN, CASHIER
 from kasir import clock, create_app
 from kasir.auth import service as auth_service
 from kasir.auth.service import create_user
 from kasir.extensions import db
 from kasir.models import ROLE_CASHIER, AuditLog, LoginFailure, User
+from support.config import ADMIN, CASHIER
 
 
 def test_cashier_logs_in_with_pin_and_lands_on_the_till(client, auth):

@@ -1,17 +1,15 @@
 """Shifts at the till, the payments dashboard and the audit log in Debian's Chromium, screenshotted."""
 import pytest
 
-from conftest import CASHIER
 from kasir import audit
 from kasir.extensions import db
-from test_reports_browser import admin_page, served_app  # noqa: F401  (the test's app on loopback, an admin)
-from test_shifts import printer  # noqa: F401  (a loopback receipt printer)
+from support.config import CASHIER
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def cashier_page(browser, served_app):  # noqa: F811
+def cashier_page(browser, served_app):
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="id-ID")
     page = context.new_page()
     page.on("dialog", lambda dialog: dialog.accept())  # "Tutup shift sekarang?"
@@ -30,7 +28,7 @@ def figure(page, name: str) -> str:
     return page.text_content(f"#modal [data-figure={name}] .stat-value")
 
 
-def test_cashier_opens_sells_and_closes_a_shift_from_the_till(cashier_page, printer, screenshots):  # noqa: F811
+def test_cashier_opens_sells_and_closes_a_shift_from_the_till(cashier_page, printer, screenshots):
     page = cashier_page
     page.click("#shift-status button")
     page.fill("#opening_cash", "200.000")
@@ -71,7 +69,7 @@ def test_cashier_opens_sells_and_closes_a_shift_from_the_till(cashier_page, prin
     page.screenshot(path=screenshots / "pos-shift-close.png")
 
 
-def test_payments_dashboard_of_the_last_seven_days(admin_page, served_app, known_dashboard_day, screenshots):  # noqa: F811
+def test_payments_dashboard_of_the_last_seven_days(admin_page, served_app, known_dashboard_day, screenshots):
     admin_page.goto(f"{served_app}/admin/dashboard")
     assert admin_page.text_content("[data-figure=week-success-rate] .stat-value") == "66,7%"
     assert admin_page.text_content("[data-figure=week-median-time-to-pay] .stat-value") == "1 mnt 15 dtk"
@@ -79,7 +77,7 @@ def test_payments_dashboard_of_the_last_seven_days(admin_page, served_app, known
     admin_page.screenshot(path=screenshots / "back-office-dashboard.png", full_page=True)
 
 
-def test_audit_log_filtered_by_action_never_shows_a_secret(admin_page, served_app, known_day, screenshots):  # noqa: F811
+def test_audit_log_filtered_by_action_never_shows_a_secret(admin_page, served_app, known_day, screenshots):
     audit.record("SaveConfig", "payments", actor="owner", detail="provider=midtrans server_key=SB-Mid-server-Rahasia99")
     db.session.commit()
     admin_page.goto(f"{served_app}/admin/audit")

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port, sqlite_only
 from kasir import backup
 from kasir.clock import WIB, utcnow
 from kasir.extensions import db
 from kasir.models import Product
 from kasir.runtime import server_lock
+from support.config import sqlite_only
+from support.live import free_port
 
 sqlite_file = sqlite_only("backups copy the SQLite file; PostgreSQL is backed up with pg_dump")
 

@@ -1,7 +1,7 @@
 """The cashier screen in Debian's Chromium against a real server: scan, pay cash, see the change."""
 import pytest
 
-from conftest import open_cashier_page
+from support.browser import open_cashier_page, scan
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -11,11 +11,6 @@ def cashier_page(browser, live_server):
     page = open_cashier_page(browser, live_server.url, {"width": 1366, "height": 768})
     yield page
     page.context.close()
-
-
-def scan(page, code):
-    page.fill("#scan", code)
-    page.press("#scan", "Enter")
 
 
 def test_cashier_scans_two_products_and_pays_cash(cashier_page, screenshots):

@@ -3,7 +3,7 @@ supervisor's PIN at the till."""
 import pytest
 from sqlalchemy import create_engine, text
 
-from conftest import open_cashier_page
+from support.browser import open_cashier_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 

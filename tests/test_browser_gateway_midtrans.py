@@ -3,8 +3,9 @@
 import pytest
 import requests
 
-from fake_gateways import MIDTRANS_KEY, FakeMidtrans
-from test_browser_qris import fill_cart_and_press_qris, open_cashier, open_display, order_id_of, qr_path, start_server
+from support.browser import fill_cart_and_press_qris, open_cashier, open_display, qr_path
+from support.gateways import MIDTRANS_KEY, FakeMidtrans
+from support.live import order_id_of, start_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 

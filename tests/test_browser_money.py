@@ -2,9 +2,10 @@
 closed on less money than its total, and the display never announces money that did not come."""
 import pytest
 
-from conftest import query_database
 from kasir.demo import CATALOGUE
-from test_browser_qris import open_cashier, open_display, open_simulator, order_id_of, start_server
+from support.browser import open_cashier, open_display, open_simulator, scan
+from support.databases import query_database
+from support.live import order_id_of, start_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 SCREEN = {"width": 1366, "height": 768}
@@ -28,11 +29,6 @@ def server(tmp_path_factory):
 def at_1366(page):
     page.set_viewport_size(SCREEN)
     return page
-
-
-def scan(page, sku):
-    page.fill("#scan", sku)
-    page.press("#scan", "Enter")
 
 
 def press_qris(page) -> str:

@@ -2,16 +2,17 @@
 
 import pytest
 
-from conftest import LiveServer, open_cashier_page, query_database
+from support.browser import (
+    fill_cart_and_press_qris,
+    open_cashier,
+    open_display,
+    open_simulator,
+    qr_path,
+)
+from support.databases import query_database
+from support.live import order_id_of, start_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
-NEW_ADMIN_PASSWORD = "toko-aman-2026"
-
-
-def start_server(tmp_path_factory, **env) -> LiveServer:
-    instance = tmp_path_factory.mktemp("qris-live")
-    extra = {"PRINTER_URL": f"file://{instance / 'receipts.bin'}", **env}
-    return LiveServer(instance, extra).start()
 
 
 @pytest.fixture(scope="module")
@@ -19,51 +20,6 @@ def server(tmp_path_factory):
     live = start_server(tmp_path_factory)
     yield live
     live.stop()
-
-
-def open_cashier(browser, server):
-    return open_cashier_page(browser, server.url)
-
-
-def open_display(browser, server):
-    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-    page.goto(f"{server.url}/display/1")
-    return page
-
-
-def open_simulator(browser, server):
-    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-    page.goto(f"{server.url}/login")
-    page.fill("#username", "admin")
-    page.fill("#password", getattr(server, "current_admin_password", server.admin_password))
-    page.click("text=Masuk sebagai Admin")
-    if "/account/password" in page.url:
-        page.fill("#current_password", server.admin_password)
-        page.fill("#new_password", NEW_ADMIN_PASSWORD)
-        page.fill("#repeat_password", NEW_ADMIN_PASSWORD)
-        page.click("button[type=submit]")
-        server.current_admin_password = NEW_ADMIN_PASSWORD
-    page.goto(f"{server.url}/simulator")
-    return page
-
-
-def fill_cart_and_press_qris(page):
-    for code in ("SKU0001", "SKU0006"):
-        page.fill("#scan", code)
-        page.press("#scan", "Enter")
-        page.wait_for_selector(f".cart-line[data-item='{code}']")
-    page.wait_for_selector(".product-tile >> nth=30")  # the grid reset after the scan has landed too
-    page.keyboard.press("F8")
-    page.wait_for_selector("#qris-status[data-status='PENDING']")
-    return page.get_attribute("#qris-status", "data-payment")
-
-
-def order_id_of(server, payment_id):
-    return query_database(server.database_url, "SELECT order_id FROM payments WHERE id = :id", id=payment_id)[0][0]
-
-
-def qr_path(page, selector):
-    return page.eval_on_selector(f"{selector} svg path", "el => el.getAttribute('d')")
 
 
 def test_qris_paid_shows_success_on_both_screens_and_empties_the_cart(browser, server, screenshots):

@@ -1,15 +1,14 @@
 """Session revocation and the login lockout as staff see them, in Debian's Chromium, screenshotted."""
 import pytest
 
-from conftest import CASHIER
 from kasir.extensions import db
 from kasir.models import User
-from test_reports_browser import admin_page, served_app  # noqa: F401  (the test's app on loopback, an admin)
+from support.config import CASHIER
 
 pytestmark = pytest.mark.browser
 
 
-def test_the_admin_logs_a_cashier_out_of_every_device(browser, admin_page, served_app, app, screenshots):  # noqa: F811
+def test_the_admin_logs_a_cashier_out_of_every_device(browser, admin_page, served_app, app, screenshots):
     till = browser.new_context(viewport={"width": 1280, "height": 800}, locale="id-ID").new_page()
     till.goto(f"{served_app}/login")
     till.fill("#pin", CASHIER[1])
@@ -26,7 +25,7 @@ def test_the_admin_logs_a_cashier_out_of_every_device(browser, admin_page, serve
     till.context.close()
 
 
-def test_a_locked_login_says_so_in_indonesian(browser, served_app, screenshots):  # noqa: F811
+def test_a_locked_login_says_so_in_indonesian(browser, served_app, screenshots):
     page = browser.new_context(viewport={"width": 1280, "height": 800}, locale="id-ID").new_page()
     for _ in range(5):
         page.goto(f"{served_app}/login")
@@ -39,7 +38,7 @@ def test_a_locked_login_says_so_in_indonesian(browser, served_app, screenshots):
     page.context.close()
 
 
-def test_a_user_logs_out_of_every_device_from_the_password_page(admin_page, served_app, screenshots):  # noqa: F811
+def test_a_user_logs_out_of_every_device_from_the_password_page(admin_page, served_app, screenshots):
     admin_page.goto(f"{served_app}/account/password")
     admin_page.screenshot(path=screenshots / "account-sessions.png", full_page=True)
     admin_page.click("text=Keluar dari semua perangkat")

@@ -1,8 +1,9 @@
 """The till and the customer display at a kiosk's 1366x768, in Debian's Chromium: what a cashier sees and taps."""
 import pytest
 
-from conftest import LiveServer, open_cashier_page
 from kasir.money import MoneyError, format_rupiah, parse_rupiah
+from support.browser import open_cashier_page, scan
+from support.live import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 KIOSK = {"width": 1366, "height": 768}
@@ -28,11 +29,6 @@ def cashier(browser, server):
         page.wait_for_selector(".cart-empty")
     yield page
     page.context.close()
-
-
-def scan(page, code):
-    page.fill("#scan", code)
-    page.press("#scan", "Enter")
 
 
 def fill_cart(page, count=14):

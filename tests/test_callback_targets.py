@@ -7,7 +7,6 @@ from kasir.api import callbacks
 from kasir.api.models import Callback
 from kasir.clock import utcnow
 from kasir.extensions import db
-from test_reports_browser import admin_page, served_app  # noqa: F401  (the test's app on loopback, an admin)
 
 INTERNAL_URLS = ["http://127.0.0.1:9000/pos", "http://[::1]/cb", "http://169.254.169.254/latest/meta-data/",
                  "http://10.0.0.5/cb", "http://192.168.1.20:8080/cb", "http://localhost:9000/admin",
@@ -104,7 +103,7 @@ def test_the_connection_goes_to_the_address_that_was_checked(app_config, httpser
 
 
 @pytest.mark.browser
-def test_the_admin_page_names_a_failed_delivery_in_words_without_addresses(app, api, admin_page, served_app,  # noqa: F811
+def test_the_admin_page_names_a_failed_delivery_in_words_without_addresses(app, api, admin_page, served_app,
                                                                            screenshots):
     payment_id = api.create("WEB-ADMIN", 5000, callback_url="https://toko.example/cb").json["payment_id"]
     with app.app_context():

@@ -5,7 +5,6 @@ import re
 
 import pytest
 
-from conftest import ADMIN, CASHIER, fresh
 from kasir import approvals, sales, tenders
 from kasir.auth.service import create_user
 from kasir.clock import business_date
@@ -17,6 +16,8 @@ from kasir.payments.models import MockLedgerEntry, Payment
 from kasir.payments.providers.mock import MockProvider
 from kasir.printing import queue
 from kasir.reports import daily
+from support.config import ADMIN, CASHIER
+from support.databases import fresh
 
 # SKU0001 Indomie Goreng 3.500, SKU0006 Aqua 600 ml 4.000 (stock 96)
 SUPERVISOR = {"approver": ADMIN[0], "approver_secret": ADMIN[1]}

@@ -5,10 +5,10 @@ import sys
 
 import pytest
 
-from conftest import PROJECT_ROOT
 from kasir import create_app
 from kasir.extensions import db
 from kasir.models import Product, Register, User
+from support.config import PROJECT_ROOT
 
 
 def user(app, username):

@@ -8,12 +8,13 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
-from conftest import query_database, sqlite_only
 from kasir.clock import utcnow
 from kasir.database import RawRead, RawWrite, _Readers, run_write, write_block_memo, write_transaction
 from kasir.extensions import db
 from kasir.models import Register
 from kasir.payments.models import Payment, WebhookDelivery
+from support.config import sqlite_only
+from support.databases import query_database
 
 
 def committed_register_name(app) -> str:

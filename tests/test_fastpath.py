@@ -8,13 +8,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import CASHIER, paid_body
 from kasir import clock
 from kasir.clock import utcnow
 from kasir.database import RawRead
 from kasir.extensions import db
 from kasir.models import Register, User
 from kasir.payments.models import Payment
+from support.config import CASHIER
+from support.payments import paid_body
 
 # Headers that differ between any two answers, whoever gives them.
 PER_REQUEST_HEADERS = {"X-Request-Id"}

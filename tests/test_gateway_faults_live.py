@@ -10,10 +10,10 @@ import time
 import pytest
 import requests
 
-from conftest import LiveServer, open_cashier_page, query_database
-from fake_gateways import MIDTRANS_KEY, FakeMidtrans
-from test_live_server import htmx_headers
-from test_power_cut import BASKET, TIMEOUT, log_in_cashier
+from support.browser import open_cashier_page
+from support.databases import query_database
+from support.gateways import MIDTRANS_KEY, FakeMidtrans
+from support.live import BASKET, TIMEOUT, LiveServer, htmx_headers, log_in_cashier
 
 pytestmark = pytest.mark.live
 

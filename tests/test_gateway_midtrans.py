@@ -7,8 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import fresh, use_gateway
-from fake_gateways import MIDTRANS_KEY
+from fixtures.midtrans_till import app_config, midtrans_active  # noqa: F401  (this module's till pays through Midtrans)
 from kasir.clock import utcnow
 from kasir.extensions import db
 from kasir.models import AuditLog, Sale
@@ -17,7 +16,9 @@ from kasir.payments.models import Payment, WebhookDelivery
 from kasir.payments.providers import get_provider
 from kasir.payments.providers.base import ProviderError
 from kasir.webhooks import rejections
-from midtrans_till import app_config, midtrans_active  # noqa: F401  (this module's till pays through Midtrans)
+from support.databases import fresh
+from support.gateways import MIDTRANS_KEY
+from support.payments import use_gateway
 
 
 def new_payment(till) -> Payment:

@@ -7,14 +7,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import fresh, use_gateway
-from fake_gateways import XENDIT_KEY, XENDIT_TOKEN
 from kasir.clock import utcnow
 from kasir.extensions import db
 from kasir.payments import service, states
 from kasir.payments.models import Payment, WebhookDelivery
 from kasir.payments.providers import get_provider
 from kasir.payments.providers.base import ProviderError
+from support.databases import fresh
+from support.gateways import XENDIT_KEY, XENDIT_TOKEN
+from support.payments import use_gateway
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The templates' htmx attributes, read as htmx reads them: it inherits them from any ancestor."""
 from html.parser import HTMLParser
 
-from conftest import PROJECT_ROOT
+from support.config import PROJECT_ROOT
 
 REQUESTS = ("hx-get", "hx-post", "hx-put", "hx-patch", "hx-delete")
 # Attributes whose value means something where it is written (outerHTML of the target, "find button"

@@ -1,12 +1,12 @@
 """Jobs claim their work with a lease (DESIGN §11): what one run (or one server process) took, another skips."""
 from datetime import timedelta
 
-from conftest import fresh
 from kasir.clock import business_date, utcnow
 from kasir.extensions import db
 from kasir.payments import service, states
 from kasir.payments.models import Payment, WebhookDelivery
 from kasir.webhooks import service as webhooks
+from support.databases import fresh
 
 
 def test_an_overdue_payment_claimed_by_one_expiry_run_is_skipped_by_the_next(pending_payment):

@@ -10,13 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from conftest import LiveServer, free_port, query_database
 from kasir.payments.providers.generic import signed_headers
+from support.databases import query_database
+from support.live import TIMEOUT, LiveServer, free_port
 
 pytestmark = pytest.mark.live
 
 ORDERS = 40
-TIMEOUT = 15
 
 
 class Shop:

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PROJECT_ROOT, free_port, sqlite_only, wait_for_port
 from kasir import kiosk
 from kasir.autostart import autostart_files
 from kasir.kiosk import Monitor, build_windows, find_browser, parse_xrandr_monitors, plan_positions
+from support.config import PROJECT_ROOT, sqlite_only
+from support.live import LiveServer, free_port, wait_for_port
 
 XRANDR_TWO = """Monitors: 2
  0: +*HDMI-1 1920/527x1080/296+1280+0  HDMI-1
@@ -183,8 +184,6 @@ def test_kiosk_starts_the_server_then_both_windows(tmp_path, fake_browser):
 
 @pytest.mark.live
 def test_a_second_server_on_the_same_instance_is_refused(tmp_path):
-    from conftest import LiveServer
-
     server = LiveServer(tmp_path, {"JOBS_ENABLED": "false"}).start()
     try:
         second = subprocess.run([sys.executable, "-m", "kasir", "serve", "--port", str(free_port())],
@@ -199,8 +198,6 @@ def test_a_second_server_on_the_same_instance_is_refused(tmp_path):
 @pytest.mark.live
 @sqlite_only("restore replaces the SQLite file")
 def test_restore_is_refused_while_the_server_runs(tmp_path):
-    from conftest import LiveServer
-
     server = LiveServer(tmp_path, {"JOBS_ENABLED": "false"}).start()
     try:
         restore = subprocess.run([sys.executable, "-m", "kasir", "restore", "--yes", str(tmp_path / "kasir.db")],

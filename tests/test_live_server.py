@@ -1,28 +1,14 @@
 """`python -m kasir serve` for real: waitress on a loopback port, demo data, CSRF on, plain HTTP requests."""
-import html
 import http.client
-import json
 import re
 import stat
 
 import pytest
 import requests
 
+from support.live import TIMEOUT, csrf_from_form, csrf_from_hx_headers, htmx_headers
+
 pytestmark = pytest.mark.live
-
-TIMEOUT = 15
-
-
-def csrf_from_form(body: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', body).group(1)
-
-
-def csrf_from_hx_headers(body: str) -> str:
-    return json.loads(html.unescape(re.search(r"hx-headers='([^']+)'", body).group(1)))["X-CSRFToken"]
-
-
-def htmx_headers(token: str) -> dict:
-    return {"X-CSRFToken": token, "HX-Request": "true"}
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The money rule's figures over a known day: day report, shift X/Z, dashboard and reconciliation, figure by figure.
 
 The day (yesterday, WIB) at register 1, Siti's shift opened at 07:00 with Rp 100.000, built through the domain
-(kasir.tenders, kasir.payments.service, apply_status) and then moved to its hour, as tests/conftest.py known_day
+(kasir.tenders, kasir.payments.service, apply_status) and then moved to its hour, as tests/fixtures/days.py known_day
 does. Prices: SKU0001 3.500, SKU0002 3.300, SKU0003 3.400, SKU0004 6.000, SKU0005 4.500, SKU0006 4.000 (Aqua),
 SKU0007 4.000, SKU0027 2.500 (Beng-Beng).
 
@@ -14,115 +14,16 @@ SKU0007 4.000, SKU0027 2.500 (Beng-Beng).
  11:30 API       WEB-1 25.000 paid (another app of the shop)
  15:00 short     SKU0027 + SKU0006 = 6.500 (the issue's Beng-Beng + Aqua): QR for 2.500 paid, sale left open
 """
-from datetime import date, datetime, timedelta
-from types import SimpleNamespace
+from datetime import date
 
-import pytest
-
-from conftest import sqlite_only
-from kasir import tenders
-from kasir.api.keys import create_key
-from kasir.clock import WIB, business_date, wib_day_bounds
+from kasir.clock import wib_day_bounds
 from kasir.extensions import db
-from kasir.models import Register, Sale, Shift, Tender, User
-from kasir.payments import service, states
-from kasir.payments.models import MockLedgerEntry, Payment, PaymentLog
-from kasir.payments.providers import get_provider
+from kasir.models import Tender
+from kasir.payments import service
+from kasir.payments.models import PaymentLog
 from kasir.reports import daily, dashboard, reconcile, shifts
-from test_tender_migration import upgraded  # noqa: F401  (a database an older Kasir filled, upgraded)
-
-GENERIC = "provider_trx_id,order_id,amount,fee,net_amount,settlement_date,status\n"
-
-
-@pytest.fixture
-def money_day(app, till):
-    """The module's day, built step by step; returns its sales, payments and Siti's still open shift."""
-    day = business_date() - timedelta(days=1)
-
-    def at(hour, minute):
-        return datetime(day.year, day.month, day.day, hour, minute, tzinfo=WIB)
-
-    sale_times, payment_times = [], []
-
-    def stamp(sale, moment):
-        """Remember the hour of a sale (and its tenders); the day is set at the end (numbers stay unique)."""
-        sale_times.append((sale.id, moment))
-        return sale
-
-    def happened(payment, created, paid=None, updated=None):
-        payment_times.append((payment.id, created, paid, updated or paid or created))
-
-    def pay(payment):
-        """The customer pays the QR in the banking app: the mock gateway's books, then its webhook."""
-        get_provider("mock").settle(db.session.get(MockLedgerEntry, payment.provider_trx_id), "SUCCESS")
-        service.apply_status(payment, states.PAID, source="webhook", amount=payment.amount)
-        return payment
-
-    register = db.session.scalar(db.select(Register).where(Register.code == "1"))
-    siti = db.session.scalar(db.select(User).where(User.username == "siti"))
-    shift = shifts.open_shift(register, siti, "100.000")
-
-    cash = stamp(tenders.pay_cash(till.add("SKU0001", "SKU0001").id, "10000"), at(8, 0))
-    debit = stamp(tenders.pay_debit(till.add("SKU0004").id, "EDC5678"), at(8, 30))
-
-    qris_sale = till.add("SKU0005", "SKU0006")
-    qris = pay(service.create_for_sale(qris_sale.id))
-    stamp(qris_sale, at(9, 0))
-
-    split_sale = till.add("SKU0004", "SKU0007")
-    split_qr = pay(service.create_for_sale(split_sale.id, 4000))
-    happened(split_qr, at(9, 30), at(9, 30))
-    stamp(tenders.pay_cash(split_sale.id, "10000"), at(9, 30))
-
-    late_sale = till.add("SKU0002")
-    late = service.create_for_sale(late_sale.id)
-    service.cancel(late, source="pos")
-    stamp(tenders.pay_cash(late_sale.id, "5000"), at(10, 0))
-    happened(pay(late), at(10, 0), at(10, 20))
-
-    double_sale = till.add("SKU0003")
-    double = service.create_for_sale(double_sale.id)
-    stamp(tenders.pay_cash(double_sale.id, "3400"), at(11, 0))
-    happened(pay(double), at(11, 0), at(11, 5))
-
-    api, _ = service.open_api_payment(api_key_id=create_key("Toko Online")[0].id, order_id="WEB-1", amount=25_000)
-    happened(pay(service.request_charge(api)), at(11, 30), at(11, 30))
-
-    service.refund(qris, 4500, "Satu barang dikembalikan", "owner")
-    happened(qris, at(9, 0), at(9, 0), updated=at(12, 0))  # refunded at 12:00
-
-    short_sale = till.add("SKU0027", "SKU0006")
-    short = pay(service.create_for_sale(short_sale.id, 2500))
-    happened(short, at(15, 0), at(15, 0))
-    stamp(short_sale, at(15, 0))
-
-    # Each row moves to its hour of the day; amounts, links and states stay as the domain made them.
-    for sale_id, moment in sale_times:
-        sale = db.session.get(Sale, sale_id)
-        sale.business_date = day
-        sale.paid_at = moment if sale.paid_at is not None else None
-        for tender in sale.tenders:
-            tender.created_at = moment
-    for payment_id, created, paid, updated in payment_times:
-        db.session.execute(db.update(Payment).where(Payment.id == payment_id)
-                           .values(created_at=created, paid_at=paid, updated_at=updated))
-        db.session.execute(db.update(PaymentLog).where(PaymentLog.payment_id == payment_id).values(at=updated))
-    shift.opened_at = at(7, 0)
-    db.session.commit()
-    db.session.expire_all()
-    return SimpleNamespace(day=day, at=at, shift=db.session.get(Shift, shift.id), cash=cash, debit=debit,
-                           qris_sale=qris_sale, qris=qris, split_sale=split_sale, split_qr=split_qr,
-                           late_sale=late_sale, late=late, double_sale=double_sale, double=double, api=api,
-                           short_sale=short_sale, short=short)
-
-
-def settlement_file(money_day) -> str:
-    """The gateway's file for the day: every QRIS payment it settled (fee 0,7 %), and one it alone knows."""
-    paid = (money_day.qris, money_day.split_qr, money_day.late, money_day.double, money_day.api, money_day.short)
-    return GENERIC + "".join(
-        f"{p.provider_trx_id},{p.order_id},{p.amount},{p.amount * 7 // 1000},{p.amount - p.amount * 7 // 1000},"
-        f"{money_day.day},settlement\n" for p in paid
-    ) + f"trx-ghost,WEB-GHOST,5000,35,4965,{money_day.day},settlement\n"
+from support.config import sqlite_only
+from support.days import GENERIC, settlement_file
 
 
 def test_day_report_counts_sales_by_their_tenders(money_day):
@@ -296,7 +197,7 @@ def test_reconciliation_page_shows_both_amounts(client, auth, money_day):
 
 
 @sqlite_only("upgrades a SQLite file made by an older Kasir")
-def test_the_issues_sale_closed_on_rp_2500_of_rp_6500_is_never_cocok(upgraded):  # noqa: F811
+def test_the_issues_sale_closed_on_rp_2500_of_rp_6500_is_never_cocok(upgraded):
     """Before tenders, a Rp 2.500 QR closed a Rp 6.500 sale (issue 20): its settlement is a difference."""
     day = date(2026, 11, 20)
     rows = reconcile.parse_csv(GENERIC + f",POS-1-261120-0004-1,2500,18,2482,{day},settlement\n"

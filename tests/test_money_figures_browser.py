@@ -2,8 +2,7 @@
 import pytest
 
 from kasir.reports import reconcile
-from test_money_figures import money_day, settlement_file  # noqa: F401  (the known day of the money rule)
-from test_reports_browser import admin_page, served_app  # noqa: F401  (the app on loopback, an admin's page)
+from support.days import settlement_file
 
 pytestmark = pytest.mark.browser
 

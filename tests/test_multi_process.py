@@ -15,7 +15,6 @@ from datetime import timedelta
 import pytest
 import requests
 
-from conftest import BASE_CONFIG, ON_POSTGRES, LiveServer, PrinterListener, free_port, paid_body
 from kasir import create_app, sales
 from kasir.api.models import Callback
 from kasir.clock import utcnow
@@ -25,6 +24,10 @@ from kasir.payments import service, states
 from kasir.payments.models import MockLedgerEntry, Payment, PaymentLog, WebhookDelivery
 from kasir.payments.providers import get_provider
 from kasir.payments.providers.generic import signed_headers
+from support.config import BASE_CONFIG, ON_POSTGRES
+from support.live import LiveServer, free_port
+from support.payments import paid_body
+from support.printing import PrinterListener
 
 pytestmark = [
     pytest.mark.live,

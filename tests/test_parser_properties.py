@@ -11,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from fake_gateways import MIDTRANS_KEY, XENDIT_TOKEN
 from kasir.api.errors import ApiError
 from kasir.api.validation import parse_json, payment_request
 from kasir.money import MoneyError, format_rupiah, parse_rupiah
@@ -21,6 +20,7 @@ from kasir.payments.providers.generic import parse_body
 from kasir.payments.providers.midtrans import MidtransProvider
 from kasir.payments.providers.xendit import XenditProvider
 from kasir.reports.reconcile import COLUMNS, SettlementFileError, parse_csv
+from support.gateways import MIDTRANS_KEY, XENDIT_TOKEN
 
 pytestmark = pytest.mark.fuzz
 PROPERTIES = settings(max_examples=300, deadline=None, derandomize=True)

@@ -13,15 +13,12 @@ from kasir.models import Sale
 from kasir.payments import service, states
 from kasir.payments.models import MockLedgerEntry, Payment, PaymentLog
 from kasir.payments.providers import get_provider
+from support.payments import gateway_pays
 
 
 def reload(payment: Payment) -> Payment:
     db.session.commit()
     return db.session.get(Payment, payment.id)
-
-
-def gateway_pays(payment: Payment) -> None:
-    get_provider("mock").settle(db.session.get(MockLedgerEntry, payment.provider_trx_id), "SUCCESS")
 
 
 def test_qr_is_a_valid_dynamic_qris_for_the_exact_total(pending_payment):

@@ -1,4 +1,4 @@
-"""The payments dashboard over the known day (tests/conftest.py known_dashboard_day): every figure derived."""
+"""The payments dashboard over the known day (tests/fixtures/days.py known_dashboard_day): every figure derived."""
 from datetime import timedelta
 
 import pytest

@@ -5,12 +5,12 @@ import re
 
 import pytest
 
-from conftest import fresh
 from kasir import tenders
 from kasir.extensions import db
 from kasir.models import AuditLog, Register, Sale
 from kasir.payments import service, states
 from kasir.payments.models import MockLedgerEntry, Payment
+from support.databases import fresh
 
 
 @pytest.fixture(autouse=True)

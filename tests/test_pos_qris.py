@@ -3,12 +3,15 @@ import re
 
 import pytest
 
-from conftest import PROJECT_ROOT, fresh, paid_body
 from kasir import qris
 from kasir.extensions import db
 from kasir.models import Register, Sale
 from kasir.payments import states
 from kasir.payments.models import Payment
+from support.client import AuthActions
+from support.config import PROJECT_ROOT
+from support.databases import fresh
+from support.payments import paid_body
 
 
 @pytest.fixture(autouse=True)
@@ -107,7 +110,6 @@ def test_another_registers_payment_is_not_visible(client, auth, htmx, app):
 
 
 def test_qr_generation_is_rate_limited(app_config):
-    from conftest import AuthActions
     from kasir import create_app
 
     limited = create_app({**app_config, "RATELIMIT_ENABLED": True, "QR_RATE_LIMIT": "2 per minute"})

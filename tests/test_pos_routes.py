@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from conftest import CASHIER
 from kasir.extensions import db
 from kasir.models import Product, Register, Sale
+from support.config import CASHIER
 
 # SKU0001 Indomie Goreng 85 g 3.500 (stock 120), SKU0006 Aqua Air Mineral 600 ml 4.000 (stock 96)
 

@@ -6,7 +6,6 @@ from kasir.extensions import db
 from kasir.models import ROLE_CASHIER, AuditLog, Register, Sale, Shift
 from kasir.payments.models import Payment
 from kasir.reports import shifts
-from test_shifts import printer  # noqa: F401  (a loopback receipt printer)
 
 
 @pytest.fixture
@@ -128,7 +127,7 @@ def test_x_report_from_the_till_shows_the_drawer_so_far_and_leaves_the_shift_ope
     assert len(open_shifts(app)) == 1
 
 
-def test_closing_shows_expected_counted_and_difference_and_prints_the_z_report(app, pos, printer):  # noqa: F811
+def test_closing_shows_expected_counted_and_difference_and_prints_the_z_report(app, pos, printer):
     pos.post("/pos/shift/open", data={"opening_cash": "100.000"})
     sell_for_cash(app, pos, "SKU0001")  # 3.500 into the drawer
     closed = pos.post("/pos/shift/close", data={"counted_cash": "103.000", "note": "kembalian salah"})
@@ -173,7 +172,7 @@ def test_only_the_shifts_cashier_or_an_admin_closes_it_at_the_till(app, client, 
     assert open_shifts(app) == []
 
 
-def test_x_report_prints_from_the_till(app, pos, printer):  # noqa: F811
+def test_x_report_prints_from_the_till(app, pos, printer):
     pos.post("/pos/shift/open", data={"opening_cash": "50000"})
     [(shift_id, *_rest)] = open_shifts(app)
     answer = pos.post(f"/pos/shift/{shift_id}/print")

@@ -8,25 +8,11 @@ from contextlib import closing
 import pytest
 import requests
 
-from conftest import LiveServer, sqlite_only
 from kasir.demo import CATALOGUE
-from test_live_server import csrf_from_form, csrf_from_hx_headers, htmx_headers
+from support.config import sqlite_only
+from support.live import BASKET, TIMEOUT, LiveServer, htmx_headers, log_in_cashier
 
 pytestmark = [pytest.mark.live, sqlite_only("checks the SQLite file (integrity_check, WAL) after a kill -9")]
-
-TIMEOUT = 15
-BASKET = {"SKU0001": 3_500, "SKU0006": 4_000}  # Indomie Goreng + Aqua 600 ml: Rp 7.500 a sale
-
-
-def log_in_cashier(url: str) -> tuple[requests.Session, str]:
-    session = requests.Session()
-    page = session.get(f"{url}/login", timeout=TIMEOUT)
-    page = session.post(f"{url}/login", timeout=TIMEOUT, data={
-        "csrf_token": csrf_from_form(page.text), "mode": "pin", "username": "kasir", "pin": "1234"})
-    page = session.post(f"{url}/pos/register", timeout=TIMEOUT,
-                        data={"csrf_token": csrf_from_form(page.text), "register": "1"})
-    assert page.url == f"{url}/pos"
-    return session, csrf_from_hx_headers(page.text)
 
 
 def sell_one(url: str, session: requests.Session, token: str) -> int:

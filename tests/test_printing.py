@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 from escpos.printer import Dummy
 
-from conftest import PrinterListener, free_port
 from kasir import tenders
 from kasir.clock import utcnow
 from kasir.extensions import db
@@ -28,6 +27,8 @@ from kasir.printing.backends import PrinterError, open_printer, parse_printer_ur
 from kasir.printing.escpos_render import printable, render
 from kasir.printing.layout import COLUMNS, build_receipt, two_columns
 from kasir.settings import set_setting, shop_profile
+from support.live import free_port
+from support.printing import PrinterListener
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -1,7 +1,7 @@
 """The receipt preview in Debian's Chromium: 58 and 80 mm layouts with the print button, for the screenshots."""
 import pytest
 
-from conftest import open_cashier_page
+from support.browser import open_cashier_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 

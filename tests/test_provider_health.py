@@ -3,10 +3,10 @@ from datetime import timedelta
 
 import pytest
 
+from fixtures.midtrans_till import app_config, midtrans_active  # noqa: F401  (this module's till pays through Midtrans)
 from kasir.clock import utcnow
 from kasir.payments import health, service
 from kasir.payments.providers.base import ConnectionResult
-from midtrans_till import app_config, midtrans_active  # noqa: F401  (this module's till pays through Midtrans)
 
 
 class Clock:

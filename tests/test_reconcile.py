@@ -1,10 +1,10 @@
 """Reconciliation (contracts/settlement.md): settlement rows against payments, via CSV or the provider."""
-from conftest import paid_body
 from kasir.api.models import Settlement
 from kasir.clock import business_date
 from kasir.extensions import db
 from kasir.payments.models import Payment
 from kasir.reports import reconcile
+from support.payments import paid_body
 
 GENERIC = "provider_trx_id,order_id,amount,fee,net_amount,settlement_date,status\n"
 

@@ -10,19 +10,7 @@ from kasir.extensions import db
 from kasir.models import AuditLog
 from kasir.payments.models import Payment
 from kasir.reports import reconcile
-
-GENERIC = "provider_trx_id,order_id,amount,fee,net_amount,settlement_date,status\n"
-
-
-def known_day_settlement(known_day) -> str:
-    """The gateway's file for the known day: two QRIS sales, the late one, the doubly paid QR and a stranger.
-    The refunded sale's QR is not in it."""
-    def line(payment, fee):
-        return f"{payment.provider_trx_id},{payment.order_id},{payment.amount},{fee},{payment.amount - fee}," \
-               f"{known_day.day},settlement\n"
-
-    return (GENERIC + line(known_day.qris_paid, 60) + line(known_day.late, 23) + line(known_day.double, 24)
-            + f"trx-ghost,WEB-GHOST,5000,35,4965,{known_day.day},settlement\n")
+from support.days import GENERIC, known_day_settlement
 
 
 def test_known_day_reconciles_into_every_group(known_day):

@@ -1,39 +1,11 @@
 """The back office in Debian's Chromium over the known day: report, shift close and reconciliation, screenshotted."""
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
-from conftest import ADMIN
 from kasir.reports import reconcile
-from test_reconciliation_page import known_day_settlement
-from test_shifts import shift_over_known_day
+from support.days import known_day_settlement, shift_over_known_day
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def served_app(app):
-    """The test's app (and its database) on a loopback port, so the browser sees the known day."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
-
-
-@pytest.fixture
-def admin_page(browser, served_app):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="id-ID")
-    page = context.new_page()
-    page.goto(f"{served_app}/login")
-    page.fill("#username", ADMIN[0])
-    page.fill("#password", ADMIN[1])
-    page.press("#password", "Enter")
-    page.wait_for_url(f"{served_app}/admin**")
-    yield page
-    context.close()
 
 
 def test_sales_report_of_the_known_day(admin_page, served_app, known_day, screenshots):

@@ -6,8 +6,10 @@ import re
 
 import pytest
 
-from conftest import CASHIER, query_database, use_gateway
-from fake_gateways import MIDTRANS_KEY, STATIC_VECTOR, XENDIT_KEY, XENDIT_TOKEN
+from support.config import CASHIER
+from support.databases import query_database
+from support.gateways import MIDTRANS_KEY, STATIC_VECTOR, XENDIT_KEY, XENDIT_TOKEN
+from support.payments import use_gateway
 
 WEBHOOK_SECRET = "whsec-Generic-Webhook-Secret-For-Tests-42"
 SECRETS = (MIDTRANS_KEY, XENDIT_KEY, XENDIT_TOKEN, WEBHOOK_SECRET)

@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from conftest import ADMIN, CASHIER
 from kasir.extensions import db
 from kasir.models import AuditLog, User
+from support.config import ADMIN, CASHIER
 
 
 def copy_of(app, client, register="1"):

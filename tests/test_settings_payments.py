@@ -1,11 +1,12 @@
 """Admin "Pembayaran" settings: keys sealed at rest, only masked hints shown, env locks, Tes Koneksi, /healthz."""
 import pytest
 
-from conftest import use_gateway
-from fake_gateways import MIDTRANS_KEY, STATIC_VECTOR
 from kasir.extensions import db
 from kasir.models import AuditLog, Setting
 from kasir.payments import gateway_settings
+from support.client import AuthActions
+from support.gateways import MIDTRANS_KEY, STATIC_VECTOR
+from support.payments import use_gateway
 
 
 @pytest.fixture
@@ -103,7 +104,6 @@ def test_connection_test_shows_latency_and_is_audited(app, admin):
 
 
 def test_connection_test_is_limited_to_three_a_minute(app_config):
-    from conftest import AuthActions
     from kasir import create_app
 
     limited = create_app({**app_config, "RATELIMIT_ENABLED": True})

@@ -1,23 +1,15 @@
 """Shifts: opening cash, X report mid-shift, Z report on close (expected vs counted), printing and a backup."""
 import pytest
 
-from conftest import PrinterListener, free_port, sqlite_only
 from kasir import backup
 from kasir.backup import BackupError
 from kasir.extensions import db
 from kasir.models import AuditLog, Register, Shift, User
 from kasir.reports import shifts
+from support.config import sqlite_only
+from support.days import shift_over_known_day
 
 ALL_DAY_CASH = 14_400  # the known day's cash sales: 7.000 + 4.000 + 3.400 (the voided 3.500 went back)
-
-
-def shift_over_known_day(known_day, opening_cash="200.000") -> Shift:
-    register = db.session.scalar(db.select(Register).where(Register.code == "1"))
-    cashier = db.session.scalar(db.select(User).where(User.username == "siti"))
-    shift = shifts.open_shift(register, cashier, opening_cash)
-    shift.opened_at = known_day.at(7, 0)
-    db.session.commit()
-    return shift
 
 
 def test_z_report_compares_counted_cash_with_opening_plus_cash_sales(known_day):
@@ -86,15 +78,6 @@ def test_one_open_shift_per_register_and_money_must_be_valid(known_day):
     shifts.close_shift(shift, "0")
     with pytest.raises(shifts.ShiftError, match="sudah ditutup"):
         shifts.close_shift(shift, "0")
-
-
-@pytest.fixture
-def printer(app):
-    """A loopback network receipt printer that the app prints to."""
-    listener = PrinterListener(free_port())
-    app.config["PRINTER_URL"] = f"tcp://127.0.0.1:{listener.port}"
-    yield listener
-    listener.close()
 
 
 def test_admin_opens_and_closes_a_shift_and_prints_the_z_report(client, auth, app, printer):

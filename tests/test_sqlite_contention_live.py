@@ -15,11 +15,9 @@ from datetime import datetime
 import pytest
 import requests
 
-from conftest import LiveServer
 from kasir.clock import WIB
 from kasir.payments.providers.generic import signed_headers
-from test_live_server import htmx_headers
-from test_power_cut import TIMEOUT, log_in_cashier
+from support.live import TIMEOUT, LiveServer, htmx_headers, log_in_cashier
 
 pytestmark = pytest.mark.live
 

@@ -9,10 +9,10 @@ import re
 
 import pytest
 
-from conftest import CASHIER, sqlite_only
 from kasir.extensions import db
 from kasir.models import Register, Shift, User
 from kasir.reports import shifts
+from support.config import CASHIER, sqlite_only
 
 TECHNICAL_TOKENS = ("status:", "PRINTER_URL", "KASIR_", "shift-close", "Traceback", "None", "null", "{'", '{"',
                     "PENDING", "EXPIRED", "CANCELLED", "REFUNDED", "payment.paid", "provider unreachable")

@@ -3,13 +3,14 @@ import re
 
 import pytest
 
-from conftest import use_gateway
-from fake_gateways import STATIC_VECTOR
 from kasir import qris
 from kasir.extensions import db
 from kasir.models import AuditLog, Sale
 from kasir.payments import service, states
 from kasir.payments.models import Payment
+from support.client import AuthActions
+from support.gateways import STATIC_VECTOR
+from support.payments import use_gateway
 
 
 @pytest.fixture(autouse=True)
@@ -76,7 +77,6 @@ def test_gateway_payments_cannot_be_confirmed_by_hand(app, auth, htmx):
 
 
 def test_confirm_is_rate_limited(app, app_config, auth, htmx):
-    from conftest import AuthActions
     from kasir import create_app
 
     _, payment = start_qris(auth, htmx)

@@ -3,20 +3,14 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import fresh, paid_body
 from kasir import sales, tenders
 from kasir.clock import utcnow
 from kasir.extensions import db
 from kasir.models import AuditLog, Sale, Tender
 from kasir.payments import service, states
-from kasir.payments.models import MockLedgerEntry, Payment, PaymentLog
-from kasir.payments.providers import get_provider
-
-
-def gateway_pays(payment: Payment) -> None:
-    """The customer pays the QR: the mock gateway's books say so (sync and "Cek Status" ask it)."""
-    get_provider("mock").settle(db.session.get(MockLedgerEntry, payment.provider_trx_id), "SUCCESS")
-    db.session.commit()
+from kasir.payments.models import Payment, PaymentLog
+from support.databases import fresh
+from support.payments import gateway_pays, paid_body
 
 
 def webhook_pays(payment: Payment) -> None:

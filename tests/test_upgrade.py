@@ -7,10 +7,11 @@ import pytest
 from alembic.script import ScriptDirectory
 from flask_migrate import upgrade
 
-from conftest import BASE_CONFIG, sqlite_only
 from kasir import backup, create_app
 from kasir.extensions import db
 from kasir.models import Lease, Product, Register, Sale, Setting, User
+from support.config import BASE_CONFIG, sqlite_only
+from support.live import LiveServer
 
 pytestmark = sqlite_only("upgrades a SQLite file made by an older Kasir")
 
@@ -109,8 +110,6 @@ def test_upgrading_an_old_database_keeps_every_row(old_app):
 @pytest.mark.live
 def test_serve_upgrades_an_old_database_before_it_listens(old_app, tmp_path):
     """What `make run` / the systemd unit do after `git pull`: the server migrates, then serves the old data."""
-    from conftest import LiveServer
-
     _app, path = old_app
     server = LiveServer(tmp_path, {"JOBS_ENABLED": "false"}).serve()
     try:

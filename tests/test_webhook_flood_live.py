@@ -7,12 +7,11 @@ import threading
 import pytest
 import requests
 
-from conftest import LiveServer, query_database
-from test_live_server import csrf_from_form, csrf_from_hx_headers, htmx_headers
+from support.databases import query_database
+from support.live import TIMEOUT, LiveServer, csrf_from_form, csrf_from_hx_headers, htmx_headers
 
 pytestmark = pytest.mark.live
 
-TIMEOUT = 15
 SENDERS = 4
 REQUESTS_PER_SENDER = 60
 FORGED_BODY = json.dumps({"order_id": "POS-1-X", "amount": 7500, "status": "SUCCESS", "padding": "x" * 20_000})

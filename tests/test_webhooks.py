@@ -6,7 +6,6 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import event
 
-from conftest import ON_POSTGRES, paid_body
 from kasir.clock import business_date
 from kasir.database import write_transaction
 from kasir.extensions import db
@@ -16,6 +15,8 @@ from kasir.payments.models import WEBHOOK_PENDING, Payment, PaymentLog, WebhookD
 from kasir.payments.providers import generic
 from kasir.payments.providers.base import WebhookEvent
 from kasir.webhooks import service as intake
+from support.config import ON_POSTGRES
+from support.payments import paid_body
 
 
 def status_of(payment):
