@@ -6,7 +6,6 @@ the status its test script expects, and a body that matches the OpenAPI response
 import json
 import re
 import uuid
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -14,7 +13,9 @@ import requests
 import yaml
 from openapi_spec_validator import validate
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+from support.config import PROJECT_ROOT
+
+DOCS = PROJECT_ROOT / "docs"
 SPEC = yaml.safe_load((DOCS / "openapi.yaml").read_text())
 COLLECTION = json.loads((DOCS / "api-collection.json").read_text())
 EXPECTED_STATUS = re.compile(r"pm\.response\.to\.have\.status\((\d+)\)")

@@ -27,10 +27,9 @@ from kasir.printing.backends import PrinterError, open_printer, parse_printer_ur
 from kasir.printing.escpos_render import printable, render
 from kasir.printing.layout import COLUMNS, build_receipt, two_columns
 from kasir.settings import set_setting, shop_profile
+from support.config import PROJECT_ROOT
 from support.live import free_port
 from support.printing import PrinterListener
-
-PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 INIT = b"\x1b@"
 CUT = b"\x1dV"

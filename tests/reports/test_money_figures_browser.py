@@ -1,4 +1,4 @@
-"""The money rule's day (tests/test_money_figures.py) in Debian's Chromium: report, shift and reconciliation."""
+"""The money rule's day (tests/reports/test_money_figures.py) in Debian's Chromium: report, shift and reconciliation."""
 import pytest
 
 from kasir.reports import reconcile
