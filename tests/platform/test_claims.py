@@ -4,13 +4,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from conftest import ON_POSTGRES, fresh
 from kasir import claims
 from kasir.clock import utcnow
 from kasir.extensions import db
 from kasir.models import Lease
 from kasir.payments import states
 from kasir.payments.models import Payment
+from support.config import ON_POSTGRES
+from support.databases import fresh
 
 PENDING = db.select(Payment).where(Payment.status == states.PENDING)
 
