@@ -255,6 +255,19 @@ def test_utf8_csv_with_a_byte_order_mark_is_read(admin, app):
     assert product(app, "KUE-2").name == "Kue Lapis Légit"
 
 
+def test_csv_with_old_mac_line_endings_is_read(admin, app):
+    response = upload(admin, HEADER.rstrip("\n") + "\rKUE-3,,Kue Putu,,2000,4,1\r")
+    assert response.status_code == 302
+    assert product(app, "KUE-3").price == 2000
+
+
+def test_csv_with_a_line_break_inside_an_unquoted_field_reads_it_as_two_lines(admin, app):
+    before = product_count(app)
+    response = upload(admin, HEADER + "KUE-4,,Kue\rLapis,,1000,1,1\n")
+    assert response.status_code == 422
+    assert product_count(app) == before
+
+
 def test_unreadable_csv_bytes_are_refused_with_a_clear_message(admin, app):
     before = product_count(app)
     response = upload(admin, "", raw=HEADER.encode() + b"KUE-1,,Kue \x81\x8d,,1000,1,1\n")
