@@ -188,7 +188,7 @@ def test_list_filters_by_order_id_and_status(api):
     assert [i["order_id"] for i in api.get("/payments?status=CANCELLED").json["items"]] == ["WEB-2"]
 
 
-@pytest.mark.parametrize("query", ["status=DONE", "limit=0", "limit=101", "limit=x", "cursor=%%%",
+@pytest.mark.parametrize("query", ["status=DONE", "status=", "limit=", "limit=0", "limit=101", "limit=x", "cursor=%%%",
                                    "order_id=" + "W" * 51, "order_id=WEB%201", "statuss=PAID", "=x"])
 def test_bad_list_parameters_are_422(api, query):
     assert api.get(f"/payments?{query}").status_code == 422
