@@ -8,7 +8,6 @@ from . import (
     auth,
     cli,
     display,
-    fastpath,
     healthz,
     logging_setup,
     pos,
@@ -27,7 +26,7 @@ from .api import routes as api_routes
 from .auth import routes as auth_routes  # noqa: F401  (the login views attach to auth.bp)
 from .clock import format_duration, format_remaining, format_wib
 from .database import configure_engine
-from .extensions import csrf, db, limiter, migrate
+from .extensions import csrf, db, limiter, login_manager, migrate
 from .models import METHOD_LABELS
 from .money import format_number, format_percent, format_rupiah
 from .payments import models as payment_models  # noqa: F401  (tables known to Alembic and queries)
@@ -59,6 +58,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
+    login_manager.init_app(app, add_context_processor=False)  # templates read g.user (kasir.auth)
     with app.app_context():
         configure_engine(db.engine)
 
@@ -76,7 +76,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.globals["sale_due"] = tenders.due
 
     app.register_blueprint(auth.bp)
-    app.app_ctx_globals_class = auth.RequestGlobals
     app.register_blueprint(pos.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(printing.bp)
@@ -91,5 +90,4 @@ def create_app(test_config: dict | None = None) -> Flask:
     api_cli.init_app(app)
     api_cors.init_app(app)
     logging_setup.init_app(app)
-    fastpath.install(app)
     return app

@@ -2,6 +2,7 @@
 from pathlib import Path
 
 import click
+import waitress
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
@@ -37,8 +38,6 @@ def print_urls(host: str, port: int) -> None:
 @with_appcontext
 def serve_command(host, port, threads):
     """Upgrade the database, then serve with waitress."""
-    from .serving import serve
-
     app = current_app._get_current_object()
     run_as_server(Path(app.instance_path))
     try:
@@ -53,7 +52,8 @@ def serve_command(host, port, threads):
     try:
         # connection_limit: waitress stops accepting at 100 open connections, which a burst of
         # gateway retries or API clients each opening their own connection can reach.
-        serve(app, host=host, port=port, threads=threads, ident="kasir", connection_limit=1000)
+        # waitress ends keep-alive after a 204/304 (upstream's to fix): https://github.com/Pylons/waitress/issues
+        waitress.serve(app, host=host, port=port, threads=threads, ident="kasir", connection_limit=1000)
     finally:
         if runner:
             runner.stop()

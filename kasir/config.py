@@ -99,9 +99,6 @@ class Config:
         # A payment request is a few hundred bytes (metadata at most 4 KB): anything bigger is refused early.
         self.API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 16 * 1024)
 
-        # The steady polls and the webhooks answered in front of Flask (kasir.fastpath); tests turn it off
-        # to compare answers.
-        self.FAST_PATH = True
         # A till stays open all day: the CSRF token lives as long as the session.
         self.WTF_CSRF_TIME_LIMIT = None
         self.SESSION_COOKIE_HTTPONLY = True

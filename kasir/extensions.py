@@ -1,6 +1,7 @@
 """Flask extensions, created unbound and attached in create_app (microblog style)."""
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -19,3 +20,6 @@ db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 migrate = Migrate()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
+login_manager = LoginManager()
+# Sessions end by their version (kasir.auth.load_user), not by Flask-Login's freshness, which Kasir never asks.
+login_manager.session_protection = None

@@ -9,7 +9,6 @@ import logging
 import os
 import re
 import sys
-import threading
 import time
 
 from flask import Flask, g, has_request_context, request
@@ -52,26 +51,27 @@ def escape_controls(text: str) -> str:
 
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        if not hasattr(record, "request_id"):  # kasir.fastpath passes its own: it runs outside Flask
-            record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
         return True
 
 
-class Throttle(logging.Filter):
-    """Lets one record of `logger` through per `seconds`. In between, the logger is disabled, so the calls
-    it would drop do not even build a record: waitress warns, while holding its task queue's lock, for
-    each request it queues, and building those records cost a busy server a tenth of its time."""
+class QueueWarningThrottle(logging.Filter):
+    """On the handler: lets one of waitress's "Task queue depth" warnings through per `seconds`. waitress
+    warns for every request that waits for a free thread: under a burst, thousands of lines a second that
+    say the same thing. Every other record passes."""
 
-    def __init__(self, logger: logging.Logger, seconds: float):
+    def __init__(self, seconds: float):
         super().__init__()
-        self.logger = logger
         self.seconds = seconds
+        self.quiet_until = float("-inf")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        self.logger.disabled = True
-        reopen = threading.Timer(self.seconds, setattr, (self.logger, "disabled", False))
-        reopen.daemon = True
-        reopen.start()
+        if record.name != "waitress.queue":
+            return True
+        now = time.monotonic()
+        if now < self.quiet_until:
+            return False
+        self.quiet_until = now + self.seconds
         return True
 
 
@@ -109,14 +109,10 @@ def configure_logging(log_format: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.set_name(HANDLER_NAME)
     handler.addFilter(RequestIdFilter())
+    handler.addFilter(QueueWarningThrottle(QUEUE_WARNING_SECONDS))
     handler.setFormatter(JsonFormatter() if log_format == "json" else
                          RedactingFormatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
     root.addHandler(handler)
-    queue = logging.getLogger("waitress.queue")
-    for throttle in [f for f in queue.filters if isinstance(f, Throttle)]:
-        queue.removeFilter(throttle)
-    queue.disabled = False
-    queue.addFilter(Throttle(queue, QUEUE_WARNING_SECONDS))
     if root.level == logging.WARNING:  # the untouched default: let INFO through
         root.setLevel(logging.INFO)
 
@@ -137,9 +133,18 @@ def init_app(app: Flask) -> None:
         if request_id is None:
             return response
         response.headers[REQUEST_ID_HEADER] = request_id
-        log_request_line(request.method, request.path, response.status_code, request.remote_addr, request_id,
-                         g.request_started)
+        level = g.get("request_log_level", logging.INFO)
+        if log.isEnabledFor(level):
+            log.log(level, "%s %s %s", request.method, request.path, response.status_code,
+                    extra={"method": request.method, "path": request.path, "status": response.status_code,
+                           "remote_addr": request.remote_addr,
+                           "duration_ms": round((time.perf_counter() - g.request_started) * 1000, 1)})
         return response
+
+
+def log_at_debug() -> None:
+    """This request's log line is DEBUG, not INFO: an unchanged poll, which every screen sends each second."""
+    g.request_log_level = logging.DEBUG
 
 
 def request_id_for(incoming: str) -> str:
@@ -150,12 +155,3 @@ def request_id_for(incoming: str) -> str:
 # A new request id is this process's random tag and a count: unique, and cheaper than a uuid4 per poll.
 _PROCESS_TAG = os.urandom(8).hex()
 _request_numbers = itertools.count(1)
-
-
-def log_request_line(method: str, path: str, status: int, remote_addr: str | None, request_id: str,
-                     started: float, level: int = logging.INFO) -> None:
-    if not log.isEnabledFor(level):
-        return
-    log.log(level, "%s %s %s", method, path, status,
-             extra={"method": method, "path": path, "status": status, "remote_addr": remote_addr,
-                    "request_id": request_id, "duration_ms": round((time.perf_counter() - started) * 1000, 1)})

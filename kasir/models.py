@@ -1,6 +1,7 @@
 """SQLAlchemy models (DESIGN §4). Money columns are integer rupiah; datetimes are UTC."""
 from datetime import date, datetime
 
+from flask_login import UserMixin
 from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import DateTime, TypeDecorator
@@ -31,7 +32,7 @@ ROLE_CASHIER = "cashier"
 ROLES = (ROLE_ADMIN, ROLE_CASHIER)
 
 
-class User(db.Model):
+class User(UserMixin, db.Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -51,6 +52,15 @@ class User(db.Model):
     @property
     def is_admin(self) -> bool:
         return self.role == ROLE_ADMIN
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str:
+        """Flask-Login's session token: the id with the session version ("alternative tokens" in its docs),
+        so that bumping the version ends every session opened before."""
+        return f"{self.id}:{self.session_version}"
 
     def end_sessions(self) -> None:
         """Revoke every session of this user, on every device (kasir.auth checks the version)."""

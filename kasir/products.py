@@ -140,19 +140,24 @@ def import_csv(raw: bytes, max_rows: int) -> ImportResult:
     first_line = text.split("\n", 1)[0]
     # Spreadsheet apps set to Indonesian write ';' between columns.
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
-    headers = [h.strip().lower() for h in (reader.fieldnames or [])]
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)  # the csv module's newline rule
+    try:
+        headers = [h.strip().lower() for h in (reader.fieldnames or [])]
+        reader.fieldnames = headers
+        numbered_rows = [(reader.line_num, row) for row in reader]
+    except csv.Error:
+        result.errors.append((reader.line_num, "Baris ini rusak (tanda kutip atau baris baru di tempat yang salah). "
+                                               "Simpan ulang berkas dari Excel sebagai CSV."))
+        return result
     missing = [c for c in ("sku", "name", "price") if c not in headers]
     if missing:
         result.errors.append((1, f"Kolom wajib tidak ada: {', '.join(missing)}. Kolom: {', '.join(CSV_COLUMNS)}."))
         return result
-    reader.fieldnames = headers
-    rows: list[tuple[int, dict]] = []
     seen_sku: dict[str, int] = {}
     seen_barcode: dict[str, int] = {}
+    rows: list[tuple[int, dict]] = []
     data_rows = 0
-    for row in reader:
-        line = reader.line_num
+    for line, row in numbered_rows:
         if not any((value or "").strip() for key, value in row.items() if key):
             continue
         data_rows += 1

@@ -8,21 +8,21 @@ import json
 from datetime import datetime
 
 from flask import Blueprint, current_app, g, jsonify, make_response, request
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from .. import audit
-from ..database import RawRead, write_transaction
+from ..database import write_transaction
 from ..extensions import csrf, db, limiter
-from ..fastpath import Answer, json_answer
+from ..logging_setup import log_at_debug
 from ..payments import charges, states, sync
 from ..payments.gateway_settings import active_provider_name
 from ..payments.models import Payment
 from ..payments.providers.base import ProviderError, ProviderUnavailable
 from ..payments.serialization import PAYMENT_COLUMNS, payment_json
+from ..poll_cache import first_row
 from . import idempotency, keys, validation
 from .errors import ApiError
-from .models import ApiKey
 
 bp = Blueprint("api", __name__, url_prefix="/payments")
 csrf.exempt(bp)  # bearer tokens, not cookies: there is no cross-site form to forge
@@ -208,44 +208,20 @@ def create_payment():
     return _create_keyed(body, key)
 
 
+# payment_json's columns in one select, without building a Payment object. Built once.
+_OWN_PAYMENT = select(*(column.label(name) for name, column in PAYMENT_COLUMNS.items())) \
+    .where(Payment.id == bindparam("payment_id"), Payment.api_key_id == bindparam("api_key_id"))
+
+
 @bp.route("/<payment_id>", methods=["GET"])
+@limiter.exempt
 def get_payment(payment_id):
-    return jsonify(payment_json(own_payment(payment_id)))
-
-
-# `get_payment`'s answer in one read: the payment, if the bearer's key is active and owns it.
-_OWN_PAYMENT = RawRead(
-    db.select(*(column.label(name) for name, column in PAYMENT_COLUMNS.items()), ApiKey.last_used_at)
-    .join(ApiKey, ApiKey.id == Payment.api_key_id)
-    .where(Payment.id == bindparam("payment_id"), ApiKey.token_hash == bindparam("token_hash"),
-           ApiKey.revoked_at.is_(None)))
-
-
-def steady_payment(fast, request, payment_id):
-    """`get_payment` for kasir.fastpath (else the view answers: errors, CORS, a key due for its stamp)."""
-    token = bearer_token(request)
-    if not keys.is_token_shaped(token) or "HTTP_ORIGIN" in request.environ or request.content_length:
-        return None
-    payment = _OWN_PAYMENT.first(fast.engine, payment_id=payment_id, token_hash=keys.hash_token(token))
-    if payment is None or not keys.stamp_is_fresh(payment.last_used_at):
-        return None
-    return _answer_of(fast.app, payment)
-
-
-# The JSON of each row _OWN_PAYMENT remembers: the same row object comes back until a commit, so each
-# version of a payment is encoded once, not once per poll. Holding the row keeps its id() from reuse.
-_ANSWERS: dict[int, tuple[object, Answer]] = {}
-
-
-def _answer_of(app, payment) -> Answer:
-    remembered = _ANSWERS.get(id(payment))
-    if remembered is not None and remembered[0] is payment:
-        return remembered[1]
-    answer = json_answer(app, payment_json(payment))
-    if len(_ANSWERS) >= RawRead.MEMO_SIZE:
-        _ANSWERS.clear()
-    _ANSWERS[id(payment)] = (payment, answer)
-    return answer
+    """An app polls this while its customer pays: one select, and a DEBUG log line."""
+    payment = first_row(_OWN_PAYMENT, payment_id=payment_id, api_key_id=g.api_key_id)
+    if payment is None:
+        raise ApiError(404, "not_found", "no payment with this id")
+    log_at_debug()
+    return jsonify(payment_json(payment))
 
 
 def _encode_cursor(payment: Payment) -> str:

@@ -141,7 +141,7 @@ def order_filter(value: str | None) -> str | None:
 
 
 def status_filter(value: str | None) -> str | None:
-    if value in (None, ""):
+    if value is None:
         return None
     if value not in states.ALL_STATES:
         raise invalid({"status": f"must be one of {', '.join(states.ALL_STATES)}"})
@@ -157,7 +157,7 @@ def cursor(value: str | None) -> str | None:
 
 
 def list_limit(value: str | None) -> int:
-    if value in (None, ""):
+    if value is None:
         return LIST_LIMIT_DEFAULT
     if not DIGITS.fullmatch(value) or not 1 <= int(value) <= LIST_LIMIT_MAX:
         raise invalid({"limit": f"must be an integer from 1 to {LIST_LIMIT_MAX}"})

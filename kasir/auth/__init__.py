@@ -1,98 +1,50 @@
-"""Login for admins (password) and cashiers (PIN), roles, and the access decorators."""
+"""Login for admins (password) and cashiers (PIN), roles, and the access decorators.
+
+The session user comes from Flask-Login; the decorators put it in `g.user` (flaskr style) for the view
+and its templates. Routes without a decorator (the display, the API, the webhooks) never load a user.
+"""
 import functools
-import time
 
 from flask import g, redirect, request, session, url_for
-from flask.ctx import _AppCtxGlobals
+from flask_login import current_user, login_user
 
-from ..extensions import db
+from ..extensions import db, login_manager
 from ..models import User
 from ..web import error_response, is_htmx
-from .blueprint import bp
+from .blueprint import bp  # noqa: F401  (create_app registers auth.bp)
 
-SESSION_VERSION_KEY = "session_version"
+
+@login_manager.user_loader
+def load_user(token: str) -> User | None:
+    """The user of a session token (User.get_id: "id:version"), while the session is current: the user is
+    active and the version is the user's (docs/security.md). Logout, a new PIN or password, (de)activation
+    and "log out everywhere" bump the version, which ends every copy of every cookie given before."""
+    user_id, _, version = token.partition(":")
+    if not (user_id.isdigit() and version.isdigit()):
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or user.session_version != int(version):
+        return None
+    return user
 
 
 def start_session(user: User) -> None:
-    """Log `user` in on this browser: a fresh session that carries the user's current session version."""
+    """Log `user` in on this browser, in a fresh session (its username names the actor in kasir.audit)."""
     session.clear()
-    session["user_id"] = user.id
+    login_user(user)
     session["username"] = user.username
-    session[SESSION_VERSION_KEY] = user.session_version
 
 
 def keep_session(user: User) -> None:
     """After the user changed their own password or PIN here (which ended all their sessions): this
     session alone carries the new version and stays logged in."""
-    session[SESSION_VERSION_KEY] = user.session_version
+    login_user(user)
 
 
-def session_is_current(user: User | None, version) -> bool:
-    """A session is valid while its user is active and its version is the user's (docs/security.md):
-    logout, a new PIN or password, (de)activation and "log out everywhere" bump the user's version."""
-    return user is not None and user.active and isinstance(version, int) and version == user.session_version
-
-
-def logged_in_user() -> User | None:
-    """The session's user, or None; a revoked session (see session_is_current) is cleared."""
-    user_id = session.get("user_id")
-    if not user_id:
-        return None
-    user = db.session.get(User, user_id)
-    if not session_is_current(user, session.get(SESSION_VERSION_KEY)):
-        session.clear()
-        return None
-    return user
-
-
-# Per app, session cookie -> (user id, session version, when verified): a till sends the same cookie every
-# second, and checking its signature costs more than the poll's query. Rechecked after a minute, so the
-# cookie's expiry still holds; whether the user is still active and the version still current is the
-# caller's query, every time (a revoked cookie fails there at once).
-_SESSION_RECHECK_SECONDS = 60
-_SESSIONS_REMEMBERED = 1024
-
-
-def session_identity(app, request) -> tuple[int, int] | None:
-    """(user id, session version) from a request's session cookie, read by Flask's own session interface;
-    for kasir.fastpath, which answers before Flask opens a session. The caller's query must match both
-    against the user's row (active, same version): see session_is_current."""
-    cookie = request.cookies.get(app.config["SESSION_COOKIE_NAME"])
-    if not cookie:
-        return None
-    verified_sessions = app.extensions.setdefault("kasir.verified_sessions", {})
-    remembered = verified_sessions.get(cookie)
-    if remembered is not None and time.monotonic() - remembered[1] < _SESSION_RECHECK_SECONDS:
-        return remembered[0]
-    session_data = app.session_interface.open_session(app, request)
-    identity = None
-    if session_data is not None:
-        user_id, version = session_data.get("user_id"), session_data.get(SESSION_VERSION_KEY)
-        if isinstance(user_id, int) and isinstance(version, int):
-            identity = (user_id, version)
-    if len(verified_sessions) >= _SESSIONS_REMEMBERED:
-        verified_sessions.clear()
-    verified_sessions[cookie] = (identity, time.monotonic())
-    return identity
-
-
-class RequestGlobals(_AppCtxGlobals):
-    """Flask's `g`, with `g.user` loaded on first use: the display, API and webhook routes never ask,
-    so a till PC's session cookie costs their polls no query. (Not functools.cached_property: on
-    Python < 3.12 it holds one lock for all requests while the query runs.)"""
-
-    def __getattr__(self, name):
-        if name == "user":
-            self.user = logged_in_user()
-            return self.user
-        return super().__getattr__(name)
-
-
-@bp.before_app_request
-def forget_user():
-    """A request inside an app context that is already pushed (tests, CLI) shares its `g`: each request
-    must load its own session's user."""
-    g.pop("user", None)
+def session_user() -> User | None:
+    """The session's user, or None, also as `g.user`."""
+    g.user = current_user._get_current_object() if current_user.is_authenticated else None
+    return g.user
 
 
 def _to_login():
@@ -107,9 +59,10 @@ def _to_login():
 def login_required(view):
     @functools.wraps(view)
     def wrapped(**kwargs):
-        if g.user is None:
+        user = session_user()
+        if user is None:
             return _to_login()
-        if g.user.must_change_password and request.endpoint != "auth.change_password":
+        if user.must_change_password and request.endpoint != "auth.change_password":
             return redirect(url_for("auth.change_password"))
         return view(**kwargs)
 
@@ -119,11 +72,12 @@ def login_required(view):
 def admin_required(view):
     @functools.wraps(view)
     def wrapped(**kwargs):
-        if g.user is None:
+        user = session_user()
+        if user is None:
             return _to_login()
-        if not g.user.is_admin:
+        if not user.is_admin:
             return error_response(403)
-        if g.user.must_change_password:
+        if user.must_change_password:
             return redirect(url_for("auth.change_password"))
         return view(**kwargs)
 

@@ -6,7 +6,7 @@ from flask import current_app, flash, g, redirect, render_template, request, ses
 from .. import audit
 from ..extensions import db, limiter
 from ..models import ROLE_CASHIER, User
-from . import keep_session, login_required, start_session
+from . import keep_session, login_required, session_user, start_session
 from .blueprint import bp
 from .service import AccountError, LoginLocked, authenticate, record_failed_login, validate_password
 
@@ -37,9 +37,8 @@ def _safe_next(target: str | None) -> str | None:
 
 @bp.route("/")
 def index():
-    if g.user is None:
-        return redirect(url_for("auth.login"))
-    return redirect(_home_for(g.user))
+    user = session_user()
+    return redirect(_home_for(user) if user else url_for("auth.login"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -90,10 +89,11 @@ def _refused(username: str, message: str, outcome: str) -> tuple[None, str]:
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    """Ends the user's sessions on every device (a copied cookie included): see kasir.auth.session_is_current."""
-    if g.user is not None:
-        g.user.end_sessions()
-        audit.record("Logout", g.user.username)
+    """Ends the user's sessions on every device (a copied cookie included): see kasir.auth.load_user."""
+    user = session_user()
+    if user is not None:
+        user.end_sessions()
+        audit.record("Logout", user.username)
         db.session.commit()
     session.clear()
     return redirect(url_for("auth.login"))

@@ -1,18 +1,19 @@
-"""The customer display polls its state every second; 204 when nothing changed (one small query)."""
+"""The customer display polls its state every second with the version it shows: 204 while that is
+current (one select), the new state when it changed."""
 import hmac
 
-from flask import abort, render_template, request
-from sqlalchemy import bindparam
+from flask import Response, abort, make_response, render_template, request
+from sqlalchemy import bindparam, select
 
 from .. import tenders
 from ..clock import business_date, utcnow, wib_day_bounds
-from ..database import RawRead
 from ..extensions import db, limiter
-from ..fastpath import NO_CONTENT
+from ..logging_setup import log_at_debug
 from ..models import SALE_OPEN, SALE_PAID, Register, Sale
 from ..payments import states
 from ..payments.merchant import qr_identity
 from ..payments.models import Payment
+from ..poll_cache import first_row
 from ..sales import find_register
 from ..settings import shop_profile
 from ..web import is_loopback
@@ -80,25 +81,31 @@ def screen(code):
     return render_template("display/index.html", **display_context(register))
 
 
+# What a poll needs to know whether the display is current (and may watch): one small row. Built once.
+_SHOWN = select(Register.display_version, Register.display_thanks_until, Register.display_token) \
+    .where(Register.code == bindparam("code"), Register.active.is_(True))
+
+
 @bp.route("/<code>/state")
 @limiter.exempt
 def state(code):
-    register = _register(code)
-    if request.args.get("v") == _version(register):
-        return "", 204
-    return render_template("display/_state.html", **display_context(register))
-
-
-_DISPLAY_VERSION = RawRead(db.select(Register.display_version, Register.display_thanks_until, Register.display_token)
-                           .where(Register.code == bindparam("code"), Register.active.is_(True)))
-
-
-def unchanged_state(fast, request, code):
-    """`state`'s 204 for kasir.fastpath: the display already shows this version (else the view answers)."""
-    shown = request.args.get("v")
+    """204 when `?v=` is the current version, 304 when If-None-Match is (a weak ETag), else the new state."""
+    shown = first_row(_SHOWN, code=code)
     if shown is None:
-        return None
-    register = _DISPLAY_VERSION.first(fast.engine, code=code)
-    if register is None or not _may_watch(register, request.remote_addr, request.args.get("token", "")):
-        return None
-    return NO_CONTENT if _version(register) == shown else None
+        abort(404)
+    if not _may_watch(shown, request.remote_addr, request.args.get("token", "")):
+        abort(403)
+    version = _version(shown)
+    if request.args.get("v") == version:
+        log_at_debug()
+        return "", 204
+    if request.if_none_match.contains_weak(version):
+        log_at_debug()
+        not_modified = Response(status=304)
+        not_modified.set_etag(version, weak=True)
+        return not_modified
+    context = display_context(_register(code))
+    response = make_response(render_template("display/_state.html", **context))
+    response.set_etag(context["version"], weak=True)
+    response.cache_control.no_cache = True
+    return response

@@ -102,21 +102,8 @@ def _stored_rows() -> dict[str, Setting]:
 
 
 def load() -> PaymentSettings:
-    """The settings as stored right now: for admin's forms and `save`."""
+    """The settings as stored right now (decrypted): for the providers, the QR's merchant and admin's forms."""
     return _settings_from(_stored_rows())
-
-
-def current() -> PaymentSettings:
-    """The settings from the settings snapshot (kasir.settings.snapshot), decrypted once per snapshot:
-    for the providers and the hot paths, which may see another process's change a moment late."""
-    snapshot = settings.snapshot()
-    environment = tuple(_environment_value(field) for field in FIELDS.values())
-    defaults = tuple(current_app.config.get(field.config_default) for field in FIELDS.values() if field.config_default)
-    key = ("payment_settings", environment, defaults)
-    built = snapshot.derived.get(key)
-    if built is None:
-        built = snapshot.derived[key] = _settings_from(snapshot.rows)
-    return built
 
 
 def _settings_from(rows) -> PaymentSettings:
@@ -149,7 +136,7 @@ def active_provider_name() -> str:
     field = FIELDS["provider"]
     value = _environment_value(field)
     if value is None:
-        value = settings.cached_setting(field.setting_key) or current_app.config.get("PROVIDER") or "mock"
+        value = settings.get_setting(field.setting_key) or current_app.config.get("PROVIDER") or "mock"
     return value
 
 

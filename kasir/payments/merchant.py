@@ -5,21 +5,20 @@ from the shop's own name (which may be longer) is shortened at a word boundary, 
 result. The city is never guessed: it is the one admin typed, or the city the shop's address ends with.
 """
 from .. import qris
-from ..settings import cached_setting
+from ..settings import get_setting
 from . import gateway_settings
 from .qris_text import CITY_LIMIT, NAME_LIMIT, city_from_address, plain_text, shorten
 
 
 def merchant_identity() -> dict[str, str]:
-    """Name, city and NMID printed in every QR (uppercase, within QRIS field limits), from the settings
-    snapshot: a change is in the next QR of this process, another process's within seconds. "city" is
-    "" while neither admin nor the shop's address gives one."""
-    settings = gateway_settings.current()
-    name = plain_text(settings.merchant_name) or plain_text(cached_setting("shop_name")) or "TOKO KASIR"
+    """Name, city and NMID printed in every QR (uppercase, within QRIS field limits), as the settings are
+    now: a change is in the next QR. "city" is "" while neither admin nor the shop's address gives one."""
+    settings = gateway_settings.load()
+    name = plain_text(settings.merchant_name) or plain_text(get_setting("shop_name")) or "TOKO KASIR"
     return {
         "name": shorten(name.upper(), NAME_LIMIT),
         "city": (plain_text(settings.merchant_city).upper()[:CITY_LIMIT]
-                 or city_from_address(cached_setting("shop_address"))),
+                 or city_from_address(get_setting("shop_address"))),
         "nmid": settings.merchant_nmid or "ID1020000000001",
     }
 
@@ -27,7 +26,7 @@ def merchant_identity() -> dict[str, str]:
 def qr_identity(qr_string: str) -> dict[str, str | None]:
     """Whom a QR pays, as the payer's app will show it: the name and NMID in the payload itself (a gateway's
     QR carries the gateway's merchant record), else the shop's settings; no NMID when neither has one."""
-    settings = gateway_settings.current()
+    settings = gateway_settings.load()
     fallback = {"name": merchant_identity()["name"], "nmid": settings.merchant_nmid or None}
     try:
         payload = qris.parse(qr_string)

@@ -30,7 +30,7 @@ def payment_json(payment) -> dict:
     }
 
 
-# The attributes payment_json reads, for a read that skips the ORM (kasir.api.routes.steady_payment).
+# The attributes payment_json reads, for a read that skips the ORM (kasir.api.routes.get_payment).
 PAYMENT_COLUMNS = {name: getattr(Payment, name) for name in (
     "id", "order_id", "amount", "currency", "status", "qr_string", "expires_at", "provider", "provider_trx_id",
     "provider_ref_no", "paid_at", "late", "callback_url", "meta", "created_at", "updated_at")}

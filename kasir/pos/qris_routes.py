@@ -1,24 +1,21 @@
 """QRIS at the till: the modal, its 1-second status poll, manual check, cancel and a fresh QR."""
 import functools
-import re
-from types import SimpleNamespace
 
 from flask import current_app, g, make_response, render_template, request
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from .. import audit, sales, tenders
-from ..auth import session_identity
-from ..clock import format_remaining
-from ..database import RawRead
+from ..auth import login_required
 from ..extensions import db, limiter
-from ..fastpath import html_answer, render_partial
-from ..models import Register, Sale, User
+from ..logging_setup import log_at_debug
+from ..models import Register, Sale
 from ..payments import charges, service, states, sync
 from ..payments.merchant import qr_identity
 from ..payments.models import Payment
 from ..payments.providers import provider_class
 from ..payments.providers.base import ProviderError
+from ..poll_cache import first_row
 from ..reports import shifts
 from ..web import toast
 from .blueprint import bp
@@ -91,64 +88,29 @@ def checkout_qris():
     return render_modal(payment)
 
 
+# What a waiting QR's status partial shows, for a payment of this browser's (active) register. Built once.
+_WAITING = select(Payment.id, Payment.status, Payment.expires_at, Payment.provider) \
+    .join(Sale, Sale.id == Payment.sale_id).join(Register, Register.id == Sale.register_id) \
+    .where(Payment.id == bindparam("payment_id"), Register.code == bindparam("register"), Register.active.is_(True))
+
+
 @bp.route("/payments/<payment_id>/status")
 @limiter.exempt
+@login_required
+def payment_status(payment_id):
+    """The till's 1-second poll: one select while the QR waits; a final state (or no such payment here)
+    goes through the register and payment checks of the other QR routes."""
+    waiting = first_row(_WAITING, payment_id=payment_id, register=request.cookies.get(REGISTER_COOKIE, ""))
+    if waiting is None or waiting.status in states.FINAL_FOR_SCREEN:
+        return final_status(payment_id=payment_id)
+    log_at_debug()
+    return render_template("pos/_qris_status.html", payment=waiting, cashier_confirms=cashier_confirms(waiting))
+
+
 @with_register
 @with_payment
-def payment_status(payment):
+def final_status(payment):
     return status_response(payment)
-
-
-# What `payment_status` needs to answer "still waiting": the payment is on this browser's register and not
-# final, and the session's user may use the till (active, its session not revoked, no password change due:
-# login_required and kasir.auth.session_is_current).
-_STILL_WAITING = RawRead(
-    db.select(Payment.id, Payment.status, Payment.expires_at, Payment.provider)
-    .join(Sale, Sale.id == Payment.sale_id)
-    .join(Register, Register.id == Sale.register_id)
-    .join(User, User.id == bindparam("user_id"))
-    .where(Payment.id == bindparam("payment_id"), Register.code == bindparam("register_code"),
-           Register.active.is_(True),
-           User.active.is_(True), User.session_version == bindparam("session_version"),
-           User.must_change_password.is_(False)))
-
-
-def pending_status(fast, request, payment_id):
-    """`payment_status` for kasir.fastpath while the QR is still open (else the view answers)."""
-    identity = session_identity(fast.app, request)
-    register_code = request.cookies.get(REGISTER_COOKIE)
-    if identity is None or not register_code:
-        return None
-    user_id, session_version = identity
-    payment = _STILL_WAITING.first(fast.engine, payment_id=payment_id, user_id=user_id,
-                                   session_version=session_version, register_code=register_code)
-    if payment is None or payment.status in states.FINAL_FOR_SCREEN:
-        return None
-    head, tail = _waiting_status_around_countdown(fast.app, request.script_root, payment.id, payment.status,
-                                                  payment.expires_at, payment.provider)
-    return html_answer(f"{head}{format_remaining(payment.expires_at)}{tail}", [("Vary", "Cookie")])
-
-
-_COUNTDOWN_TEXT = re.compile(r"(?<=<span data-countdown-text>)[^<]*(?=</span>)")
-
-
-@functools.lru_cache(maxsize=256)
-def _waiting_status_around_countdown(app, script_root: str, payment_id: str, status: str, expires_at,
-                                     provider: str) -> tuple[str, str]:
-    """A waiting QR's status partial, split around its countdown text: only that text changes from one
-    poll to the next, and rendering the rest each second was most of a poll's cost."""
-    payment = SimpleNamespace(id=payment_id, status=status, expires_at=expires_at, provider=provider)
-    # The template's url_for, without a request context: the same endpoints, built by the same map.
-    body = render_partial(
-        app, "pos/_qris_status.html", payment=payment, cashier_confirms=cashier_confirms(payment),
-        url_for=lambda endpoint, payment_id: _payment_url(app.url_map, script_root, endpoint, payment_id))
-    countdown = _COUNTDOWN_TEXT.search(body)
-    return body[:countdown.start()], body[countdown.end():]
-
-
-@functools.lru_cache(maxsize=1024)  # a QR's four links, built for each of its polls otherwise
-def _payment_url(url_map, script_root: str, endpoint: str, payment_id: str) -> str:
-    return url_map.bind("", script_name=script_root or None).build(endpoint, {"payment_id": payment_id})
 
 
 @bp.route("/payments/<payment_id>/check", methods=["POST"])

@@ -1,18 +1,9 @@
 """Gateways' webhooks (DESIGN §7). JSON in and out; CSRF-exempt, authenticated by signature. Exempt from
-the default rate limits: a sender's refused deliveries have their own (kasir.webhooks.rejections).
-
-kasir.fastpath answers them in front of Flask with `intake`; these views are the same for a body it
-leaves to Flask (and when the fast path is off)."""
-import logging
-
+the default rate limits: a sender's refused deliveries have their own (kasir.webhooks.rejections)."""
 from flask import Blueprint, jsonify, request
 
 from ..extensions import csrf, limiter
-from ..fastpath import app_context, json_answer
-from ..web import json_error
 from . import service
-
-log = logging.getLogger(__name__)
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 csrf.exempt(bp)
@@ -46,17 +37,3 @@ def midtrans():
 def xendit():
     return _view("xendit")
 
-
-def intake(fast, fast_request, endpoint: str):
-    """The views' answer for kasir.fastpath, whatever the outcome; None for a body Flask refuses unread."""
-    length = fast_request.content_length
-    if length is None or length > fast.app.config["MAX_CONTENT_LENGTH"]:
-        return None
-    raw_body = fast_request.get_data(cache=False)
-    with app_context(fast.app):  # the database session, settings and providers
-        try:
-            reply = receive(endpoint, fast_request.headers, raw_body, fast_request.remote_addr)
-        except Exception:  # receive() rolled back and kept the delivery for the job: the sender retries too
-            log.exception("webhook %s failed", fast_request.path)
-            reply = service.Reply(500, json_error(500))
-        return json_answer(fast.app, reply.body, reply.status, logging.INFO)

@@ -21,4 +21,4 @@ def get_provider(name: str | None = None) -> Provider:
     cls = provider_class(name or gateway_settings.active_provider_name())
     if cls.from_settings.__func__ is Provider.from_settings.__func__:
         return cls()  # needs no keys: skip loading (and decrypting) the settings
-    return cls.from_settings(gateway_settings.current())
+    return cls.from_settings(gateway_settings.load())

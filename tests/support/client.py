@@ -1,0 +1,17 @@
+"""Logging in through the Flask test client, as the login form does."""
+from support.config import ADMIN, CASHIER
+
+
+class AuthActions:
+    def __init__(self, client):
+        self._client = client
+
+    def login_cashier(self, username=CASHIER[0], pin=CASHIER[1], register="1"):
+        self._client.set_cookie("kasir_register", register)
+        return self._client.post("/login", data={"mode": "pin", "username": username, "pin": pin})
+
+    def login_admin(self, username=ADMIN[0], password=ADMIN[1]):
+        return self._client.post("/login", data={"mode": "password", "username": username, "password": password})
+
+    def logout(self):
+        return self._client.post("/logout")
