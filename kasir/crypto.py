@@ -12,6 +12,7 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from flask import current_app
 
 from .config import read_or_create_secret
 
@@ -70,8 +71,6 @@ class SecretBox:
 
 def app_box() -> SecretBox:
     """The box of the running app (key from its config, read once at startup)."""
-    from flask import current_app
-
     return SecretBox(parse_key(current_app.config["KASIR_ENCRYPTION_KEY"]))
 
 
