@@ -7,11 +7,17 @@ import functools
 
 from flask import g, redirect, request, session, url_for
 from flask_login import current_user, login_user
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import make_transient_to_detached
 
 from ..extensions import db, login_manager
 from ..models import User
+from ..poll_cache import first_row
 from ..web import error_response, is_htmx
 from .blueprint import bp  # noqa: F401  (create_app registers auth.bp)
+
+# The session user's row, read through the poll cache (a till polls each second). Built once.
+_USER = select(*User.__table__.columns).where(User.id == bindparam("user_id"))
 
 
 @login_manager.user_loader
@@ -22,10 +28,18 @@ def load_user(token: str) -> User | None:
     user_id, _, version = token.partition(":")
     if not (user_id.isdigit() and version.isdigit()):
         return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not user.active or user.session_version != int(version):
+    row = first_row(_USER, user_id=int(user_id))
+    if row is None or not row.active or row.session_version != int(version):
         return None
-    return user
+    return _attached(row)
+
+
+def _attached(row) -> User:
+    """The user of a cached row, in this request's session without a query (SQLAlchemy's documented way to
+    put a cached object back: make_transient_to_detached, then merge with load=False)."""
+    user = User(**row._mapping)
+    make_transient_to_detached(user)
+    return db.session.merge(user, load=False)
 
 
 def start_session(user: User) -> None:
