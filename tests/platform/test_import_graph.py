@@ -19,11 +19,6 @@ PACKAGE_DIR = Path(kasir.__file__).parent
 DOMAIN = ("kasir.payments", "kasir.sales")
 WEB_LAYERS = ("kasir.api", "kasir.pos", "kasir.admin", "kasir.display", "kasir.printing", "kasir.webhooks")
 
-# Circles and imports that other slices of issue #22 remove with the files they rewrite. Each entry marks its
-# test as a strict xfail: when the slice lands, the test passes, strict turns it red, and its entry goes.
-CIRCLES_BEING_REMOVED: dict[str, str] = {}
-WEB_IMPORTS_BEING_REMOVED: dict[str, str] = {}
-
 
 def module_names() -> dict[str, Path]:
     names = {}
@@ -83,11 +78,6 @@ def in_area(module: str, areas) -> bool:
     return any(module == area or module.startswith(area + ".") for area in areas)
 
 
-def expected_to_fail(values, reasons):
-    return [pytest.param(value, marks=pytest.mark.xfail(strict=True, reason=reasons[value])) if value in reasons
-            else value for value in values]
-
-
 def test_imports_anywhere_in_a_module_count_relative_ones_resolved():
     modules = {"kasir", "kasir.audit", "kasir.pos", "kasir.pos.blueprint", "kasir.pos.routes", "kasir.sales"}
     source = ("from flask import g\nfrom .. import audit\nfrom . import bp\nfrom .blueprint import bp\n"
@@ -106,13 +96,13 @@ def describe_circles() -> str:
     return "import circles left:\n" + "\n".join(sorted(" -> ".join(chain) for chain in circles.values()))
 
 
-@pytest.mark.parametrize("module", expected_to_fail(sorted(GRAPH), CIRCLES_BEING_REMOVED))
+@pytest.mark.parametrize("module", sorted(GRAPH))
 def test_no_module_is_on_an_import_circle(module):
     circle = circle_through(module)
     assert circle is None, " -> ".join(circle) + "\n" + describe_circles()
 
 
-@pytest.mark.parametrize("web_layer", expected_to_fail(WEB_LAYERS, WEB_IMPORTS_BEING_REMOVED))
+@pytest.mark.parametrize("web_layer", WEB_LAYERS)
 def test_the_domain_imports_no_web_layer(web_layer):
     domain = [module for module in GRAPH if in_area(module, DOMAIN)]
     chains = [chain for chain in (shortest_path(module, lambda target: in_area(target, [web_layer]))
