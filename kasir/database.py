@@ -7,7 +7,8 @@ autocommit and hold no snapshot, so a later write never fails on a stale one (SQ
 busy timeout waits out); any other flush begins IMMEDIATE just before it, so its statements commit together.
 On PostgreSQL callers lock rows with SELECT … FOR UPDATE (and jobs SKIP LOCKED).
 """
-from contextlib import contextmanager
+import threading
+from contextlib import contextmanager, nullcontext
 
 from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine
@@ -16,6 +17,9 @@ from .extensions import db
 
 _IMMEDIATE = "kasir_begin_immediate"  # execution option of a write_transaction()'s connection
 _IN_WRITE_BLOCK = "kasir_in_write_block"  # session.info: inside write_transaction()
+# This process's SQLite writers take turns here before BEGIN IMMEDIATE: SQLite's busy handler sleeps in
+# growing steps, so threads waiting on it form a convoy; a lock hands over at once.
+_sqlite_writers = threading.Lock()
 
 
 def configure_engine(engine: Engine) -> None:
@@ -92,7 +96,7 @@ def write_transaction():
         session.commit()
     session.info[_IN_WRITE_BLOCK] = True
     try:
-        with session.begin():
+        with _sqlite_writers if db.engine.dialect.name == "sqlite" else nullcontext(), session.begin():
             session.connection(execution_options={_IMMEDIATE: True})
             yield
     finally:
