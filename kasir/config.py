@@ -57,6 +57,7 @@ class Config:
             instance / "encryption.key")
         # Real gateways (DESIGN §6, §10): the environment wins over admin's settings, which then show locked.
         self.MIDTRANS_BASE_URL = os.environ.get("MIDTRANS_BASE_URL", "")
+        self.MIDTRANS_SNAP_BASE_URL = os.environ.get("MIDTRANS_SNAP_BASE_URL", "")  # payment links (Snap)
         self.XENDIT_BASE_URL = os.environ.get("XENDIT_BASE_URL", "")
         self.GATEWAY_CONNECT_TIMEOUT = float(os.environ.get("GATEWAY_CONNECT_TIMEOUT", "").strip() or 3)
         self.GATEWAY_READ_TIMEOUT = float(os.environ.get("GATEWAY_READ_TIMEOUT", "").strip() or 10)

@@ -18,6 +18,7 @@ from ..logging_setup import log_at_debug
 from ..payments import charges, states, sync
 from ..payments.gateway_settings import active_provider_name
 from ..payments.models import Payment
+from ..payments.providers import provider_class
 from ..payments.providers.base import ProviderError, ProviderUnavailable
 from ..payments.serialization import PAYMENT_COLUMNS, payment_json
 from ..poll_cache import first_row
@@ -88,8 +89,12 @@ def _provider_refusal(exc: ProviderError) -> ApiError:
 
 
 def _payment_request(body) -> validation.PaymentRequest:
-    return validation.payment_request(body, current_app.config["QRIS_MAX_AMOUNT"],
-                                      current_app.config["CALLBACK_ALLOWED_NETWORKS"])
+    wanted = validation.payment_request(body, current_app.config["QRIS_MAX_AMOUNT"],
+                                        current_app.config["CALLBACK_ALLOWED_NETWORKS"])
+    if wanted.method not in provider_class(active_provider_name()).methods:
+        raise ApiError(422, "method_not_supported", f"the payment provider does not offer method {wanted.method}",
+                       {"method": wanted.method})
+    return wanted
 
 
 def _create(body) -> tuple[int, dict]:
@@ -97,7 +102,7 @@ def _create(body) -> tuple[int, dict]:
     try:
         payment, created = charges.create_api_payment(
             api_key_id=g.api_key_id, order_id=wanted.order_id, amount=wanted.amount,
-            callback_url=wanted.callback_url, metadata=wanted.metadata)
+            callback_url=wanted.callback_url, metadata=wanted.metadata, method=wanted.method, bank=wanted.bank)
     except charges.OrderConflict as exc:
         raise _order_conflict(exc) from None
     except ProviderError as exc:
@@ -163,7 +168,8 @@ def _claim_and_open(body, key: str, request_hash: str, abandoned_before: datetim
         wanted = _payment_request(body)
         payment, created = charges.open_api_payment(
             api_key_id=g.api_key_id, order_id=wanted.order_id, amount=wanted.amount,
-            callback_url=wanted.callback_url, metadata=wanted.metadata, provider_name=provider_name)
+            callback_url=wanted.callback_url, metadata=wanted.metadata, provider_name=provider_name,
+            method=wanted.method, bank=wanted.bank)
     except charges.OrderConflict as exc:
         return _store(claim, *_refusal(_order_conflict(exc)))
     except ApiError as exc:

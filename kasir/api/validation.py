@@ -4,14 +4,14 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ..payments import callback_targets, states
+from ..payments import callback_targets, methods, states
 from .errors import ApiError
 
 ORDER_ID = re.compile(r"[A-Za-z0-9._:-]{1,50}")  # the gateways' own limit on a reference
 TILL_ORDER_PREFIX = "POS-"  # the till's own order ids (DESIGN §3): an app may not take them first
 CURSOR_MAX = 200  # an earlier next_cursor is about 90 characters
 DIGITS = re.compile(r"[0-9]{1,15}")
-FIELDS = frozenset({"order_id", "amount", "currency", "callback_url", "metadata"})
+FIELDS = frozenset({"order_id", "amount", "currency", "callback_url", "metadata", "method", "bank"})
 METADATA_MAX_BYTES = 4096
 CALLBACK_URL_MAX = 500
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII, no spaces
@@ -26,6 +26,8 @@ class PaymentRequest:
     amount: int
     callback_url: str | None
     metadata: dict | None
+    method: str = methods.QRIS
+    bank: str | None = None  # the VA's bank, for method "va"
 
 
 def invalid(details: dict[str, str]) -> ApiError:
@@ -112,9 +114,17 @@ def payment_request(body, max_amount: int, allowed_networks: str = "") -> Paymen
         metadata = None if body.get("metadata") is None else _metadata(body["metadata"])
     except ValueError as exc:
         errors["metadata"] = str(exc)
+    method, bank = body.get("method", methods.QRIS), body.get("bank")
+    if method not in methods.METHODS:
+        errors["method"] = f"must be one of {', '.join(methods.METHODS)}"
+    elif method == methods.VA and bank not in methods.BANKS:
+        errors["bank"] = f"required for method va: one of {', '.join(methods.BANKS)}"
+    elif method != methods.VA and bank is not None:
+        errors["bank"] = "only for method va"
     if errors:
         raise invalid(errors)
-    return PaymentRequest(order_id=body["order_id"], amount=amount, callback_url=callback_url, metadata=metadata)
+    return PaymentRequest(order_id=body["order_id"], amount=amount, callback_url=callback_url, metadata=metadata,
+                          method=method, bank=bank)
 
 
 def idempotency_key(value: str | None) -> str | None:

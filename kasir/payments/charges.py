@@ -127,7 +127,8 @@ def _reuse_order(existing: Payment, api_key_id: int, amount: int) -> Payment:
 
 
 def open_api_payment(*, api_key_id: int, order_id: str, amount: int, callback_url: str | None = None,
-                     metadata: dict | None = None, provider_name: str | None = None) -> tuple[Payment, bool]:
+                     metadata: dict | None = None, provider_name: str | None = None, method: str = "qris",
+                     bank: str | None = None) -> tuple[Payment, bool]:
     """(a CREATED payment to charge, True): a new one, or one whose request died before its charge was
     answered; or (the open payment of a repeated order_id, False).
 
@@ -145,7 +146,8 @@ def open_api_payment(*, api_key_id: int, order_id: str, amount: int, callback_ur
         now = utcnow()
         payment = Payment(order_id=order_id, amount=amount, currency="IDR", status=states.CREATED,
                           provider=provider_name or active_provider_name(), api_key_id=api_key_id,
-                          callback_url=callback_url, meta=metadata,
+                          callback_url=callback_url, meta=metadata, method=method,
+                          instructions={"va": {"bank": bank}} if method == "va" else None,
                           expires_at=now + timedelta(minutes=current_app.config["EXPIRE_MINUTES"]),
                           next_sync_at=now + SYNC_FAST, created_at=now, updated_at=now)
         db.session.add(payment)
@@ -162,7 +164,8 @@ def repeated_order(*, api_key_id: int, order_id: str, amount: int) -> Payment:
 
 
 def create_api_payment(*, api_key_id: int, order_id: str, amount: int, callback_url: str | None = None,
-                       metadata: dict | None = None) -> tuple[Payment, bool]:
+                       metadata: dict | None = None, method: str = "qris",
+                       bank: str | None = None) -> tuple[Payment, bool]:
     """A QR for another app's order: (payment, True) once charged, or (open payment, False) for a repeat.
 
     A provider that charges locally is asked inside the transaction that opens the payment: one commit.
@@ -175,7 +178,7 @@ def create_api_payment(*, api_key_id: int, order_id: str, amount: int, callback_
         with write_transaction() if charge_now else nullcontext():
             payment, created = open_api_payment(api_key_id=api_key_id, order_id=order_id, amount=amount,
                                                 callback_url=callback_url, metadata=metadata,
-                                                provider_name=provider_name)
+                                                provider_name=provider_name, method=method, bank=bank)
             if created and charge_now:
                 payment, refusal = _charged(payment)
     except IntegrityError:  # PostgreSQL: a concurrent request inserted the same order_id first
@@ -231,7 +234,9 @@ def ask_for_qr(payment: Payment) -> Charge:
     """Ask the provider for the charge of a CREATED payment (outside any transaction if it charges online:
     a network call). A refusal makes the payment FAILED and raises the provider's ProviderError."""
     try:
-        return get_provider(payment.provider).create_qr(payment.order_id, payment.amount, payment.expires_at)
+        options = {"bank": (payment.instructions or {}).get("va", {}).get("bank")} if payment.method == "va" else {}
+        return get_provider(payment.provider).create_charge(payment.method or "qris", payment.order_id,
+                                                            payment.amount, payment.expires_at, **options)
     except ProviderError as exc:
         if not in_write_block():  # inside one, the refusal is recorded in that transaction (a local provider)
             db.session.rollback()
@@ -244,7 +249,8 @@ def ask_for_qr(payment: Payment) -> Charge:
 def apply_charge(payment: Payment, charge: Charge) -> Payment:
     """The payment, PENDING with the provider's QR (joins the caller's write_transaction() if there is one)."""
     return apply_status(payment, states.PENDING, source="provider", provider_trx_id=charge.provider_trx_id,
-                        qr_string=charge.qr_string, expires_at=charge.expires_at).payment
+                        qr_string=charge.qr_string, expires_at=charge.expires_at,
+                        instructions=charge.instructions or None).payment
 
 
 def charge(payment: Payment) -> Payment:

@@ -23,6 +23,7 @@ PROVIDER_LABELS = {"mock": "Simulasi (tanpa gateway)", "midtrans": "Midtrans", "
                    "static": "QRIS statis toko (konfirmasi manual)"}
 MIDTRANS_ENVIRONMENTS = ("sandbox", "production")
 MIDTRANS_URLS = {"sandbox": "https://api.sandbox.midtrans.com", "production": "https://api.midtrans.com"}
+MIDTRANS_SNAP_URLS = {"sandbox": "https://app.sandbox.midtrans.com", "production": "https://app.midtrans.com"}
 XENDIT_URL = "https://api.xendit.co"
 
 
@@ -74,6 +75,11 @@ class PaymentSettings:
     def midtrans_base_url(self) -> str:
         configured = current_app.config.get("MIDTRANS_BASE_URL", "")
         return (configured or MIDTRANS_URLS[self.midtrans_environment]).rstrip("/")
+
+    @property
+    def midtrans_snap_base_url(self) -> str:
+        configured = current_app.config.get("MIDTRANS_SNAP_BASE_URL", "")
+        return (configured or MIDTRANS_SNAP_URLS[self.midtrans_environment]).rstrip("/")
 
     @property
     def midtrans_environment(self) -> str:

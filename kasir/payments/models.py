@@ -29,6 +29,10 @@ class Payment(db.Model):
     provider_trx_id: Mapped[str | None] = mapped_column(String(100), index=True)
     provider_ref_no: Mapped[str | None] = mapped_column(String(100))
     qr_string: Mapped[str | None] = mapped_column(db.Text)
+    # How the customer pays (kasir.payments.methods); for va/link what the screens show: {"va": {...}} or
+    # {"payment_url": ...}.
+    method: Mapped[str] = mapped_column(String(10), default="qris", server_default="qris")
+    instructions: Mapped[dict | None] = mapped_column(JSON)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     late: Mapped[bool] = mapped_column(default=False)

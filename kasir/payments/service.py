@@ -66,7 +66,7 @@ def _settle_sale(payment: Payment, previous: str) -> str | None:
 def apply_status(payment: Payment, status: str, *, source: str, amount: int | None = None,
                  provider_ref: str | None = None, raw: dict | None = None, provider_trx_id: str | None = None,
                  qr_string: str | None = None, expires_at: datetime | None = None,
-                 error: str | None = None, meta: dict | None = None) -> Outcome:
+                 error: str | None = None, meta: dict | None = None, instructions: dict | None = None) -> Outcome:
     """Move `payment` to `status` if the state machine allows it; a repeat is a no-op. Either way the
     outcome's payment is the row as stored (locked).
 
@@ -86,6 +86,8 @@ def apply_status(payment: Payment, status: str, *, source: str, amount: int | No
             payment.provider_trx_id = provider_trx_id
         if qr_string:
             payment.qr_string = qr_string
+        if instructions:
+            payment.instructions = {**(payment.instructions or {}), **instructions}
         if expires_at:
             payment.expires_at = expires_at
         if error:

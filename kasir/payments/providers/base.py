@@ -10,10 +10,13 @@ from .. import metrics
 
 @dataclass(frozen=True)
 class Charge:
-    qr_string: str
+    qr_string: str | None
     provider_trx_id: str
     expires_at: datetime
     raw: dict[str, Any] = field(default_factory=dict)
+    # What the screens show for a method other than QRIS: {"va": {"bank", "number", "biller_code"?}}
+    # or {"payment_url": ...}; a QRIS charge carries its qr_string above.
+    instructions: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,8 @@ class Provider(ABC):
     # Whether create_qr is a network call. A new payment is then committed (CREATED) before the call and
     # answered after it; a provider that makes its QR here is charged inside that one transaction instead.
     charges_online: bool = True
+    # Payment methods (kasir.payments.methods) this gateway can charge; QRIS alone unless it says more.
+    methods: frozenset[str] = frozenset({"qris"})
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -120,6 +125,15 @@ class Provider(ABC):
 
     @abstractmethod
     def create_qr(self, reference: str, amount: int, expires_at: datetime) -> Charge: ...
+
+    def create_charge(self, method: str, reference: str, amount: int, expires_at: datetime, **options) -> Charge:
+        """Charge `amount` by `method`; QRIS is create_qr, other methods belong to the providers offering them."""
+        if method not in self.methods:
+            raise ProviderError("Metode pembayaran ini tidak didukung penyedia pembayaran.",
+                                code="method_not_supported")
+        if method == "qris":
+            return self.create_qr(reference, amount, expires_at)
+        raise ProviderError("Metode pembayaran ini tidak didukung penyedia pembayaran.", code="method_not_supported")
 
     @abstractmethod
     def fetch_status(self, payment) -> ProviderStatus: ...

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from ...clock import WIB, as_utc, utcnow
-from .. import states
+from .. import methods, states
 from .base import (
     Charge,
     ConnectionResult,
@@ -39,7 +39,9 @@ TRANSACTION_STATES = {
 REFUND_ACCEPTED = frozenset({"refund", "partial_refund"})
 # Fields of a status answer worth keeping in payment_logs (never the QR, never anything secret).
 KEPT_FIELDS = ("status_code", "transaction_status", "transaction_id", "fraud_status", "gross_amount",
-               "settlement_time", "refund_amount", "acquirer")
+               "settlement_time", "refund_amount", "acquirer", "payment_type")
+# Core API VA banks (payment_type bank_transfer); Mandiri's bill payment is payment_type echannel.
+TRANSFER_BANKS = frozenset({"bca", "bni", "bri", "cimb", "permata"})
 
 
 def parse_amount(value) -> int:
@@ -94,29 +96,31 @@ def _gateway_error(code: str, body: dict | None, action: str) -> ProviderError:
 class MidtransProvider(Provider):
     name = "midtrans"
     confirms_events_online = True  # a notification is only a hint: confirm_event asks for the status
+    methods = frozenset({methods.QRIS, methods.VA, methods.LINK})
 
     def __init__(self, server_key: str, base_url: str, *, timeouts: tuple[float, float] = (3, 10),
-                 environment: str = "sandbox", acquirer: str = "gopay"):
+                 environment: str = "sandbox", acquirer: str = "gopay", snap_base_url: str = ""):
         self._server_key = server_key
         self.environment = environment
         self.acquirer = acquirer
         self._client = GatewayClient(LABEL, base_url, server_key, timeouts=timeouts)
+        self._snap = GatewayClient(LABEL, snap_base_url or base_url, server_key, timeouts=timeouts)
 
     @classmethod
     def from_settings(cls, settings) -> "MidtransProvider":
         return cls(settings.midtrans_server_key, settings.midtrans_base_url, timeouts=settings.timeouts,
-                   environment=settings.midtrans_environment)
+                   environment=settings.midtrans_environment, snap_base_url=settings.midtrans_snap_base_url)
 
     # -- calls ---------------------------------------------------------------------------------
     def _require_key(self) -> None:
         if not self._server_key:
             raise ProviderAuthError("Server key Midtrans belum diisi di Pengaturan Pembayaran.")
 
-    def _call(self, method: str, path: str, *, body: dict | None = None,
-              idempotency_key: str | None = None) -> tuple[str, dict, GatewayResponse]:
+    def _call(self, method: str, path: str, *, body: dict | None = None, idempotency_key: str | None = None,
+              client: GatewayClient | None = None) -> tuple[str, dict, GatewayResponse]:
         self._require_key()
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-        response = self._client.request(method, path, json=body, headers=headers)
+        response = (client or self._client).request(method, path, json=body, headers=headers)
         if response.body is None:
             raise _gateway_error(str(response.http_status), None, "permintaan")
         code = str(response.body.get("status_code") or response.http_status)
@@ -130,7 +134,7 @@ class MidtransProvider(Provider):
 
     # -- interface -----------------------------------------------------------------------------
     def create_qr(self, reference: str, amount: int, expires_at: datetime, **_options) -> Charge:
-        minutes = max(1, math.ceil((as_utc(expires_at) - utcnow()).total_seconds() / 60))
+        minutes = self._minutes(expires_at)
         body = {
             "payment_type": "qris",
             "transaction_details": {"order_id": reference, "gross_amount": int(amount)},
@@ -146,6 +150,63 @@ class MidtransProvider(Provider):
         if code == "406":  # maybe our own charge whose answer was lost: take it over if it matches exactly
             return self._existing_charge(reference, amount, expires_at)
         raise _gateway_error(code, data, "pembuatan QR")
+
+    def create_charge(self, method: str, reference: str, amount: int, expires_at: datetime, **options) -> Charge:
+        """QRIS as create_qr; a VA through the Core API (bank_transfer, or echannel for Mandiri); a link via Snap."""
+        if method == methods.VA:
+            return self._charge_va(reference, amount, expires_at, options.get("bank") or "")
+        if method == methods.LINK:
+            return self._charge_link(reference, amount, expires_at)
+        return super().create_charge(method, reference, amount, expires_at, **options)
+
+    @staticmethod
+    def _minutes(expires_at: datetime) -> int:
+        return max(1, math.ceil((as_utc(expires_at) - utcnow()).total_seconds() / 60))
+
+    def _charge_va(self, reference: str, amount: int, expires_at: datetime, bank: str) -> Charge:
+        if bank not in TRANSFER_BANKS and bank != "mandiri":
+            raise ProviderError("Bank VA ini tidak didukung Midtrans.", code="bank_not_supported")
+        body = {"transaction_details": {"order_id": reference, "gross_amount": int(amount)},
+                "custom_expiry": {"expiry_duration": self._minutes(expires_at), "unit": "minute"}}
+        if bank == "mandiri":
+            body.update(payment_type="echannel", echannel={"bill_info1": "Pembayaran", "bill_info2": reference[:18]})
+        else:
+            body.update(payment_type="bank_transfer", bank_transfer={"bank": bank})
+        # No blind retry of a charge (contract): a network error surfaces; the sync job asks for the status.
+        code, data, _ = self._call("POST", "/v2/charge", body=body, idempotency_key=f"charge-{reference}")
+        if code != "201":
+            raise _gateway_error(code, data, "pembuatan VA")
+        transaction_id = data.get("transaction_id")
+        if bank == "mandiri":
+            number, biller_code = data.get("bill_key"), data.get("biller_code")
+        elif bank == "permata" and data.get("permata_va_number"):
+            number, biller_code = data.get("permata_va_number"), None
+        else:
+            number = next((item.get("va_number") for item in data.get("va_numbers") or ()
+                           if isinstance(item, dict) and item.get("bank") == bank), None)
+            biller_code = None
+        if not isinstance(number, str) or not number or not transaction_id:
+            raise ProviderError("Midtrans tidak mengirim nomor VA untuk transaksi ini.", code="provider_bad_response")
+        va = {"bank": bank, "number": number, **({"biller_code": str(biller_code)} if biller_code else {})}
+        gateway_expiry = parse_wib(data.get("expiry_time"))
+        effective = min(as_utc(expires_at), gateway_expiry) if gateway_expiry else as_utc(expires_at)
+        return Charge(qr_string=None, provider_trx_id=transaction_id, expires_at=effective,
+                      raw={key: data[key] for key in KEPT_FIELDS + ("expiry_time",) if key in data},
+                      instructions={"va": va})
+
+    def _charge_link(self, reference: str, amount: int, expires_at: datetime) -> Charge:
+        """A Snap payment page; Midtrans knows no transaction until the customer picks a method there."""
+        body = {"transaction_details": {"order_id": reference, "gross_amount": int(amount)},
+                "expiry": {"unit": "minutes", "duration": self._minutes(expires_at)}}
+        code, data, _ = self._call("POST", "/snap/v1/transactions", body=body, client=self._snap,
+                                   idempotency_key=f"charge-{reference}")
+        if code not in ("200", "201"):
+            raise _gateway_error(code, data, "pembuatan link pembayaran")
+        token, url = data.get("token"), data.get("redirect_url")
+        if not (isinstance(token, str) and token and isinstance(url, str) and url.startswith(("https://", "http://"))):
+            raise ProviderError("Midtrans tidak mengirim link pembayaran.", code="provider_bad_response")
+        return Charge(qr_string=None, provider_trx_id=f"snap-{token}"[:100], expires_at=as_utc(expires_at),
+                      raw={"token_received": True}, instructions={"payment_url": url})
 
     def _recover_charge(self, reference: str, amount: int, expires_at: datetime, body: dict) -> Charge:
         """The charge got no answer: look before trying again, so one order never gets two QRs."""
@@ -191,8 +252,11 @@ class MidtransProvider(Provider):
 
     def fetch_status(self, payment) -> ProviderStatus:
         code, data = self._status_call(payment.order_id)
-        if code == "404":  # the gateway never heard of it: it can never be paid
-            return ProviderStatus(status=states.FAILED, raw={"status_code": "404"})
+        if code == "404":
+            if getattr(payment, "method", methods.QRIS) == methods.LINK:
+                # A link's order appears only once the customer picks a method on the page: not paid yet.
+                return ProviderStatus(status=states.PENDING, raw={"status_code": "404"})
+            return ProviderStatus(status=states.FAILED, raw={"status_code": "404"})  # never heard of: never paid
         if code in ("200", "201", "202", "407"):
             return self._status_from(data)
         raise _gateway_error(code, data, "cek status")

@@ -2,13 +2,13 @@
 import secrets
 from datetime import date, datetime
 
-from flask import current_app
+from flask import current_app, has_request_context, url_for
 
 from ... import qris
 from ...clock import business_date, utcnow
 from ...database import write_transaction
 from ...extensions import db
-from .. import gateway_settings, states
+from .. import gateway_settings, methods, states
 from ..merchant import merchant_identity
 from ..models import MockLedgerEntry
 from ..qris_text import MISSING_CITY
@@ -45,8 +45,32 @@ def build_payload(amount: int, trx_id: str) -> str:
 class MockProvider(Provider):
     name = "mock"
     charges_online = False  # its ledger is in our database
+    methods = frozenset(methods.METHODS)
 
     def create_qr(self, reference: str, amount: int, expires_at: datetime) -> Charge:
+        return self._ledger_charge(reference, amount, expires_at)
+
+    def create_charge(self, method: str, reference: str, amount: int, expires_at: datetime, **options) -> Charge:
+        """Every method is one ledger entry the /simulator page pays or expires; a VA's number comes from its id."""
+        if method == methods.VA:
+            bank = options.get("bank") or ""
+            if bank not in methods.BANKS:
+                raise ProviderError("Bank VA ini tidak didukung.", code="bank_not_supported")
+            charge = self._ledger_charge(reference, amount, expires_at)
+            number = "8808" + f"{int(charge.provider_trx_id.removeprefix('MOCK-'), 16) % 10**12:012d}"
+            va = {"bank": bank, "number": number, **({"biller_code": "70012"} if bank == "mandiri" else {})}
+            return Charge(qr_string=None, provider_trx_id=charge.provider_trx_id, expires_at=charge.expires_at,
+                          raw=charge.raw, instructions={"va": va})
+        if method == methods.LINK:
+            charge = self._ledger_charge(reference, amount, expires_at)
+            path = f"/simulator?trx={charge.provider_trx_id}"
+            url = url_for("simulator.index", trx=charge.provider_trx_id, _external=True) \
+                if has_request_context() else path
+            return Charge(qr_string=None, provider_trx_id=charge.provider_trx_id, expires_at=charge.expires_at,
+                          raw=charge.raw, instructions={"payment_url": url})
+        return super().create_charge(method, reference, amount, expires_at, **options)
+
+    def _ledger_charge(self, reference: str, amount: int, expires_at: datetime) -> Charge:
         # Like the real gateways, one transaction per reference: a repeated charge gets the one already made.
         # The check and the insert share one write transaction, so two charges at once cannot both insert.
         with write_transaction():  # the gateway's own books (in the caller's transaction, if there is one)
