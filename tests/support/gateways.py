@@ -145,18 +145,24 @@ class FakeGateway:
 
 
 class FakeMidtrans(FakeGateway):
-    """Core API v2 for QRIS, as shared/contracts/midtrans.md describes it."""
+    """Core API v2 (QRIS, bank_transfer VA, echannel for Mandiri) and Snap payment links, as
+    shared/contracts/midtrans.md describes them. A Snap order is unknown to the Core API until `pick`."""
+
+    VA_BANKS = ("bca", "bni", "bri", "cimb", "permata")
 
     def __init__(self, server_key: str = MIDTRANS_KEY):
         super().__init__()
         self.server_key = server_key
         self.transactions: dict[str, dict] = {}
+        self.snap_orders: dict[str, dict] = {}
         self.idempotency_keys: list[str] = []
 
     @staticmethod
     def endpoint(method: str, path: str) -> str:
         if path == "/v2/charge":
             return "charge"
+        if path == "/snap/v1/transactions":
+            return "snap"
         match = re.fullmatch(r"/v2/[^/]+/(status|cancel|expire|refund/online/direct|refund)", path)
         return match.group(1).split("/")[0] if match else "unknown"
 
@@ -188,6 +194,8 @@ class FakeMidtrans(FakeGateway):
                 return self._error("400", "Content-Type must be application/json")
             if key := request.headers.get("Idempotency-Key"):
                 self.idempotency_keys.append(key)
+        if endpoint == "snap":
+            return self._snap(request)
         order_id = request.path.split("/")[2]
         if endpoint == "charge":
             return self._charge(request)
@@ -226,25 +234,69 @@ class FakeMidtrans(FakeGateway):
         minutes = body.get("custom_expiry", {}).get("expiry_duration", 15)
         transaction = {
             "transaction_id": str(uuid.uuid4()), "order_id": details["order_id"],
-            "gross_amount": f"{details['gross_amount']}.00", "currency": "IDR", "payment_type": "qris",
+            "gross_amount": f"{details['gross_amount']}.00", "currency": "IDR", "payment_type": body["payment_type"],
             "transaction_time": wib_text(now), "transaction_status": "pending", "fraud_status": "accept",
-            "merchant_id": "G123456789", "acquirer": body.get("qris", {}).get("acquirer", "gopay"),
-            "expiry_time": wib_text(now + timedelta(minutes=minutes)),
-            "qr_string": qris.to_dynamic(STATIC_VECTOR, details["gross_amount"]),
+            "merchant_id": "G123456789", "expiry_time": wib_text(now + timedelta(minutes=minutes)),
         }
         self.transactions[details["order_id"]] = transaction
+        if body["payment_type"] == "bank_transfer":
+            bank = body["bank_transfer"]["bank"]
+            number = f"{uuid.uuid4().int % 10**11:011d}"
+            response = self._body(transaction, "201", "Success, Bank Transfer transaction is created")
+            if bank == "permata":
+                response["permata_va_number"] = number[:10] + "8"
+            else:
+                response["va_numbers"] = [{"bank": bank, "va_number": "8808" + number}]
+            return self.json(response)
+        if body["payment_type"] == "echannel":
+            response = self._body(transaction, "201", "OK, Mandiri Bill transaction is successful")
+            response.update(bill_key=f"{uuid.uuid4().int % 10**12:012d}", biller_code="70012")
+            return self.json(response)
+        transaction["acquirer"] = body.get("qris", {}).get("acquirer", "gopay")
+        transaction["qr_string"] = qris.to_dynamic(STATIC_VECTOR, details["gross_amount"])
         response = self._body(transaction, "201", "QRIS transaction is created")
         response["actions"] = [{"name": "generate-qr-code", "method": "GET",
                                 "url": f"{self.url}/v2/qris/{transaction['transaction_id']}/qr-code"}]
         return self.json(response)
+
+    def _snap(self, request: Request) -> Response:
+        body = request.get_json(silent=True)
+        details = body.get("transaction_details") if isinstance(body, dict) else None
+        if (not isinstance(details, dict) or not isinstance(details.get("order_id"), str)
+                or not isinstance(details.get("gross_amount"), int) or details["gross_amount"] < 1):
+            return self.json({"error_messages": ["transaction_details.gross_amount is required"]}, 400)
+        if details["order_id"] in self.snap_orders or details["order_id"] in self.transactions:
+            return self.json({"error_messages": ["transaction_details.order_id sudah digunakan"]}, 400)
+        token = str(uuid.uuid4())
+        self.snap_orders[details["order_id"]] = {"token": token, "body": body}
+        return self.json({"token": token, "redirect_url": f"{self.url}/snap/v4/redirection/{token}"}, 201)
+
+    def pick(self, order_id: str, bank: str = "bca") -> dict:
+        """The customer picks a VA on the Snap page: from now on the Core API knows the order."""
+        details = self.snap_orders[order_id]["body"]["transaction_details"]
+        now = datetime.now(timezone.utc)
+        transaction = {
+            "transaction_id": str(uuid.uuid4()), "order_id": order_id, "gross_amount": f"{details['gross_amount']}.00",
+            "currency": "IDR", "payment_type": "bank_transfer", "transaction_time": wib_text(now),
+            "transaction_status": "pending", "fraud_status": "accept", "merchant_id": "G123456789",
+        }
+        self.transactions[order_id] = transaction
+        return transaction
 
     @staticmethod
     def _validate_charge(body) -> list[str]:
         if not isinstance(body, dict):
             return ["body must be a JSON object"]
         problems = []
-        if body.get("payment_type") != "qris":
-            problems.append("payment_type must be qris")
+        payment_type = body.get("payment_type")
+        if payment_type not in ("qris", "bank_transfer", "echannel"):
+            problems.append("payment_type must be qris, bank_transfer or echannel")
+        bank = (body.get("bank_transfer") or {}).get("bank")
+        if payment_type == "bank_transfer" and bank not in FakeMidtrans.VA_BANKS:
+            problems.append("bank_transfer.bank is invalid")
+        if payment_type == "echannel" and not all((body.get("echannel") or {}).get(key)
+                                                  for key in ("bill_info1", "bill_info2")):
+            problems.append("echannel.bill_info1 and bill_info2 are required")
         details = body.get("transaction_details")
         if not isinstance(details, dict):
             return problems + ["transaction_details is required"]
@@ -290,7 +342,7 @@ class FakeMidtrans(FakeGateway):
         status_code = {"settlement": "200", "pending": "201"}.get(transaction["transaction_status"], "202")
         body = {key: transaction[key] for key in ("transaction_time", "transaction_status", "transaction_id",
                                                    "order_id", "gross_amount", "currency", "payment_type",
-                                                   "fraud_status", "merchant_id", "acquirer")}
+                                                   "fraud_status", "merchant_id", "acquirer") if key in transaction}
         body.update({"status_code": status_code, "status_message": "midtrans payment notification",
                      "settlement_time": transaction.get("settlement_time", "")})
         body["signature_key"] = hashlib.sha512(
