@@ -29,8 +29,11 @@ from .database import configure_engine
 from .extensions import csrf, db, limiter, login_manager, migrate
 from .models import METHOD_LABELS
 from .money import format_number, format_percent, format_rupiah
+from .payments import methods as payment_methods
 from .payments import models as payment_models  # noqa: F401  (tables known to Alembic and queries)
+from .payments.gateway_settings import active_provider_name
 from .payments.health import availability
+from .payments.providers import provider_class
 from .payments.qr_svg import qr_svg
 from .version import __version__
 
@@ -72,6 +75,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.globals["kasir_version"] = __version__
     app.jinja_env.globals["METHOD_LABELS"] = METHOD_LABELS
     app.jinja_env.globals["qris_availability"] = availability
+    # The tenders beyond QRIS the configured gateway offers ("Transfer VA", "Bayar via HP").
+    app.jinja_env.globals["payment_methods"] = lambda: provider_class(active_provider_name()).methods
+    app.jinja_env.globals["bank_names"] = payment_methods.BANKS
     app.jinja_env.globals["sale_received"] = tenders.received
     app.jinja_env.globals["sale_due"] = tenders.due
 

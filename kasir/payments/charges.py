@@ -52,7 +52,8 @@ def _free_attempt(sale: Sale, attempt: int) -> int:
     raise PaymentError("Semua nomor order untuk transaksi ini sudah terpakai. Hubungi admin.")
 
 
-def create_for_sale(sale_id: int, amount: int | None = None) -> Payment:
+def create_for_sale(sale_id: int, amount: int | None = None, *, method: str = "qris",
+                    bank: str | None = None) -> Payment:
     """Make a new dynamic QR for `amount` of an OPEN sale (default: what is due; 1..due for a split
     tender). Each QR is its own payment, and one at a time is open for a sale. Raises PaymentError.
 
@@ -60,7 +61,7 @@ def create_for_sale(sale_id: int, amount: int | None = None) -> Payment:
     says an order id is taken, the next attempt number (a new order id of the same format) is tried.
     """
     for _ in range(MAX_DUPLICATE_ORDER_IDS):
-        payment = _new_sale_payment(sale_id, amount)
+        payment = _new_sale_payment(sale_id, amount, method, bank)
         try:
             return charge(payment)
         except ProviderError as exc:
@@ -69,7 +70,7 @@ def create_for_sale(sale_id: int, amount: int | None = None) -> Payment:
     raise PaymentError("Gateway menolak semua nomor order. Hubungi admin.")
 
 
-def _new_sale_payment(sale_id: int, amount: int | None) -> Payment:
+def _new_sale_payment(sale_id: int, amount: int | None, method: str = "qris", bank: str | None = None) -> Payment:
     max_amount = current_app.config["QRIS_MAX_AMOUNT"]
     expires_at = utcnow() + timedelta(minutes=current_app.config["EXPIRE_MINUTES"])
     with write_transaction():
@@ -92,7 +93,8 @@ def _new_sale_payment(sale_id: int, amount: int | None) -> Payment:
         attempt = _free_attempt(sale, 1 + (db.session.scalar(db.select(func.count(Payment.id))
                                                              .where(Payment.sale_id == sale.id)) or 0))
         payment = Payment(order_id=_order_id(sale, attempt), amount=amount, currency="IDR", status=states.CREATED,
-                          provider=active_provider_name(), sale_id=sale.id, attempt=attempt,
+                          provider=active_provider_name(), sale_id=sale.id, attempt=attempt, method=method,
+                          instructions={"va": {"bank": bank}} if method == "va" else None,
                           expires_at=expires_at, next_sync_at=utcnow() + SYNC_FAST)
         db.session.add(payment)
         db.session.flush()
@@ -110,7 +112,9 @@ def regenerate(payment: Payment) -> Payment:
     if outcome.payment.status == states.PAID:
         raise PaymentError("QR sebelumnya sudah dibayar.")
     still_due = tenders.due(db.session.get(Sale, payment.sale_id))
-    return create_for_sale(payment.sale_id, payment.amount if payment.amount < still_due else None)
+    bank = (payment.instructions or {}).get("va", {}).get("bank") if payment.method == "va" else None
+    return create_for_sale(payment.sale_id, payment.amount if payment.amount < still_due else None,
+                           method=payment.method or "qris", bank=bank)
 
 
 def _reuse_order(existing: Payment, api_key_id: int, amount: int) -> Payment:

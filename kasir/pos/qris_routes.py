@@ -10,7 +10,8 @@ from ..auth import login_required
 from ..extensions import db, limiter
 from ..logging_setup import log_at_debug
 from ..models import Register, Sale
-from ..payments import charges, service, states, sync
+from ..payments import charges, methods, service, states, sync
+from ..payments.gateway_settings import active_provider_name
 from ..payments.merchant import qr_identity
 from ..payments.models import Payment
 from ..payments.providers import provider_class
@@ -54,8 +55,10 @@ def status_response(payment: Payment):
 
 
 def render_modal(payment: Payment):
-    return render_template("pos/_qris.html", payment=payment, merchant=qr_identity(payment.qr_string),
-                           cashier_confirms=cashier_confirms(payment), sale=payment.sale)
+    merchant = qr_identity(payment.qr_string) if payment.qr_string else {"name": "", "nmid": None}
+    return render_template("pos/_qris.html", payment=payment, merchant=merchant,
+                           cashier_confirms=cashier_confirms(payment), sale=payment.sale,
+                           methods=methods)
 
 
 def qris_limit(name):
@@ -66,6 +69,31 @@ def qris_limit(name):
 @limiter.limit(qris_limit("QR_RATE_LIMIT"))
 @with_register
 def checkout_qris():
+    return _checkout(methods.QRIS)
+
+
+@bp.route("/checkout/va", methods=["POST"])
+@limiter.limit(qris_limit("QR_RATE_LIMIT"))
+@with_register
+def checkout_va():
+    """"Transfer VA": a virtual account at the bank the customer chose, shown like a QR (poll, countdown)."""
+    bank = request.form.get("bank", "")
+    if bank not in methods.BANKS:
+        return toast("Pilih bank untuk VA.")
+    return _checkout(methods.VA, bank)
+
+
+@bp.route("/checkout/link", methods=["POST"])
+@limiter.limit(qris_limit("QR_RATE_LIMIT"))
+@with_register
+def checkout_link():
+    """"Bayar via HP": a payment page the customer opens from a QR on the display."""
+    return _checkout(methods.LINK)
+
+
+def _checkout(method: str, bank: str | None = None):
+    if method not in provider_class(active_provider_name()).methods:
+        return toast("Metode pembayaran ini tidak tersedia di penyedia pembayaran toko.")
     sale = sales.current_sale(g.register, g.user)
     db.session.commit()
     try:
@@ -75,13 +103,15 @@ def checkout_qris():
     open_payment = service.open_payment_for_sale(sale.id)
     try:
         amount = tenders.parse_amount(request.form.get("amount"), "Nominal QRIS")
-        if open_payment is not None and amount in (None, open_payment.amount):
+        same = (open_payment is not None and (open_payment.method or "qris") == method
+                and (open_payment.instructions or {}).get("va", {}).get("bank") == bank)
+        if same and amount in (None, open_payment.amount):
             payment = open_payment  # the QR on the customer's screen, shown again
         else:
             if open_payment is not None:  # another amount for this step: that QR stops being payable first
                 if sync.cancel(open_payment, source="pos").payment.status == states.PAID:
                     return toast("QR sebelumnya ternyata sudah dibayar.")
-            payment = charges.create_for_sale(sale.id, amount)
+            payment = charges.create_for_sale(sale.id, amount, method=method, bank=bank)
     except (service.PaymentError, sales.SaleError) as exc:
         db.session.rollback()
         return toast(str(exc))

@@ -1,0 +1,77 @@
+""""Transfer VA" and "Bayar via HP" at the till (the mock gateway offers every method), through the test client."""
+import re
+
+import pytest
+
+from kasir.payments import states
+from kasir.payments.models import Payment
+from support.databases import fresh
+from support.gateways import XENDIT_KEY, XENDIT_TOKEN
+from support.payments import paid_body, use_gateway
+
+
+@pytest.fixture(autouse=True)
+def app_context(app):
+    with app.app_context():
+        yield
+
+
+def start(auth, htmx, url, **form):
+    auth.login_cashier()
+    for sku in ("SKU0001", "SKU0006"):
+        htmx.post("/pos/cart/scan", data={"q": sku})
+    response = htmx.post(url, data=form)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    payment_id = re.search(r'data-payment="([0-9a-f-]+)"', response.get_data(as_text=True)).group(1)
+    return response.get_data(as_text=True), fresh(Payment, payment_id)
+
+
+def test_cart_offers_va_and_link_when_the_gateway_does(auth, htmx, client):
+    auth.login_cashier()
+    htmx.post("/pos/cart/scan", data={"q": "SKU0001"})
+    html = client.get("/pos").get_data(as_text=True)
+    assert "Transfer VA" in html and "Bayar via HP" in html and '<option value="mandiri">Mandiri</option>' in html
+
+
+def test_cart_hides_va_and_link_when_the_gateway_offers_qris_only(app, auth, htmx, client):
+    use_gateway(app, provider="xendit", xendit_secret_key=XENDIT_KEY, xendit_callback_token=XENDIT_TOKEN)
+    auth.login_cashier()
+    html = client.get("/pos").get_data(as_text=True)
+    assert "Transfer VA" not in html and "Bayar via HP" not in html
+
+
+def test_va_modal_shows_bank_grouped_number_amount_and_polls(auth, htmx):
+    html, payment = start(auth, htmx, "/pos/checkout/va", bank="bni")
+    number = payment.instructions["va"]["number"]
+    assert payment.method == "va" and payment.status == states.PENDING
+    assert "Virtual Account BNI" in html and f"{number[:4]} {number[4:8]}" in html and "Rp 7.500" in html
+    assert 'hx-trigger="every 1s, kasir:retry"' in html
+
+
+def test_va_without_a_bank_is_refused_and_nothing_is_made(auth, htmx):
+    auth.login_cashier()
+    htmx.post("/pos/cart/scan", data={"q": "SKU0001"})
+    response = htmx.post("/pos/checkout/va", data={"bank": "nope"})
+    assert "Pilih bank untuk VA." in response.get_data(as_text=True)
+    assert Payment.query.count() == 0
+
+
+def test_link_modal_shows_a_qr_of_the_payment_url(auth, htmx):
+    html, payment = start(auth, htmx, "/pos/checkout/link")
+    assert payment.method == "link" and "Bayar via HP" in html and "<svg" in html
+    assert payment.instructions["payment_url"] in html
+
+
+def test_a_paid_va_ends_the_poll_with_286(auth, htmx, send_webhook):
+    _, payment = start(auth, htmx, "/pos/checkout/va", bank="bca")
+    send_webhook(paid_body(payment))
+    response = htmx.get(f"/pos/payments/{payment.id}/status")
+    assert response.status_code == 286 and fresh(Payment, payment.id).status == states.PAID
+
+
+def test_va_is_refused_when_the_gateway_offers_qris_only(app, auth, htmx):
+    use_gateway(app, provider="xendit", xendit_secret_key=XENDIT_KEY, xendit_callback_token=XENDIT_TOKEN)
+    auth.login_cashier()
+    htmx.post("/pos/cart/scan", data={"q": "SKU0001"})
+    response = htmx.post("/pos/checkout/va", data={"bank": "bca"})
+    assert "tidak tersedia" in response.get_data(as_text=True) and Payment.query.count() == 0
