@@ -61,7 +61,8 @@ def display_context(register: Register) -> dict:
                                                                        Sale.status == SALE_PAID)
                                                  .order_by(Sale.paid_at.desc()))
     elif payment is not None:
-        context.update(mode="qris", payment=payment, sale=sale, merchant=qr_identity(payment.qr_string))
+        merchant = qr_identity(payment.qr_string) if payment.qr_string else {"name": "", "nmid": None}
+        context.update(mode="qris", payment=payment, sale=sale, merchant=merchant)
     elif sale is not None and sale.items:
         context.update(mode="cart", sale=sale, **latest_lines(sale.items))
     return context

@@ -75,3 +75,19 @@ def test_va_is_refused_when_the_gateway_offers_qris_only(app, auth, htmx):
     htmx.post("/pos/cart/scan", data={"q": "SKU0001"})
     response = htmx.post("/pos/checkout/va", data={"bank": "bca"})
     assert "tidak tersedia" in response.get_data(as_text=True) and Payment.query.count() == 0
+
+
+def test_display_shows_the_va_bank_grouped_number_amount_and_countdown(auth, htmx, client):
+    _, payment = start(auth, htmx, "/pos/checkout/va", bank="mandiri")
+    html = client.get("/display/1").get_data(as_text=True)
+    number = payment.instructions["va"]["number"]
+    grouped = " ".join(number[index:index + 4] for index in range(0, len(number), 4))
+    assert 'data-method="va"' in html and "Transfer ke VA Mandiri" in html and grouped in html
+    assert "Kode perusahaan: 70012" in html and "Rp 7.500" in html and "data-expires-at" in html
+
+
+def test_display_shows_a_qr_of_the_link_for_the_customers_phone(auth, htmx, client):
+    start(auth, htmx, "/pos/checkout/link")
+    html = client.get("/display/1").get_data(as_text=True)
+    assert 'data-method="link"' in html and "data-payment-url" in html and "<svg" in html
+    assert "Pindai dengan kamera HP" in html
