@@ -1,4 +1,4 @@
-"""A VA and a payment link at the till with PROVIDER=midtrans, against the loopback fake, ending PAID on both screens."""
+"""A VA and a payment link at the till with PROVIDER=midtrans (loopback fake), ending PAID on both screens."""
 from pathlib import Path
 
 import pytest
