@@ -9,7 +9,7 @@ from .. import audit, sales, tenders
 from ..auth import login_required
 from ..extensions import db, limiter
 from ..logging_setup import log_at_debug
-from ..models import Register, Sale
+from ..models import PRINT_PRINTED, Register, Sale
 from ..payments import charges, methods, service, states, sync
 from ..payments.gateway_settings import active_provider_name
 from ..payments.merchant import qr_identity
@@ -17,6 +17,8 @@ from ..payments.models import Payment
 from ..payments.providers import provider_class
 from ..payments.providers.base import ProviderError
 from ..poll_cache import first_row
+from ..printing import queue as print_queue
+from ..printing.backends import PrinterError
 from ..reports import shifts
 from ..web import toast
 from .blueprint import bp
@@ -196,3 +198,20 @@ def payment_confirm(payment):
         db.session.rollback()
         return toast(str(exc))
     return status_response(payment)
+
+
+@bp.route("/payments/<payment_id>/print-va", methods=["POST"])
+@limiter.limit(qris_limit("CHECK_RATE_LIMIT"))
+@with_register
+@with_payment
+def payment_print_va(payment):
+    """"Cetak Nomor VA": a slip with bank, number, amount and expiry, through the print queue."""
+    if payment.method != methods.VA or not payment.instructions:
+        return toast("Pembayaran ini bukan Virtual Account.")
+    try:
+        job = print_queue.print_va_slip(payment.sale)
+    except PrinterError as exc:
+        return toast(str(exc), 409)
+    if job.status == PRINT_PRINTED:
+        return toast("Nomor VA dicetak.", 200, "success")
+    return toast("Nomor VA belum tercetak: printer tidak menjawab; dicoba lagi otomatis.", 202)

@@ -111,3 +111,24 @@ def build_test_page(printer_url: str, width_mm: int, printed_at: datetime) -> Re
         Line("Printer siap dipakai.", align="center"),
     ]
     return Receipt(width_mm=width_mm, columns=columns, lines=lines)
+
+
+def build_va_slip(payment, shop: dict[str, str], bank_label: str, number: str, width_mm: int = 58) -> Receipt:
+    """"Cetak Nomor VA": a slip the customer takes away to transfer later (bank, VA number, amount, expiry in WIB)."""
+    columns = COLUMNS.get(width_mm, COLUMNS[58])
+    va = (payment.instructions or {}).get("va") or {}
+    lines = [
+        Line(shop.get("shop_name") or "Kasir", bold=True, align="center"),
+        Line("NOMOR VIRTUAL ACCOUNT", bold=True, align="center"),
+        _rule(columns),
+        Line(two_columns("Bank", bank_label, columns)),
+        *([Line(two_columns("Kode perusahaan", va["biller_code"], columns))] if va.get("biller_code") else []),
+        Line(number, bold=True, align="center", large=True),
+        Line(two_columns("Nominal", f"Rp {format_number(payment.amount)}", columns), bold=True),
+        Line(two_columns("Berlaku s.d.", format_wib(payment.expires_at, "%d/%m/%Y %H:%M") + " WIB", columns)),
+        Line(two_columns("Order", payment.order_id, columns)),
+        _rule(columns),
+        *[Line(part, align="center") for part in textwrap.wrap("Transfer tepat sesuai nominal sebelum batas waktu.",
+                                                               columns)],
+    ]
+    return Receipt(width_mm=width_mm, columns=columns, lines=lines)

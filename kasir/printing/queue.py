@@ -17,15 +17,17 @@ from ..clock import utcnow
 from ..database import write_transaction
 from ..extensions import db
 from ..models import METHOD_CASH, PRINT_FAILED, PRINT_KIND_RECEIPT, PRINT_PRINTED, PRINT_QUEUED, PrintJob, Sale
+from ..payments import methods
 from ..settings import shop_profile
 from .backends import PRINTER_NOT_SET, PrinterError, send
 from .escpos_render import render_bytes
-from .layout import build_receipt, build_test_page
+from .layout import build_receipt, build_test_page, build_va_slip
 from .settings import PrinterSettings, printer_settings
 
 log = logging.getLogger(__name__)
 
 PRINT_KIND_REPRINT = "reprint"  # a copy asked for by the cashier: it never opens the drawer
+PRINT_KIND_VA_SLIP = "va_slip"  # "Cetak Nomor VA": the sale's latest VA, never the receipt, never the drawer
 RETRY_DELAYS = (timedelta(seconds=5), timedelta(seconds=15), timedelta(seconds=60), timedelta(minutes=5))
 # A claimed job is due again after this, should its printer call never come back (a crash mid-print).
 CLAIM_LEASE = timedelta(minutes=2)
@@ -71,7 +73,9 @@ def _print_claimed(job: PrintJob, settings: PrinterSettings) -> bool:
     attempt = job.attempts
     open_drawer = settings.open_drawer and job.kind == PRINT_KIND_RECEIPT and sale.method == METHOD_CASH
     try:
-        data = render_bytes(build_receipt(sale, shop_profile(), settings.width_mm), open_drawer=open_drawer)
+        layout = (_va_slip(sale, settings) if job.kind == PRINT_KIND_VA_SLIP
+                  else build_receipt(sale, shop_profile(), settings.width_mm))
+        data = render_bytes(layout, open_drawer=open_drawer)
         db.session.commit()  # end the read before waiting on the printer
         send(settings.url, data)
     except PrinterError as exc:
@@ -106,6 +110,31 @@ def reprint(sale: Sale) -> PrintJob:
         raise PrinterError(PRINTER_NOT_SET)
     with write_transaction():
         job = PrintJob(sale_id=sale.id, kind=PRINT_KIND_REPRINT, status=PRINT_QUEUED, attempts=0,
+                       next_attempt_at=utcnow())
+        db.session.add(job)
+    drain()
+    return db.session.get(PrintJob, job.id, populate_existing=True)
+
+
+def latest_va(sale: Sale):
+    """The sale's newest VA payment (what "Cetak Nomor VA" prints), or None."""
+    payments = [payment for payment in sale.payments if payment.method == methods.VA and payment.instructions]
+    return max(payments, key=lambda payment: payment.created_at, default=None)
+
+
+def _va_slip(sale: Sale, settings: PrinterSettings):
+    payment = latest_va(sale)
+    va = payment.instructions["va"]
+    return build_va_slip(payment, shop_profile(), methods.BANKS.get(va["bank"], va["bank"]),
+                         methods.group_digits(va["number"]), settings.width_mm)
+
+
+def print_va_slip(sale: Sale) -> PrintJob:
+    """Print the slip of the sale's VA now; if the printer fails, it stays queued for the retries."""
+    if not printer_settings().enabled:
+        raise PrinterError(PRINTER_NOT_SET)
+    with write_transaction():
+        job = PrintJob(sale_id=sale.id, kind=PRINT_KIND_VA_SLIP, status=PRINT_QUEUED, attempts=0,
                        next_attempt_at=utcnow())
         db.session.add(job)
     drain()

@@ -3,6 +3,7 @@ import re
 
 import pytest
 
+from kasir import clock
 from kasir.payments import states
 from kasir.payments.models import Payment
 from support.databases import fresh
@@ -91,3 +92,25 @@ def test_display_shows_a_qr_of_the_link_for_the_customers_phone(auth, htmx, clie
     html = client.get("/display/1").get_data(as_text=True)
     assert 'data-method="link"' in html and "data-payment-url" in html and "<svg" in html
     assert "Pindai dengan kamera HP" in html
+
+
+def test_cetak_nomor_va_prints_bank_number_amount_and_expiry_in_wib(app, auth, htmx, tmp_path):
+    slip = tmp_path / "slip.bin"
+    app.config["PRINTER_URL"] = f"file://{slip}"
+    html, payment = start(auth, htmx, "/pos/checkout/va", bank="bri")
+    assert "Cetak Nomor VA" in html
+
+    response = htmx.post(f"/pos/payments/{payment.id}/print-va")
+
+    assert response.status_code == 200 and "Nomor VA dicetak." in response.get_data(as_text=True)
+    printed = slip.read_bytes().decode("cp437", errors="replace")
+    number = payment.instructions["va"]["number"]
+    expiry = clock.format_wib(payment.expires_at, "%d/%m/%Y %H:%M")
+    assert "NOMOR VIRTUAL ACCOUNT" in printed and "BRI" in printed and f"{number[:4]} {number[4:8]}" in printed
+    assert "Rp 7.500" in printed and f"{expiry} WIB" in printed
+
+
+def test_cetak_nomor_va_is_refused_for_a_qris_payment(auth, htmx):
+    _, payment = start(auth, htmx, "/pos/checkout/qris")
+    response = htmx.post(f"/pos/payments/{payment.id}/print-va")
+    assert "bukan Virtual Account" in response.get_data(as_text=True)
