@@ -1,0 +1,138 @@
+"""DOKU over BI SNAP against a loopback fake that checks every header and signature (contracts/snap-bi.md)."""
+import json
+import re
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+
+from kasir.clock import utcnow
+from kasir.payments import states
+from kasir.payments.providers.base import ProviderAuthError
+from kasir.payments.providers.doku import DokuProvider
+from support.snap_fake import SnapFake, rsa_pair
+
+CLIENT_ID, SECRET = "BRN-0201-1700000000000", "SK-doku-test-secret-0123456789"
+
+
+@pytest.fixture(scope="module")
+def merchant_keys():
+    return rsa_pair()
+
+
+@pytest.fixture
+def fake(httpserver, merchant_keys):
+    return SnapFake(httpserver, client_id=CLIENT_ID, secret=SECRET, merchant_public_pem=merchant_keys[1],
+                    base_path="", token_path="/authorization/v1/access-token/b2b", qr_prefix="/snap-adapter/b2b",
+                    channel_id="H2H", cancel_path="/v1.0/qr/qr-mpm-cancel", expires_in="900")
+
+
+@pytest.fixture
+def doku(fake, merchant_keys):
+    return DokuProvider(client_id=CLIENT_ID, client_secret=SECRET, private_key_pem=merchant_keys[0],
+                        base_url=fake.url, merchant_id="MALL01", terminal_id="TERM01", channel_id="H2H",
+                        timeouts=(2, 5))
+
+
+def created(doku, reference="ORD-1", amount=15000):
+    charge = doku.create_qr(reference, amount, utcnow() + timedelta(minutes=15))
+    return charge, SimpleNamespace(order_id=reference, provider_trx_id=charge.provider_trx_id)
+
+
+def test_token_is_requested_with_an_rsa_signature_and_the_documented_body(doku, fake):
+    doku.create_qr("ORD-1", 15000, utcnow() + timedelta(minutes=15))
+    [token] = fake.of("token")
+    assert json.loads(token["body"]) == {"grantType": "client_credentials"}
+    assert token["headers"]["X-Client-Key"] == CLIENT_ID
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+07:00", token["headers"]["X-Timestamp"])
+    assert fake.rejections == []
+
+
+def test_generate_sends_minified_signed_body_with_string_amount_and_validity(doku, fake):
+    charge, _ = created(doku)
+    [call] = fake.of("qr-mpm-generate")
+    body = json.loads(call["body"])
+    assert call["body"] == json.dumps(body, separators=(",", ":")).encode()
+    assert body["amount"] == {"value": "15000.00", "currency": "IDR"}
+    assert body["partnerReferenceNo"] == "ORD-1" and body["merchantId"] == "MALL01" and body["terminalId"] == "TERM01"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+07:00", body["validityPeriod"])
+    assert call["headers"]["X-External-Id"].isdigit() and call["headers"]["Channel-Id"] == "H2H"
+    assert charge.qr_string == "00020101021226ORD-1" and charge.provider_trx_id == fake.transactions["ORD-1"][
+        "referenceNo"]
+    assert fake.rejections == []
+
+
+def test_the_token_is_cached_between_calls(doku, fake):
+    created(doku, "ORD-1")
+    created(doku, "ORD-2")
+    assert len(fake.of("token")) == 1
+
+
+def test_each_request_gets_its_own_numeric_external_id(doku, fake):
+    created(doku, "ORD-1")
+    created(doku, "ORD-2")
+    ids = [call["headers"]["X-External-Id"] for call in fake.of("qr-mpm-generate")]
+    assert len(set(ids)) == 2 and all(value.isdigit() for value in ids)
+
+
+def test_an_expired_token_is_fetched_again_once_and_the_retry_reuses_the_external_id(doku, fake):
+    created(doku, "ORD-1")
+    fake.expire_tokens()
+    created(doku, "ORD-2")
+    assert len(fake.of("token")) == 2
+    first, retry = fake.of("qr-mpm-generate")[1:]
+    assert first["headers"]["X-External-Id"] == retry["headers"]["X-External-Id"]
+    assert first["body"] == retry["body"]
+    assert fake.rejections == ["4014701"]
+
+
+def test_a_token_refused_twice_is_an_auth_error_not_a_loop(doku, fake):
+    created(doku, "ORD-1")
+    fake.honour_tokens = False
+    fake.expire_tokens()
+    with pytest.raises(ProviderAuthError):
+        created(doku, "ORD-2")
+    assert len(fake.of("token")) == 2
+
+
+def test_query_maps_latest_transaction_status(doku, fake):
+    _, payment = created(doku)
+    assert doku.fetch_status(payment).status == states.PENDING
+    fake.pay("ORD-1")
+    status = doku.fetch_status(payment)
+    assert status.status == states.PAID and status.amount == 15000 and status.paid_at is not None
+    [_, query] = fake.of("qr-mpm-query")
+    body = json.loads(query["body"])
+    assert body["serviceCode"] == "47" and body["originalReferenceNo"] == payment.provider_trx_id
+    assert fake.rejections == []
+
+
+def test_refund_sends_the_approval_code_from_the_query(doku, fake):
+    _, payment = created(doku)
+    fake.pay("ORD-1")
+    result = doku.refund(payment, 15000, "Barang rusak", "RF-ORD-1")
+    assert result.status == states.REFUNDED and result.amount == 15000
+    refund = fake.transactions["ORD-1"]["refund"]
+    assert refund["refundAmount"] == {"value": "15000.00", "currency": "IDR"}
+    assert refund["partnerRefundNo"] == "RF-ORD-1" and refund["additionalInfo"] == {"approvalCode": "APV123"}
+    assert fake.rejections == []
+
+
+def test_cancel_uses_the_cancel_path(doku, fake):
+    _, payment = created(doku)
+    assert doku.cancel(payment).status == states.CANCELLED
+    assert len(fake.of("cancel")) == 1 and fake.rejections == []
+
+
+def test_test_connection_fetches_a_token(doku, fake):
+    result = doku.test_connection()
+    assert result.ok and "token diterima" in result.message
+    assert len(fake.of("token")) == 1
+
+
+def test_a_wrong_private_key_is_refused_at_the_token(fake):
+    other = rsa_pair()[0]
+    doku = DokuProvider(client_id=CLIENT_ID, client_secret=SECRET, private_key_pem=other, base_url=fake.url,
+                        merchant_id="MALL01", terminal_id="TERM01", channel_id="H2H")
+    result = doku.test_connection()
+    assert not result.ok and fake.rejections == ["token X-SIGNATURE"]
