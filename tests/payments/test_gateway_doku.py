@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from fixtures.snap import snap_tokens_forgotten  # noqa: F401  (each test starts without a cached token)
 from kasir.clock import utcnow
 from kasir.payments import states
 from kasir.payments.providers.base import ProviderAuthError

@@ -4,6 +4,7 @@ import json
 import pytest
 import requests
 
+from fixtures.snap import snap_tokens_forgotten  # noqa: F401  (each test starts without a cached token)
 from kasir.payments.providers.snap import hmac_signature, minified, new_external_id, snap_amount, snap_timestamp
 from support.snap_fake import SnapFake, rsa_pair
 

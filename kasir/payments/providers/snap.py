@@ -115,8 +115,17 @@ def minified(body: dict) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+# Tokens outlive a provider object (get_provider builds one per use): one per gateway URL, client and key.
+_tokens: dict[tuple, tuple[str, float]] = {}
+_tokens_lock = threading.Lock()
 _external_lock = threading.Lock()
 _external_last = [0]
+
+
+def forget_tokens() -> None:
+    """Drop every cached access token (keys changed in admin; tests start clean)."""
+    with _tokens_lock:
+        _tokens.clear()
 
 
 def new_external_id() -> str:
@@ -157,8 +166,7 @@ class SnapProvider(Provider):
                                      basic_auth=False)
         self._base_path = base_url.split("://", 1)[-1].partition("/")[2]
         self._base_path = "/" + self._base_path.strip("/") if self._base_path.strip("/") else ""
-        self._token: tuple[str, float] | None = None
-        self._token_lock = threading.Lock()
+        self._token_key = (base_url, client_id, hashlib.sha256(f"{client_secret}|{private_key_pem}".encode()).digest())
 
     @property
     def channel_id(self) -> str:
@@ -193,10 +201,11 @@ class SnapProvider(Provider):
         raise ProviderAuthError(f"{self.label} menolak kunci kita (token, kode {data.get('responseCode', '?')}).")
 
     def _access_token(self, *, renew: bool = False) -> str:
-        with self._token_lock:
-            if renew or self._token is None or time.monotonic() >= self._token[1]:
-                self._token = self._fetch_token()
-            return self._token[0]
+        with _tokens_lock:
+            cached = _tokens.get(self._token_key)
+            if renew or cached is None or time.monotonic() >= cached[1]:
+                cached = _tokens[self._token_key] = self._fetch_token()
+            return cached[0]
 
     # -- signed calls --------------------------------------------------------------------------
     def _signed_path(self, path: str) -> str:
