@@ -8,10 +8,15 @@ import pytest
 
 from fixtures.snap import snap_tokens_forgotten  # noqa: F401  (each test starts without a cached token)
 from kasir.clock import utcnow
-from kasir.payments import states
+from kasir.extensions import db
+from kasir.payments import charges, states
+from kasir.payments.models import Payment, WebhookDelivery
 from kasir.payments.providers.base import ProviderAuthError
 from kasir.payments.providers.doku import DokuProvider
-from support.snap_fake import SnapFake, rsa_pair
+from kasir.payments.providers.snap import snap_timestamp
+from support.databases import fresh
+from support.payments import use_gateway
+from support.snap_fake import SnapFake, hmac_of, rsa_pair, rsa_signature
 
 CLIENT_ID, SECRET = "BRN-0201-1700000000000", "SK-doku-test-secret-0123456789"
 
@@ -137,3 +142,72 @@ def test_a_wrong_private_key_is_refused_at_the_token(fake):
                         merchant_id="MALL01", terminal_id="TERM01", channel_id="H2H")
     result = doku.test_connection()
     assert not result.ok and fake.rejections == ["token X-SIGNATURE"]
+
+
+# -- notifications through the app: DOKU asks us for a token, then posts with it and an HMAC signature ------
+@pytest.fixture(scope="module")
+def doku_keys():
+    return rsa_pair()  # DOKU's own pair: its public key verifies its calls to us
+
+
+@pytest.fixture
+def app_config(app_config, fake, merchant_keys, doku_keys):
+    return {**app_config, "DOKU_CLIENT_ID": CLIENT_ID, "DOKU_SECRET_KEY": SECRET, "DOKU_PRIVATE_KEY": merchant_keys[0],
+            "DOKU_PUBLIC_KEY": doku_keys[1], "DOKU_BASE_URL": fake.url, "DOKU_MERCHANT_ID": "MALL01",
+            "DOKU_TERMINAL_ID": "TERM01", "GATEWAY_READ_TIMEOUT": 2}
+
+
+@pytest.fixture
+def doku_active(app):
+    use_gateway(app, provider="doku")
+    with app.app_context():
+        yield
+
+
+def token_from_us(client, key) -> object:
+    timestamp = snap_timestamp()
+    return client.post("/webhooks/doku/access-token/b2b", data=b'{"grantType":"client_credentials"}',
+                       content_type="application/json",
+                       headers={"X-CLIENT-KEY": CLIENT_ID, "X-TIMESTAMP": timestamp,
+                                "X-SIGNATURE": rsa_signature(key, f"{CLIENT_ID}|{timestamp}")})
+
+
+def notify(client, token: str, payment, *, secret=SECRET):
+    body = json.dumps({"originalPartnerReferenceNo": payment.order_id, "originalReferenceNo": payment.provider_trx_id,
+                       "latestTransactionStatus": "00", "amount": {"value": "7500.00", "currency": "IDR"}}).encode()
+    timestamp = snap_timestamp()
+    return client.post("/webhooks/doku", data=body, content_type="application/json",
+                       headers={"Authorization": f"Bearer {token}", "X-TIMESTAMP": timestamp, "X-PARTNER-ID": CLIENT_ID,
+                                "X-EXTERNAL-ID": "1234567890", "CHANNEL-ID": "H2H",
+                                "X-SIGNATURE": hmac_of(secret, "POST", "/webhooks/doku", token, body, timestamp)})
+
+
+def test_doku_gets_a_token_from_us_for_a_good_rsa_signature(doku_active, client, doku_keys):
+    response = token_from_us(client, doku_keys[2])
+    assert response.status_code == 200 and response.json["responseCode"] == "2007300"
+    assert response.json["accessToken"] and response.json["tokenType"] == "Bearer"
+
+
+def test_doku_token_request_signed_with_another_key_is_refused(doku_active, client, merchant_keys):
+    response = token_from_us(client, merchant_keys[2])
+    assert response.status_code == 401 and "accessToken" not in response.json
+
+
+def test_a_doku_notification_is_verified_then_queried_then_applied(doku_active, client, till, fake, doku_keys):
+    payment = charges.create_for_sale(till.add("SKU0001", "SKU0006").id)
+    fake.pay(payment.order_id)
+    token = token_from_us(client, doku_keys[2]).json["accessToken"]
+    response = notify(client, token, payment)
+    assert response.status_code == 200 and response.json["responseCode"] == "2005200"
+    assert fresh(Payment, payment.id).status == states.PAID
+    assert db.session.scalar(db.select(db.func.count()).select_from(WebhookDelivery)) == 1
+
+
+def test_a_doku_notification_with_a_bad_signature_is_refused_and_nothing_applied(doku_active, client, till, fake,
+                                                                                  doku_keys):
+    payment = charges.create_for_sale(till.add("SKU0001", "SKU0006").id)
+    fake.pay(payment.order_id)
+    token = token_from_us(client, doku_keys[2]).json["accessToken"]
+    assert notify(client, token, payment, secret="not-the-secret").status_code == 401
+    assert notify(client, "1.forged", payment).status_code == 401
+    assert fresh(Payment, payment.id).status == states.PENDING and fake.of("qr-mpm-query") == []
