@@ -17,6 +17,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from werkzeug.wrappers import Response
 
+from kasir import qris
+from support.gateways import STATIC_VECTOR
+
 ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:\d\d|Z)")
 
 
@@ -175,4 +178,5 @@ class SnapFake:
         datetime.fromisoformat(body["validityPeriod"])
         return self.answer({"responseCode": "2004700", "responseMessage": "Successful",
                             "referenceNo": self.transactions[reference]["referenceNo"],
-                            "partnerReferenceNo": reference, "qrContent": "00020101021226" + reference})
+                            "partnerReferenceNo": reference,
+                            "qrContent": qris.to_dynamic(STATIC_VECTOR, int(float(body["amount"]["value"])))})
