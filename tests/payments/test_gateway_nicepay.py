@@ -70,6 +70,13 @@ def test_nicepay_cancel_of_an_unpaid_qr_asks_the_status_and_cancels_here(fake, s
     assert len(fake.of("qr-mpm-query")) == 1
 
 
+def test_nicepay_expire_of_an_unpaid_qr_reports_it_expired(fake, snap_keys):
+    nicepay = provider(fake, snap_keys)
+    charge = nicepay.create_qr("ORD-7", 15000, utcnow() + timedelta(minutes=10))
+    payment = SimpleNamespace(order_id="ORD-7", provider_trx_id=charge.provider_trx_id)
+    assert nicepay.expire(payment).status == states.EXPIRED
+
+
 def test_nicepay_cancel_of_a_paid_qr_reports_it_paid(fake, snap_keys):
     nicepay = provider(fake, snap_keys)
     charge = nicepay.create_qr("ORD-7", 15000, utcnow() + timedelta(minutes=10))

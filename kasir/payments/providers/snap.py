@@ -328,6 +328,11 @@ class SnapProvider(Provider):
             return self.fetch_status(payment)
         raise self._error(code, "pembatalan")
 
+    def expire(self, payment) -> ProviderStatus:
+        """A QR whose time is up: stopped as a cancel would stop it, and reported EXPIRED (unless paid)."""
+        result = self.cancel(payment)
+        return replace(result, status=states.EXPIRED) if result.status == states.CANCELLED else result
+
     def refund(self, payment, amount: int, reason: str, refund_key: str) -> ProviderStatus:
         body = {**self._original(payment), "partnerRefundNo": refund_key[:64], "refundAmount": snap_amount(amount),
                 "reason": reason[:255] or "Refund"}
