@@ -5,6 +5,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
+from pytest_httpserver import HTTPServer
 
 from fixtures.snap import snap_tokens_forgotten  # noqa: F401  (each test starts without a cached token)
 from kasir.clock import utcnow
@@ -90,6 +91,29 @@ def test_an_expired_token_is_fetched_again_once_and_the_retry_reuses_the_externa
     assert first["headers"]["X-External-Id"] == retry["headers"]["X-External-Id"]
     assert first["body"] == retry["body"]
     assert fake.rejections == ["4014701"]
+
+
+@pytest.fixture
+def threaded_fake(merchant_keys):
+    """The fake on a threaded server: a late answer to one call does not hold up the next."""
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    yield SnapFake(server, client_id=CLIENT_ID, secret=SECRET, merchant_public_pem=merchant_keys[1], base_path="",
+                   token_path="/authorization/v1/access-token/b2b", qr_prefix="/snap-adapter/b2b", channel_id="H2H")
+    server.clear()
+    server.stop()
+
+
+def test_a_query_without_answer_is_sent_once_more_with_the_same_external_id(threaded_fake, merchant_keys):
+    fake = threaded_fake
+    doku = DokuProvider(client_id=CLIENT_ID, client_secret=SECRET, private_key_pem=merchant_keys[0],
+                        base_url=fake.url, merchant_id="MALL01", terminal_id="TERM01", channel_id="H2H",
+                        timeouts=(2, 0.3))
+    _, payment = created(doku)
+    fake.slow_next.add("qr-mpm-query")
+    assert doku.fetch_status(payment).status == states.PENDING
+    first, retry = fake.of("qr-mpm-query")
+    assert first["headers"]["X-External-Id"] == retry["headers"]["X-External-Id"] and first["body"] == retry["body"]
 
 
 def test_a_token_refused_twice_is_an_auth_error_not_a_loop(doku, fake):

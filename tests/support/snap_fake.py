@@ -10,6 +10,7 @@ import hmac
 import json
 import re
 import secrets
+import time
 from datetime import datetime
 
 from cryptography.exceptions import InvalidSignature
@@ -55,6 +56,7 @@ class SnapFake:
         self.token_extra = token_extra or {}
         self.expires_in = expires_in
         self.tokens: set[str] = set()
+        self.slow_next: set[str] = set()  # ops whose next call is answered after the caller gave up
         self.honour_tokens = True  # False: tokens are issued but never accepted afterwards
         self.calls: list[dict] = []
         self.rejections: list[str] = []
@@ -143,6 +145,9 @@ class SnapFake:
             self.rejections.append(problem)
             return self.answer({"responseCode": problem, "responseMessage": "Unauthorized"}, int(problem[:3]))
         external_id = request.headers["X-EXTERNAL-ID"]
+        if op in self.slow_next:
+            self.slow_next.discard(op)
+            time.sleep(1)
         body = json.loads(raw)
         if op == "qr-mpm-generate":
             return self._generate(body, external_id, raw)
