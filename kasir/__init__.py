@@ -87,6 +87,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     app.register_blueprint(printing.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(webhooks.nicepay_bp)
     app.register_blueprint(display.bp)
     app.register_blueprint(simulator.bp)
     app.register_blueprint(healthz.bp)

@@ -18,6 +18,12 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def env_file_text(name: str) -> str:
+    """The text of the file an environment variable names (a PEM key), or "" when unset."""
+    path = os.environ.get(name, "").strip()
+    return Path(path).read_text() if path else ""
+
+
 def instance_path() -> Path:
     configured = os.environ.get("KASIR_INSTANCE_PATH")
     path = Path(configured) if configured else PROJECT_ROOT / "instance"
@@ -59,6 +65,16 @@ class Config:
         self.MIDTRANS_BASE_URL = os.environ.get("MIDTRANS_BASE_URL", "")
         self.MIDTRANS_SNAP_BASE_URL = os.environ.get("MIDTRANS_SNAP_BASE_URL", "")  # payment links (Snap)
         self.XENDIT_BASE_URL = os.environ.get("XENDIT_BASE_URL", "")
+        # BI SNAP gateways (contracts/snap-bi.md); *_KEY_FILE name PEM files, read once here.
+        for gateway, secret in (("DOKU", "SECRET_KEY"), ("NICEPAY", "CLIENT_SECRET")):
+            for name in ("CLIENT_ID", secret, "ENV", "BASE_URL"):
+                setattr(self, f"{gateway}_{name}", os.environ.get(f"{gateway}_{name}", "").strip())
+            setattr(self, f"{gateway}_PRIVATE_KEY", env_file_text(f"{gateway}_PRIVATE_KEY_FILE"))
+            setattr(self, f"{gateway}_PUBLIC_KEY", env_file_text(f"{gateway}_PUBLIC_KEY_FILE"))
+        self.DOKU_MERCHANT_ID = os.environ.get("DOKU_MERCHANT_ID", "").strip()
+        self.DOKU_TERMINAL_ID = os.environ.get("DOKU_TERMINAL_ID", "").strip()
+        self.DOKU_CHANNEL_ID = os.environ.get("DOKU_CHANNEL_ID", "").strip() or "H2H"
+        self.NICEPAY_STORE_ID = os.environ.get("NICEPAY_STORE_ID", "").strip()
         self.GATEWAY_CONNECT_TIMEOUT = float(os.environ.get("GATEWAY_CONNECT_TIMEOUT", "").strip() or 3)
         self.GATEWAY_READ_TIMEOUT = float(os.environ.get("GATEWAY_READ_TIMEOUT", "").strip() or 10)
         self.CALLBACK_SIGNING_KEY = os.environ.get("CALLBACK_SIGNING_KEY") or read_or_create_secret(

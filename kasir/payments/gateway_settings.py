@@ -18,9 +18,10 @@ from .qris_text import CITY_LIMIT, NAME_LIMIT, city_from_address, describe_qris_
 
 log = logging.getLogger(__name__)
 
-PROVIDERS = ("mock", "midtrans", "xendit", "static")
+PROVIDERS = ("mock", "midtrans", "xendit", "static", "doku", "nicepay")
 PROVIDER_LABELS = {"mock": "Simulasi (tanpa gateway)", "midtrans": "Midtrans", "xendit": "Xendit",
-                   "static": "QRIS statis toko (konfirmasi manual)"}
+                   "static": "QRIS statis toko (konfirmasi manual)", "doku": "DOKU (BI SNAP)",
+                   "nicepay": "NICEPAY (BI SNAP)"}
 MIDTRANS_ENVIRONMENTS = ("sandbox", "production")
 MIDTRANS_URLS = {"sandbox": "https://api.sandbox.midtrans.com", "production": "https://api.midtrans.com"}
 MIDTRANS_SNAP_URLS = {"sandbox": "https://app.sandbox.midtrans.com", "production": "https://app.midtrans.com"}

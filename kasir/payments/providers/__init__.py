@@ -1,13 +1,16 @@
 """Payment providers behind one interface (base.Provider); `get_provider()` picks the configured one."""
 from .. import gateway_settings
 from .base import Provider
+from .doku import DokuProvider
 from .midtrans import MidtransProvider
 from .mock import MockProvider
+from .nicepay import NicepayProvider
 from .static import StaticQrisProvider
 from .xendit import XenditProvider
 
 _CLASSES: dict[str, type[Provider]] = {"mock": MockProvider, "midtrans": MidtransProvider, "xendit": XenditProvider,
-                                       "static": StaticQrisProvider}
+                                       "static": StaticQrisProvider, "doku": DokuProvider,
+                                       "nicepay": NicepayProvider}
 
 
 def provider_class(name: str) -> type[Provider]:

@@ -51,11 +51,12 @@ class GatewayResponse:
 
 class GatewayClient:
     def __init__(self, label: str, base_url: str, secret: str, *, timeouts: tuple[float, float],
-                 headers: dict[str, str] | None = None):
+                 headers: dict[str, str] | None = None, basic_auth: bool = True):
         self.label = label
         self.base_url = base_url.rstrip("/")
         self.timeouts = timeouts
         self._secret = secret
+        self._basic_auth = basic_auth  # SNAP gateways sign each call themselves: no Basic header there
         self._headers = {"Accept": "application/json", "Content-Type": "application/json", **(headers or {})}
 
     def _session(self) -> requests.Session:
@@ -63,22 +64,24 @@ class GatewayClient:
         sessions = getattr(_local, "sessions", None)
         if sessions is None:
             sessions = _local.sessions = {}
-        cache_key = (self.base_url, hashlib.sha256(self._secret.encode()).hexdigest())
+        cache_key = (self.base_url, self._basic_auth, hashlib.sha256(self._secret.encode()).hexdigest())
         session = sessions.get(cache_key)
         if session is None:
             session = requests.Session()
-            session.auth = (self._secret, "")  # Basic base64(key + ":"), as both gateways expect
+            if self._basic_auth:
+                session.auth = (self._secret, "")  # Basic base64(key + ":"), as Midtrans and Xendit expect
             session.trust_env = False  # a proxy from the environment must not see the key by accident
             session.mount(self.base_url, HTTPAdapter(max_retries=READ_RETRY))
             sessions[cache_key] = session
         return session
 
-    def request(self, method: str, path: str, *, json: dict | None = None,
+    def request(self, method: str, path: str, *, json: dict | None = None, data: bytes | None = None,
                 headers: dict | None = None) -> GatewayResponse:
-        """One call (a GET tried once more on a dropped answer or a 502-504, see READ_RETRY)."""
+        """One call (a GET tried once more on a dropped answer or a 502-504, see READ_RETRY). `data`: body bytes
+        sent exactly as given (a signed body must not be serialised again)."""
         started = time.monotonic()
         try:
-            response = self._session().request(method, self.base_url + path, json=json,
+            response = self._session().request(method, self.base_url + path, json=json, data=data,
                                                headers={**self._headers, **(headers or {})},
                                                timeout=self.timeouts, allow_redirects=False)
         except requests.RequestException as exc:

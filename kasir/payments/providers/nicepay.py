@@ -1,0 +1,34 @@
+"""NICEPAY over BI SNAP, QRIS MPM (contracts/snap-bi.md, NICEPAY column): settings of the SNAP base."""
+from flask import current_app
+
+from .snap import SnapProvider
+
+NICEPAY_URLS = {"sandbox": "https://dev.nicepay.co.id/nicepay", "production": "https://www.nicepay.co.id/nicepay"}
+
+
+class NicepayProvider(SnapProvider):
+    name = "nicepay"
+    label = "NICEPAY"
+    token_path = "/v1.0/access-token/b2b"
+    token_extra = {"additionalInfo": {}}
+    qr_prefix = "/api"
+    # The SDKs sign the path without the base's "/nicepay" (check in sandbox): "" signs the whole path.
+    signature_path_strip = "/nicepay"
+    cancel_path = None  # no unpaid-QR cancel: the short validityPeriod ends it; a paid one is refunded
+
+    @property
+    def channel_id(self) -> str:
+        return self._channel_id or f"{self.client_id}01"
+
+    def generate_extras(self, reference: str, amount: int) -> dict:
+        return {"storeId": self.terminal_id, "additionalInfo": {"goodsNm": f"Belanja {reference}"[:100]}}
+
+    @classmethod
+    def from_settings(cls, settings) -> "NicepayProvider":
+        config = current_app.config
+        environment = config["NICEPAY_ENV"] if config["NICEPAY_ENV"] in NICEPAY_URLS else "sandbox"
+        return cls(client_id=config["NICEPAY_CLIENT_ID"], client_secret=config["NICEPAY_CLIENT_SECRET"],
+                   private_key_pem=config["NICEPAY_PRIVATE_KEY"], public_key_pem=config["NICEPAY_PUBLIC_KEY"],
+                   base_url=config["NICEPAY_BASE_URL"] or NICEPAY_URLS[environment],
+                   merchant_id=config["NICEPAY_CLIENT_ID"], terminal_id=config["NICEPAY_STORE_ID"],
+                   timeouts=settings.timeouts, environment=environment)
