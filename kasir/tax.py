@@ -93,9 +93,10 @@ class TaxSettings:
 
 @dataclass(frozen=True)
 class SaleTax:
-    """A sale's figures, whole rupiah. total = subtotal + service + (ppn + pbjt unless prices include them)."""
+    """A sale's figures, whole rupiah: total = subtotal - discount + service (+ ppn + pbjt if exclusive)."""
 
     subtotal: int
+    discount: int
     service: int
     dpp: int
     ppn: int
@@ -107,6 +108,8 @@ class SaleTax:
     def lines(self) -> list[tuple[str, int]]:
         """Labelled lines for the cart, display, receipt and reports (zero service/PBJT lines left out)."""
         rows = [("Subtotal", self.subtotal)]
+        if self.discount:
+            rows.append(("Diskon", -self.discount))
         if self.service:
             rows.append(("Biaya layanan", self.service))
         if self.ppn or self.dpp:
@@ -117,20 +120,24 @@ class SaleTax:
         return rows
 
 
-def compute_tax(items: Iterable[TaxItem], settings: TaxSettings) -> SaleTax:
+def compute_tax(items: Iterable[TaxItem], settings: TaxSettings, discount: int = 0) -> SaleTax:
     """Tax figures for a sale's items under `settings`; see docs/tax.md for the rounding rule.
 
     Rounding happens once per figure on the sale's sums (never per line), half up: service, then DPP,
     then PPN from the rounded DPP, then PBJT. With tax-inclusive prices the taxes are carved out of the
     shelf amount, so the total is exactly the sum of shelf prices plus service: it never drifts.
+    `discount` (a whole-sale discount) is shared between exempt and taxable items pro rata, half up.
     """
     items = list(items)
     subtotal = sum(item.amount for item in items)
     exempt = sum(item.amount for item in items if item.exempt)
-    goods_taxable = subtotal - exempt
+    if subtotal and discount:
+        exempt -= round_half_up(Fraction(discount * exempt, subtotal))
+    net_sale = subtotal - discount
+    goods_taxable = net_sale - exempt
     if not settings.enabled:
-        return SaleTax(subtotal, 0, 0, 0, 0, subtotal, 0, exempt)
-    service = round_half_up(Fraction(subtotal * settings.service_bp, _BP))
+        return SaleTax(subtotal, discount, 0, 0, 0, 0, net_sale, 0, exempt)
+    service = round_half_up(Fraction(net_sale * settings.service_bp, _BP))
     if settings.service_taxed:
         taxed_service = service
     else:
@@ -148,12 +155,12 @@ def compute_tax(items: Iterable[TaxItem], settings: TaxSettings) -> SaleTax:
     ppn = round_half_up(dpp * ppn_rate)
     pbjt = round_half_up(net * pbjt_rate)
     if settings.prices_include_tax:
-        total = subtotal + service
+        total = net_sale + service
         taxable = gross - ppn - pbjt
     else:
-        total = subtotal + service + ppn + pbjt
+        total = net_sale + service + ppn + pbjt
         taxable = gross
-    return SaleTax(subtotal, service, dpp, ppn, pbjt, total, taxable, exempt)
+    return SaleTax(subtotal, discount, service, dpp, ppn, pbjt, total, taxable, exempt)
 
 
 def cash_round(total: int, step: int) -> tuple[int, int]:

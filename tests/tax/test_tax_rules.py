@@ -11,7 +11,7 @@ PPN_INCL = TaxSettings(enabled=True, prices_include_tax=True)
 
 def test_tax_is_off_by_default_and_the_total_is_the_subtotal():
     result = compute_tax([TaxItem(15_000), TaxItem(2_500)], TaxSettings())
-    assert result == SaleTax(17_500, 0, 0, 0, 0, 17_500, 0, 0)
+    assert result == SaleTax(17_500, 0, 0, 0, 0, 0, 17_500, 0, 0)
 
 
 def test_exclusive_ppn_is_12_percent_of_a_dpp_of_eleven_twelfths():
@@ -128,3 +128,13 @@ def test_cash_rounding_goes_to_the_nearest_step_ties_to_the_customer(total, step
 def test_cash_rounding_refuses_other_steps():
     with pytest.raises(TaxRuleError):
         cash_round(1_000, 50)
+
+
+def test_a_sale_discount_is_shared_pro_rata_between_taxable_and_exempt_items():
+    result = compute_tax([TaxItem(60_000), TaxItem(60_000, exempt=True)], PPN, discount=12_000)
+    assert (result.exempt, result.dpp, result.ppn, result.total) == (54_000, 49_500, 5_940, 113_940)
+
+
+def test_an_inclusive_discounted_total_is_the_shelf_total_less_the_discount():
+    result = compute_tax([TaxItem(33_333), TaxItem(4_444, exempt=True)], PPN_INCL, discount=777)
+    assert result.total == 33_333 + 4_444 - 777
