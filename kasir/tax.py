@@ -8,9 +8,10 @@ not by today's settings. The one rounding rule is documented in docs/tax.md.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from fractions import Fraction
-from typing import Iterable
 
 RULE_VERSION = 1
 CASH_ROUNDING_STEPS = (0, 100, 500)
@@ -176,3 +177,41 @@ def cash_round(total: int, step: int) -> tuple[int, int]:
     low = total - total % step
     rounded = low + step if (total - low) * 2 > step else low
     return rounded, rounded - total
+
+
+_PERCENT = re.compile(r"(\d{1,2})(?:[.,](\d{1,2}))?")
+_PERCENT_FIELDS = {"ppn": "PPN", "pbjt": "PBJT", "service": "Biaya layanan"}
+
+
+def parse_percent(text: str | None, label: str) -> int:
+    """ "12", "12,5" or "12.25" (percent, at most two decimals) -> basis points; empty means 0."""
+    cleaned = (text or "").strip().removesuffix("%").strip()
+    if not cleaned:
+        return 0
+    match = _PERCENT.fullmatch(cleaned)
+    if not match:
+        raise TaxRuleError(f"{label}: tulis persen seperti 12 atau 12,5.")
+    return int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+
+
+def format_percent(bp: int) -> str:
+    """Basis points as the form shows them: 1200 -> "12", 1250 -> "12,5"."""
+    whole, rest = divmod(bp, 100)
+    return f"{whole},{rest:02d}".rstrip("0").rstrip(",") if rest else str(whole)
+
+
+def settings_from_form(form: Mapping[str, str]) -> TaxSettings:
+    """The admin form (/admin/settings/tax) as a rule; TaxRuleError with an Indonesian message if invalid."""
+    rates = {name: parse_percent(form.get(name), label) for name, label in _PERCENT_FIELDS.items()}
+    dpp = form.get("dpp", "11/12")
+    if dpp not in ("11/12", "1/1"):
+        raise TaxRuleError("Pilih DPP 11/12 (barang non-mewah) atau 1/1 (nilai penuh).")
+    num, den = (int(part) for part in dpp.split("/"))
+    try:
+        rounding = int(form.get("cash_rounding", "0"))
+    except ValueError:
+        raise TaxRuleError("Pembulatan tunai harus 0, 100 atau 500.") from None
+    return TaxSettings(enabled=form.get("enabled") == "1", ppn_bp=rates["ppn"], dpp_num=num, dpp_den=den,
+                       pbjt_bp=rates["pbjt"], service_bp=rates["service"],
+                       service_taxed=form.get("service_taxed") == "1",
+                       prices_include_tax=form.get("prices_include_tax", "1") == "1", cash_rounding=rounding)
