@@ -5,13 +5,13 @@ from kasir.settings import tax_settings
 from kasir.tax import TaxSettings, format_percent, parse_percent
 
 CAFE = {"enabled": "1", "prices_include_tax": "0", "ppn": "12", "dpp": "11/12", "pbjt": "10", "service": "5,5",
-        "service_taxed": "0", "cash_rounding": "500"}
+        "service_taxed": "0"}
 
 
 def test_the_tax_page_shows_tax_off_in_bahasa_indonesia(auth, client):
     auth.login_admin()
     page = client.get("/admin/settings/tax").get_data(as_text=True)
-    assert "Pengaturan Pajak" in page and "Tarif PPN (%)" in page and "Pembulatan tunai" in page
+    assert "Pengaturan Pajak" in page and "Tarif PPN (%)" in page and "Biaya layanan (%)" in page
     assert '<option value="0" selected>Nonaktif</option>' in page
 
 
@@ -21,7 +21,7 @@ def test_admin_saves_the_tax_rule_and_it_is_audited(app, auth, client):
     assert response.status_code == 302
     with app.app_context():
         assert tax_settings() == TaxSettings(enabled=True, prices_include_tax=False, pbjt_bp=1_000, service_bp=550,
-                                             service_taxed=False, cash_rounding=500)
+                                             service_taxed=False)
         entry = db.session.scalar(db.select(AuditLog).where(AuditLog.action == "SaveConfig"))
         assert entry.target == "tax"
 
