@@ -2,7 +2,7 @@
 from datetime import date, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import DateTime, TypeDecorator
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -120,6 +120,7 @@ class Product(db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    tax_exempt: Mapped[bool] = mapped_column(default=False, server_default=false())  # no PPN/PBJT (kasir/tax.py)
 
 
 SALE_OPEN = "OPEN"
@@ -162,6 +163,13 @@ class Sale(db.Model):
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     void_reason: Mapped[str | None] = mapped_column(String(200))
+    # Tax figures as sold and the rule they came from (kasir/tax.py: TaxSettings.from_text(tax_rule)).
+    service_charge: Mapped[int] = mapped_column(Money, default=0, server_default="0")
+    tax_dpp: Mapped[int] = mapped_column(Money, default=0, server_default="0")
+    tax_ppn: Mapped[int] = mapped_column(Money, default=0, server_default="0")
+    tax_pbjt: Mapped[int] = mapped_column(Money, default=0, server_default="0")
+    cash_rounding: Mapped[int] = mapped_column(Money, default=0, server_default="0")
+    tax_rule: Mapped[str | None] = mapped_column(Text)
 
     register: Mapped[Register] = relationship()
     cashier: Mapped[User | None] = relationship(foreign_keys=[cashier_id])

@@ -13,6 +13,8 @@ from .models import SALE_OPEN, SALE_PAID, SALE_VOID, Product, Register, Sale, Sa
 from .money import MoneyError, format_rupiah, parse_rupiah
 from .payments import states
 from .payments.models import Payment
+from .settings import tax_settings
+from .tax import TaxItem, compute_tax
 
 MAX_QUANTITY = 9999
 THANKS_SECONDS = timedelta(seconds=6)
@@ -111,7 +113,13 @@ def recalculate(sale: Sale) -> None:
         item.discount = Discount(item.discount, item.discount_percent).of(item.gross)
     sale.subtotal = sum(item.line_total for item in sale.items)
     sale.discount = Discount(sale.discount, sale.discount_percent).of(sale.subtotal)
-    sale.total = sale.subtotal - sale.discount
+    rule = tax_settings()
+    figures = compute_tax([TaxItem(item.line_total, bool(item.product and item.product.tax_exempt))
+                           for item in sale.items], rule, sale.discount)
+    sale.total = figures.total
+    sale.service_charge, sale.tax_dpp, sale.tax_ppn, sale.tax_pbjt = (figures.service, figures.dpp, figures.ppn,
+                                                                       figures.pbjt)
+    sale.tax_rule = rule.to_text() if rule.enabled else None
 
 
 def _item(sale: Sale, item_id: int) -> SaleItem:

@@ -1,6 +1,9 @@
 """Shop settings kept in the `settings` table, edited in admin."""
 from .extensions import db
 from .models import Setting
+from .tax import TaxSettings
+
+TAX_RULE_KEY = "tax_rule"
 
 SHOP_DEFAULTS = {
     "shop_name": "Toko Kasir",
@@ -24,3 +27,12 @@ def set_setting(key: str, value: str) -> None:
 def shop_profile() -> dict[str, str]:
     rows = {row.key: row.value for row in db.session.scalars(db.select(Setting).where(Setting.key.in_(SHOP_DEFAULTS)))}
     return {key: rows.get(key, default) for key, default in SHOP_DEFAULTS.items()}
+
+
+def tax_settings() -> TaxSettings:
+    """The shop's current tax rule (off when never set); a sale copies it when its cart is totalled."""
+    return TaxSettings.from_text(get_setting(TAX_RULE_KEY))
+
+
+def set_tax_settings(rule: TaxSettings) -> None:
+    set_setting(TAX_RULE_KEY, rule.to_text())

@@ -1,3 +1,11 @@
 """Back office: catalogue, users, sales and shop settings."""
-from . import backups, monitoring, payment_settings, payments, reports, routes  # noqa: F401  (views attach to bp)
+from . import (  # noqa: F401  (views attach to bp)
+    backups,
+    monitoring,
+    payment_settings,
+    payments,
+    reports,
+    routes,
+    tax_settings,
+)
 from .blueprint import bp  # noqa: F401

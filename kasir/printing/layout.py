@@ -6,6 +6,7 @@ from datetime import datetime
 from ..clock import format_wib
 from ..models import METHOD_CASH, METHOD_DEBIT, METHOD_LABELS, METHOD_QRIS, METHOD_SPLIT, SALE_VOID, Sale, Tender
 from ..money import format_number
+from ..tax import TaxSettings, format_percent
 
 COLUMNS = {58: 32, 80: 48}
 
@@ -57,6 +58,22 @@ def _tender_lines(tender: Tender, columns: int, split: bool) -> list[Line]:
     return lines
 
 
+def _tax_lines(sale: Sale, columns: int) -> list[Line]:
+    """Service, DPP, PPN and PBJT as the sale stored them, with the rates of the sale's own rule."""
+    if not sale.tax_rule:
+        return []
+    rule = TaxSettings.from_text(sale.tax_rule)
+    included = " (termasuk)" if rule.prices_include_tax else ""
+    rows = []
+    if sale.service_charge:
+        rows.append((f"Biaya layanan {format_percent(rule.service_bp)}%", sale.service_charge))
+    if rule.ppn_bp:
+        rows += [("DPP", sale.tax_dpp), (f"PPN {format_percent(rule.ppn_bp)}%{included}", sale.tax_ppn)]
+    if rule.pbjt_bp:
+        rows.append((f"PBJT {format_percent(rule.pbjt_bp)}%{included}", sale.tax_pbjt))
+    return [Line(two_columns(label, format_number(amount), columns)) for label, amount in rows]
+
+
 def build_receipt(sale: Sale, shop: dict[str, str], width_mm: int = 58) -> Receipt:
     columns = COLUMNS.get(width_mm, COLUMNS[58])
     lines = [Line(part, bold=True, align="center", large=True) for part in textwrap.wrap(shop["shop_name"], columns)]
@@ -75,10 +92,12 @@ def build_receipt(sale: Sale, shop: dict[str, str], width_mm: int = 58) -> Recei
             label = f"  Diskon {item.discount_percent}%" if item.discount_percent else "  Diskon"
             lines.append(Line(two_columns(label, f"-{format_number(item.discount)}", columns)))
     lines.append(_rule(columns))
-    if sale.discount:
+    if sale.discount or sale.tax_rule:
         lines.append(Line(two_columns("Subtotal", format_number(sale.subtotal), columns)))
+    if sale.discount:
         label = f"Diskon {sale.discount_percent}%" if sale.discount_percent else "Diskon"
         lines.append(Line(two_columns(label, f"-{format_number(sale.discount)}", columns)))
+    lines += _tax_lines(sale, columns)
     lines.append(Line(two_columns("TOTAL", f"Rp {format_number(sale.total)}", columns), bold=True))
     method = METHOD_LABELS.get(sale.method or "", sale.method or "-")
     lines.append(Line(two_columns("Bayar", method, columns)))

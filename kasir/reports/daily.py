@@ -33,7 +33,9 @@ from ..payments.refunds import refunded_amount, refunds_between
 METHODS = (METHOD_CASH, METHOD_DEBIT, METHOD_QRIS)
 TOP_PRODUCTS = 10
 CSV_COLUMNS = ("nomor", "tanggal_bisnis", "lunas", "kasir", "register", "metode", "subtotal", "diskon", "total",
-               "status", "alasan_batal", "tunai", "debit", "qris")
+               "status", "alasan_batal", "tunai", "debit", "qris", "biaya_layanan", "dpp", "ppn", "pbjt",
+               "pembulatan_tunai")
+TAX_FIGURES = (Sale.service_charge, Sale.tax_dpp, Sale.tax_ppn, Sale.tax_pbjt, Sale.cash_rounding)
 EXPORT_BATCH = 500
 CHART_WIDTH, CHART_HEIGHT, CHART_BASELINE = 480, 160, 140
 
@@ -158,6 +160,8 @@ class SalesReport:
     hourly_counts: list[int] = field(default_factory=lambda: [0] * 24)
     discount_count: int = 0  # discounts given on paid sales (each discounted line and each sale discount)
     discount_total: int = 0
+    # Sums of the paid sales' stored tax figures (docs/tax.md): service, DPP, PPN, PBJT, cash rounding.
+    tax: dict[str, int] = field(default_factory=dict)
 
     @property
     def net_total(self) -> int:
@@ -254,6 +258,13 @@ def discounts_in(date_from: date, date_to: date) -> tuple[int, int]:
     return lines[0] + sales[0], int(lines[1]) + int(sales[1])
 
 
+def tax_in(date_from: date, date_to: date) -> dict[str, int]:
+    """Service charge, DPP, PPN, PBJT and cash rounding summed over the range's paid sales, as they were sold."""
+    sums = db.session.execute(_sales_in(date_from, date_to, SALE_PAID).with_only_columns(
+        *(func.coalesce(func.sum(column), 0) for column in TAX_FIGURES))).one()
+    return {column.key: int(value) for column, value in zip(TAX_FIGURES, sums, strict=True)}
+
+
 def late_payments_between(start: datetime, end: datetime) -> int:
     """QRIS paid in [start, end) after the QR had expired or been cancelled (flagged for review)."""
     return db.session.scalar(db.select(func.count(Payment.id))
@@ -293,6 +304,7 @@ def build_report(date_from: date, date_to: date | None = None) -> SalesReport:
         overpayments=overpayments(start, end), short_sales=short_sales(start, end),
         top_products=_top_products(date_from, date_to))
     report.discount_count, report.discount_total = discounts_in(date_from, date_to)
+    report.tax = tax_in(date_from, date_to)
     for paid_at, total in db.session.execute(_sales_in(date_from, date_to, SALE_PAID)
                                              .with_only_columns(Sale.paid_at, Sale.total)):
         hour = to_wib(paid_at).hour
@@ -317,5 +329,6 @@ def export_csv(date_from: date, date_to: date) -> Iterator[str]:
     yield from csv_lines(CSV_COLUMNS, (
         [sale.display_number, sale.business_date.isoformat(), format_wib(sale.paid_at, "%Y-%m-%d %H:%M:%S"),
          sale.cashier.display_name if sale.cashier else "", sale.register.code, sale.method or "", sale.subtotal,
-         sale.discount, sale.total, sale.status, sale.void_reason or "", *(int(amount) for amount in amounts)]
+         sale.discount, sale.total, sale.status, sale.void_reason or "", *(int(amount) for amount in amounts),
+         *(getattr(sale, column.key) for column in TAX_FIGURES)]
         for sale, *amounts in rows))
