@@ -126,6 +126,7 @@ class Product(db.Model):
 SALE_OPEN = "OPEN"
 SALE_PAID = "PAID"
 SALE_VOID = "VOID"
+SALE_HELD = "HELD"  # a parked cart (held_bills): not the register's cart until resumed
 
 METHOD_CASH = "CASH"
 METHOD_DEBIT = "DEBIT"
@@ -215,6 +216,21 @@ class SaleItem(db.Model):
     @property
     def line_total(self) -> int:
         return self.gross - self.discount
+
+
+class HeldBill(db.Model):
+    """A parked cart ("Simpan"): its sale waits in HELD until a cashier of the register resumes it."""
+
+    __tablename__ = "held_bills"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    register_id: Mapped[int] = mapped_column(ForeignKey("registers.id"), index=True)
+    cashier_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    sale_id: Mapped[int] = mapped_column(ForeignKey("sales.id", ondelete="CASCADE"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    sale: Mapped[Sale] = relationship()
+    cashier: Mapped[User | None] = relationship()
 
 
 class Tender(db.Model):

@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0014_tax'
-down_revision = '0012_leases'
+down_revision = "0013_payment_methods"
 branch_labels = None
 depends_on = None
 
