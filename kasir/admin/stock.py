@@ -79,15 +79,21 @@ def stock_product(product_id: int):
         400 if errors else 200
 
 
-@bp.route("/stock/movements.csv")
-@admin_required
-def stock_movements_export():
-    """The whole stock ledger, oldest first, streamed."""
+def _ledger_lines():
+    """The ledger's CSV lines; the query runs inside the streamed response (a generator), as product export's."""
     query = (db.select(StockMovement.at, Product.sku, Product.name, StockMovement.kind, StockMovement.change,
                        StockMovement.stock_after, StockMovement.reason, StockMovement.actor)
              .join(Product, Product.id == StockMovement.product_id).order_by(StockMovement.id)
              .execution_options(yield_per=500))
-    rows = ((format_wib(at, "%Y-%m-%d %H:%M:%S"), sku, name, kind, change, after, reason, actor)
-            for at, sku, name, kind, change, after, reason, actor in db.session.execute(query))
-    return Response(stream_with_context(csv_lines(LEDGER_HEADER, rows)), mimetype="text/csv",
+    yield from csv_lines(LEDGER_HEADER, ((format_wib(at, "%Y-%m-%d %H:%M:%S"), sku, name, kind, change, after,
+                                          reason, actor)
+                                         for at, sku, name, kind, change, after, reason, actor
+                                         in db.session.execute(query)))
+
+
+@bp.route("/stock/movements.csv")
+@admin_required
+def stock_movements_export():
+    """The whole stock ledger, oldest first, streamed."""
+    return Response(stream_with_context(_ledger_lines()), mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=mutasi-stok.csv"})
