@@ -4,6 +4,7 @@ A product's barcode is printed as EAN-13 when it is a valid EAN-13 (13 digits, r
 Code128 (its barcode, or its SKU when it has none), which any scanner at the till reads back.
 """
 import io
+import re
 from dataclasses import dataclass
 
 from ..models import Product
@@ -73,4 +74,13 @@ def barcode_svg(label: Label) -> str:
     output = io.BytesIO()
     symbol.write(output, options=SVG_OPTIONS)
     text = output.getvalue().decode("utf-8")
-    return text[text.index("<svg"):]
+    # The page's CSP refuses style attributes, which would leave every rect black: presentation attributes.
+    return STYLE_ATTRIBUTE.sub(_presentation_attributes, text[text.index("<svg"):])
+
+
+STYLE_ATTRIBUTE = re.compile(r'style="([^"]*)"')
+
+
+def _presentation_attributes(match: re.Match) -> str:
+    pairs = (part.split(":", 1) for part in match.group(1).split(";") if ":" in part)
+    return " ".join(f'{name.strip()}="{value.strip()}"' for name, value in pairs)

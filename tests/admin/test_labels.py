@@ -89,3 +89,8 @@ def test_printing_labels_without_a_printer_is_refused_in_indonesian(admin, app):
 
 def test_the_label_page_lists_products_to_choose(admin):
     assert "Indomie Goreng 85 g" in admin.get("/admin/labels").get_data(as_text=True)
+
+
+def test_the_sheet_svg_has_no_style_attributes_the_csp_would_refuse(admin, app):
+    page = admin.get(f"/admin/labels/sheet?product={product_id(app, 'SKU0001')}").get_data(as_text=True)
+    assert "<svg" in page and "style=" not in page and 'fill="white"' in page

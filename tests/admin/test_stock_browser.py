@@ -31,3 +31,18 @@ def test_products_at_their_threshold_are_listed_as_stok_menipis(admin_page, serv
     shot = screenshots / "stock-low.png"
     page.screenshot(path=shot, full_page=True)
     keep(shot, "stock-low.png")
+
+
+def test_the_a4_label_sheet_shows_chosen_products_with_barcodes(admin_page, served_app, screenshots):
+    page = admin_page
+    page.goto(f"{served_app}/admin/labels")
+    for box in page.locator("input[name=product]").all()[:9]:
+        box.check()
+    with page.expect_popup() as popup:
+        page.click("text=Lembar label A4")
+    sheet = popup.value
+    sheet.wait_for_load_state()
+    assert sheet.locator(".label svg").count() == 9
+    shot = screenshots / "stock-labels.png"
+    sheet.screenshot(path=shot, full_page=True)
+    keep(shot, "stock-labels.png")
