@@ -176,6 +176,8 @@ class Sale(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The e-receipt's unguessable link (/r/<token>), given when the sale is paid.
+    receipt_token: Mapped[str | None] = mapped_column(String(48), index=True, unique=True)
     voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     void_reason: Mapped[str | None] = mapped_column(String(200))
 

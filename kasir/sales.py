@@ -1,4 +1,5 @@
 """Cart and sale rules: the OPEN sale of a register is its cart; paying numbers and closes it."""
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -233,6 +234,7 @@ def mark_paid(sale: Sale, method: str) -> None:
     sale.method = method
     sale.status = SALE_PAID
     sale.paid_at = utcnow()
+    sale.receipt_token = sale.receipt_token or secrets.token_urlsafe(24)
     _move_stock(sale, -1, sale.cashier.username if sale.cashier else None)
     show_thanks_on_display(sale.register_id)
     sale_paid.send(sale)

@@ -1,4 +1,4 @@
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, make_response, redirect, render_template, request, url_for
 
 from .. import approvals, audit
 from ..auth import login_required
@@ -82,3 +82,18 @@ def print_receipt(sale_id):
 def status():
     """The cashier's banner of receipts not printed yet after a failed try; empty when there are none."""
     return render_template("printing/_status.html", unprinted=queue.unprinted_jobs())
+
+
+@bp.route("/r/<token>")
+def ereceipt(token):
+    """The e-receipt a customer opens on a phone: read-only, no login, found only by its unguessable token."""
+    if not 20 <= len(token) <= 48:
+        abort(404)
+    sale = db.session.scalar(db.select(Sale).where(Sale.receipt_token == token))
+    if sale is None or sale.status == SALE_OPEN:
+        abort(404)
+    response = make_response(render_template("printing/ereceipt.html", receipt=build_receipt(sale, shop_profile()),
+                                             sale=sale))
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response

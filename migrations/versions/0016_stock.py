@@ -1,4 +1,4 @@
-"""stock: per-product low-stock threshold and the stock movements ledger
+"""stock: per-product low-stock threshold, the stock movements ledger, sales.receipt_token (e-receipt link)
 
 Revision ID: 0016_stock
 Revises: 0012_leases
@@ -16,6 +16,9 @@ depends_on = None
 
 
 def upgrade():
+    with op.batch_alter_table('sales', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('receipt_token', sa.String(length=48), nullable=True))
+        batch_op.create_index(batch_op.f('ix_sales_receipt_token'), ['receipt_token'], unique=True)
     with op.batch_alter_table('products', schema=None) as batch_op:
         batch_op.add_column(sa.Column('low_stock_threshold', sa.Integer(), server_default='0', nullable=False))
     op.create_table(
@@ -43,3 +46,6 @@ def downgrade():
     op.drop_table('stock_movements')
     with op.batch_alter_table('products', schema=None) as batch_op:
         batch_op.drop_column('low_stock_threshold')
+    with op.batch_alter_table('sales', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_sales_receipt_token'))
+        batch_op.drop_column('receipt_token')
