@@ -7,7 +7,7 @@ from ..extensions import db
 from ..models import PRINT_PRINTED, SALE_OPEN, Sale
 from ..settings import shop_profile
 from ..web import is_htmx, toast
-from . import queue
+from . import ereceipt, queue
 from .backends import PrinterError
 from .blueprint import bp
 from .layout import COLUMNS, build_receipt
@@ -85,7 +85,7 @@ def status():
 
 
 @bp.route("/r/<token>")
-def ereceipt(token):
+def public_receipt(token):
     """The e-receipt a customer opens on a phone: read-only, no login, found only by its unguessable token."""
     if not 20 <= len(token) <= 48:
         abort(404)
@@ -97,3 +97,16 @@ def ereceipt(token):
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
+
+
+@bp.route("/receipts/<int:sale_id>/whatsapp")
+@login_required
+def whatsapp(sale_id):
+    """Open WhatsApp with the receipt as text, to the number the cashier typed."""
+    sale = _closed_sale_or_404(sale_id)
+    try:
+        link = ereceipt.whatsapp_link(build_receipt(sale, shop_profile(), printer_settings().width_mm),
+                                      request.args.get("phone", ""))
+    except ereceipt.PhoneError as exc:
+        return render_template("printing/ereceipt_error.html", message=str(exc)), 400
+    return redirect(link)
