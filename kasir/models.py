@@ -117,10 +117,26 @@ class Product(db.Model):
     category: Mapped[str] = mapped_column(String(60), default="Lainnya", index=True)
     price: Mapped[int] = mapped_column(Money)
     stock: Mapped[int] = mapped_column(default=0)
+    # At or below this stock the product is "Stok Menipis" (0: no alert).
+    low_stock_threshold: Mapped[int] = mapped_column(default=0, server_default="0")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     tax_exempt: Mapped[bool] = mapped_column(default=False, server_default=false())  # no PPN/PBJT (kasir/tax.py)
+
+
+class StockMovement(db.Model):
+    """One change of a product's stock, written with it by `kasir.stock.move` (the stock ledger)."""
+    __tablename__ = "stock_movements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    change: Mapped[int]
+    stock_after: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    actor: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 SALE_OPEN = "OPEN"
@@ -162,6 +178,8 @@ class Sale(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The e-receipt's unguessable link (/r/<token>), given when the sale is paid.
+    receipt_token: Mapped[str | None] = mapped_column(String(48), index=True, unique=True)
     voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     void_reason: Mapped[str | None] = mapped_column(String(200))
     # Tax figures as sold and the rule they came from (kasir/tax.py: TaxSettings.from_text(tax_rule)).

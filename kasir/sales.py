@@ -1,11 +1,12 @@
 """Cart and sale rules: the OPEN sale of a register is its cart; paying numbers and closes it."""
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
 from blinker import Namespace
 from sqlalchemy import bindparam, func, update
 
-from . import approvals, audit
+from . import approvals, audit, stock
 from .clock import business_date, utcnow
 from .database import write_transaction
 from .extensions import db
@@ -220,12 +221,12 @@ def _next_number(register_id: int, day) -> int:
     return (highest or 0) + 1
 
 
-def _move_stock(sale: Sale, direction: int) -> None:
+def _move_stock(sale: Sale, direction: int, actor: str | None = None) -> None:
     # Stock may go below zero: the goods are already in the customer's hands, the count was wrong.
+    kind = stock.SALE if direction < 0 else stock.RETURN
+    reason = f"Transaksi {sale.display_number}" if direction < 0 else f"Batal {sale.display_number}"
     for item in sale.items:
-        db.session.execute(
-            update(Product).where(Product.id == item.product_id).values(stock=Product.stock + direction * item.quantity)
-        )
+        stock.move(item.product_id, direction * item.quantity, kind, reason, actor or "system")
 
 
 def reserve_number(sale: Sale) -> None:
@@ -241,7 +242,8 @@ def mark_paid(sale: Sale, method: str) -> None:
     sale.method = method
     sale.status = SALE_PAID
     sale.paid_at = utcnow()
-    _move_stock(sale, -1)
+    sale.receipt_token = sale.receipt_token or secrets.token_urlsafe(24)
+    _move_stock(sale, -1, sale.cashier.username if sale.cashier else None)
     show_thanks_on_display(sale.register_id)
     sale_paid.send(sale)
 
@@ -266,7 +268,7 @@ def void_sale(sale_id: int, admin: User, reason: str) -> Sale:
         sale.voided_at = utcnow()
         sale.voided_by = admin
         sale.void_reason = reason
-        _move_stock(sale, +1)
+        _move_stock(sale, +1, admin.username)
         audit.record("VoidSale", sale.display_number,
                      detail=f"total={sale.total} approved_by={admin.username} reason={reason}")
     return sale

@@ -1,4 +1,4 @@
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, make_response, redirect, render_template, request, url_for
 
 from .. import approvals, audit
 from ..auth import login_required
@@ -7,7 +7,7 @@ from ..extensions import db
 from ..models import PRINT_PRINTED, SALE_OPEN, Sale
 from ..settings import shop_profile
 from ..web import is_htmx, toast
-from . import queue
+from . import ereceipt, queue
 from .backends import PrinterError
 from .blueprint import bp
 from .layout import COLUMNS, build_receipt
@@ -82,3 +82,31 @@ def print_receipt(sale_id):
 def status():
     """The cashier's banner of receipts not printed yet after a failed try; empty when there are none."""
     return render_template("printing/_status.html", unprinted=queue.unprinted_jobs())
+
+
+@bp.route("/r/<token>")
+def public_receipt(token):
+    """The e-receipt a customer opens on a phone: read-only, no login, found only by its unguessable token."""
+    if not 20 <= len(token) <= 48:
+        abort(404)
+    sale = db.session.scalar(db.select(Sale).where(Sale.receipt_token == token))
+    if sale is None or sale.status == SALE_OPEN:
+        abort(404)
+    response = make_response(render_template("printing/ereceipt.html", receipt=build_receipt(sale, shop_profile()),
+                                             sale=sale))
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.route("/receipts/<int:sale_id>/whatsapp")
+@login_required
+def whatsapp(sale_id):
+    """Open WhatsApp with the receipt as text, to the number the cashier typed."""
+    sale = _closed_sale_or_404(sale_id)
+    try:
+        link = ereceipt.whatsapp_link(build_receipt(sale, shop_profile(), printer_settings().width_mm),
+                                      request.args.get("phone", ""))
+    except ereceipt.PhoneError as exc:
+        return render_template("printing/ereceipt_error.html", message=str(exc)), 400
+    return redirect(link)
