@@ -35,12 +35,9 @@ def product_list():
     search = request.args.get("q", "").strip()[:60]
     category = request.args.get("category", "")[:60]
     page = max(request.args.get("page", 1, type=int), 1)
-    query = db.select(Product)
-    if search:
-        query = query.where(Product.name.ilike(f"%{search}%") | (Product.sku == search) | (Product.barcode == search))
-    if category:
-        query = query.where(Product.category == category)
-    pagination = db.paginate(query.order_by(Product.category, Product.name), page=page, per_page=PAGE_SIZE,
+    query = products.search(search, category=category, include_inactive=True, limit=None)
+    query = query.order_by(None).order_by(Product.category, Product.name)
+    pagination = db.paginate(query, page=page, per_page=PAGE_SIZE,
                              error_out=False)
     categories = db.session.scalars(db.select(Product.category).distinct().order_by(Product.category)).all()
     return render_template("admin/products.html", pagination=pagination, search=search, category=category,
