@@ -3,7 +3,7 @@ from datetime import date
 
 from flask import Response, current_app, flash, g, redirect, render_template, request, stream_with_context, url_for
 
-from .. import approvals, audit, products, sales
+from .. import approvals, attention, audit, products, sales
 from ..auth import admin_required, keep_session
 from ..auth.service import AccountError, create_user, validate_password, validate_pin
 from ..clock import business_date
@@ -25,8 +25,9 @@ PAGE_SIZE = 50
 @bp.route("")
 @admin_required
 def index():
-    """Today's figures, as the day report counts them (kasir.reports.daily)."""
-    return render_template("admin/index.html", report=daily.build_report(business_date()))
+    """Today's figures, as the day report counts them (kasir.reports.daily), and what needs the owner."""
+    report = daily.build_report(business_date())
+    return render_template("admin/index.html", report=report, notices=attention.notices(report))
 
 
 @bp.route("/products")
