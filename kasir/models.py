@@ -109,6 +109,8 @@ class Register(db.Model):
 
 class Product(db.Model):
     __tablename__ = "products"
+    # The till's grid and search: active products in name order (kasir.products.search).
+    __table_args__ = (Index("ix_products_active_name", "active", "name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sku: Mapped[str] = mapped_column(String(40), unique=True)

@@ -30,6 +30,31 @@ class ImportResult:
     errors: list[tuple[int, str]] = field(default_factory=list)  # (CSV line number, message)
 
 
+def search(text: str, *, category: str = "", include_inactive: bool = False, limit: int | None = 60):
+    """The catalogue search both the till and the admin use: what a cashier types or scans.
+
+    A barcode or SKU matches exactly; otherwise every typed word must start a word of the name, in any
+    order ("goreng indomie" finds "Indomie Goreng"). Inactive products are left out unless asked for."""
+    words = text.lower().split()[:8]
+    query = db.select(Product)
+    if not include_inactive:
+        query = query.where(Product.active.is_(True))
+    if category:
+        query = query.where(Product.category == category)
+    if words:
+        # A barcode or SKU first, on their unique indexes: OR-ed into the name test it would scan every row.
+        code = text.strip()
+        coded = db.session.scalar(db.select(Product.id).where((Product.barcode == code) | (Product.sku == code)))
+        if coded is not None:
+            query = query.where(Product.id == coded)
+        else:
+            name = db.func.lower(Product.name)
+            query = query.where(*(db.or_(name.startswith(word, autoescape=True),
+                                         name.contains(" " + word, autoescape=True)) for word in words))
+    query = query.order_by(Product.name)
+    return query.limit(limit) if limit else query
+
+
 def _flag(text: str | None, default: bool = True) -> bool:
     value = (text or "").strip().lower()
     if not value:

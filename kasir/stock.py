@@ -17,6 +17,12 @@ KINDS = (SALE, RECEIVED, WASTE, COUNT, RETURN)
 ADJUSTMENTS = (RECEIVED, WASTE, COUNT)
 
 
+def is_low():
+    """The condition of an active product at or below its low-stock threshold (0 means no alert)."""
+    return db.and_(Product.active.is_(True), Product.low_stock_threshold > 0,
+                   Product.stock <= Product.low_stock_threshold)
+
+
 class StockError(ValueError):
     """A stock rule refused the change; the message is shown to staff as is."""
 

@@ -3,7 +3,7 @@ from datetime import date
 
 from flask import Response, current_app, flash, g, redirect, render_template, request, stream_with_context, url_for
 
-from .. import approvals, audit, products, sales
+from .. import approvals, attention, audit, products, sales
 from ..auth import admin_required, keep_session
 from ..auth.service import AccountError, create_user, validate_password, validate_pin
 from ..clock import business_date
@@ -25,8 +25,9 @@ PAGE_SIZE = 50
 @bp.route("")
 @admin_required
 def index():
-    """Today's figures, as the day report counts them (kasir.reports.daily)."""
-    return render_template("admin/index.html", report=daily.build_report(business_date()))
+    """Today's figures, as the day report counts them (kasir.reports.daily), and what needs the owner."""
+    report = daily.build_report(business_date())
+    return render_template("admin/index.html", report=report, notices=attention.notices(report))
 
 
 @bp.route("/products")
@@ -35,12 +36,9 @@ def product_list():
     search = request.args.get("q", "").strip()[:60]
     category = request.args.get("category", "")[:60]
     page = max(request.args.get("page", 1, type=int), 1)
-    query = db.select(Product)
-    if search:
-        query = query.where(Product.name.ilike(f"%{search}%") | (Product.sku == search) | (Product.barcode == search))
-    if category:
-        query = query.where(Product.category == category)
-    pagination = db.paginate(query.order_by(Product.category, Product.name), page=page, per_page=PAGE_SIZE,
+    query = products.search(search, category=category, include_inactive=True, limit=None)
+    query = query.order_by(None).order_by(Product.category, Product.name)
+    pagination = db.paginate(query, page=page, per_page=PAGE_SIZE,
                              error_out=False)
     categories = db.session.scalars(db.select(Product.category).distinct().order_by(Product.category)).all()
     return render_template("admin/products.html", pagination=pagination, search=search, category=category,

@@ -27,8 +27,7 @@ def _quantity(text: str | None) -> int | None:
 def stock_low():
     """Active products at or below their threshold (a threshold of 0 means no alert)."""
     rows = db.session.scalars(
-        db.select(Product).where(Product.active.is_(True), Product.low_stock_threshold > 0,
-                                 Product.stock <= Product.low_stock_threshold)
+        db.select(Product).where(stock.is_low())
         .order_by(Product.stock - Product.low_stock_threshold, Product.name)
     ).all()
     return render_template("admin/stock_low.html", products=rows)

@@ -4,6 +4,7 @@ import re
 from flask import g, redirect, render_template, request, url_for
 
 from .. import approvals, sales, tenders
+from .. import products as products_service
 from ..auth import login_required
 from ..auth.approval import approved, approver_from_form, ask_approval
 from ..database import write_transaction
@@ -57,14 +58,7 @@ def cart_action(action):
 
 
 def product_query(search: str, category: str):
-    query = db.select(Product).where(Product.active.is_(True))
-    if category:
-        query = query.where(Product.category == category)
-    if search:
-        pattern = f"%{search.strip()}%"
-        query = query.where(Product.name.ilike(pattern) | (Product.barcode == search.strip())
-                            | (Product.sku == search.strip()))
-    return query.order_by(Product.name).limit(GRID_LIMIT)
+    return products_service.search(search, category=category, limit=GRID_LIMIT)
 
 
 @bp.route("/register", methods=["GET", "POST"])
