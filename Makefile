@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# The suite runs on every core (pytest-xdist): each test has its own database, server and port.
+PYTEST_WORKERS ?= auto
 
 # Settings come from the environment or from .env, which `python -m kasir` reads (the environment wins).
 
@@ -28,7 +30,7 @@ run: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	$(PY) -m ruff check .
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # Lint and import order (ruff, configured in pyproject.toml); `make test` runs it first.
 lint: $(VENV)/.dev
@@ -41,7 +43,7 @@ test-postgres: $(VENV)/.dev
 	trap '.ci/postgres stop "$$dir"; rm -rf "$$dir"' EXIT && \
 	url=$$(.ci/postgres start "$$dir") && \
 	echo "TEST_DATABASE_URL=$$url" && \
-	TEST_DATABASE_URL="$$url" $(PY) -m pytest $(PYTEST_ARGS)
+	TEST_DATABASE_URL="$$url" $(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # The fuzz stage alone (it is part of `make test` too): bounded and derandomized, under 2 minutes.
 fuzz: $(VENV)/.dev
