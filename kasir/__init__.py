@@ -79,6 +79,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.globals["payment_methods"] = lambda: provider_class(active_provider_name()).methods
     app.jinja_env.globals["bank_names"] = payment_methods.BANKS
     app.jinja_env.filters["va_digits"] = payment_methods.group_digits
+    app.jinja_env.filters["method_noun"] = lambda method: payment_methods.NOUNS.get(method or "qris", "QR")
     app.jinja_env.globals["sale_received"] = tenders.received
     app.jinja_env.globals["sale_due"] = tenders.due
 

@@ -5,6 +5,8 @@ Names are what the API and the database carry; labels are what staff and custome
 QRIS, VA, LINK = "qris", "va", "link"
 METHODS = (QRIS, VA, LINK)
 LABELS = {QRIS: "QRIS", VA: "Transfer VA", LINK: "Bayar via HP"}
+# What the till calls an open payment of the method ("QR aktif", "VA aktif", "Link aktif").
+NOUNS = {QRIS: "QR", VA: "VA", LINK: "Link"}
 # Banks a virtual account can be opened at, with the name printed on screens and slips.
 BANKS = {"bca": "BCA", "bni": "BNI", "bri": "BRI", "cimb": "CIMB Niaga", "permata": "Permata",
          "mandiri": "Mandiri"}

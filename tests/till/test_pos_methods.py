@@ -49,6 +49,13 @@ def test_va_modal_shows_bank_grouped_number_amount_and_polls(auth, htmx):
     assert 'hx-trigger="every 1s, kasir:retry"' in html
 
 
+def test_an_open_va_is_called_a_va_on_the_till(auth, htmx):
+    html, _payment = start(auth, htmx, "/pos/checkout/va", bank="bca")
+    bar = htmx.get("/pos/money").get_data(as_text=True)
+    assert "VA aktif Rp 7.500" in bar and "QR aktif" not in bar
+    assert "Sisa setelah" not in html or "Sisa setelah VA ini" in html
+
+
 def test_va_without_a_bank_is_refused_and_nothing_is_made(auth, htmx):
     auth.login_cashier()
     htmx.post("/pos/cart/scan", data={"q": "SKU0001"})
