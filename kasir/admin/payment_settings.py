@@ -8,7 +8,7 @@ from ..money import parse_rupiah
 from ..payments import gateway_settings, health, refunds, states
 from ..payments.merchant import merchant_identity
 from ..payments.models import Payment
-from ..payments.providers import provider_class
+from ..payments.providers import provider_class, snap
 from ..payments.providers.base import ProviderError
 from ..payments.qris_text import city_from_address
 from ..redaction import redact
@@ -28,7 +28,10 @@ def payment_settings():
     errors: dict[str, str] = {}
     if request.method == "POST":
         try:
-            changed = gateway_settings.save(request.form)
+            # PEM uploads: read here, size-capped, so the settings module stays free of Flask's file objects.
+            files = {name: upload.read(gateway_settings.PEM_LIMIT + 1)
+                     for name, upload in request.files.items() if upload and upload.filename}
+            changed = gateway_settings.save(request.form, files)
         except gateway_settings.SettingsError as exc:
             db.session.rollback()
             errors = exc.errors
@@ -37,6 +40,7 @@ def payment_settings():
             audit.record("SaveConfig", "payments", detail=f"changed={','.join(changed) or 'nothing'}")
             db.session.commit()
             health.forget()
+            snap.forget_tokens()  # a SNAP token cached under old keys must not outlive them
             flash("Pengaturan pembayaran disimpan." if changed else "Tidak ada perubahan.", "success")
             return redirect(url_for("admin.payment_settings"))
     settings = gateway_settings.load()

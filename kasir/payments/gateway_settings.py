@@ -8,6 +8,8 @@ import logging
 import os
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import current_app
 
 from .. import qris, redaction, settings
@@ -36,6 +38,7 @@ class Field:
     label: str
     secret: bool = False
     config_default: str | None = None  # app config key holding the default (generated or from .env)
+    pem: str = ""  # "private" or "public": an RSA key in PEM; its env variable names a file (read at start)
 
 
 FIELDS = {field.name: field for field in (
@@ -51,7 +54,31 @@ FIELDS = {field.name: field for field in (
     Field("merchant_name", "merchant_name", "MERCHANT_NAME", "Nama merchant"),
     Field("merchant_city", "merchant_city", "MERCHANT_CITY", "Kota merchant", config_default="MERCHANT_CITY"),
     Field("merchant_nmid", "merchant_nmid", "MERCHANT_NMID", "NMID"),
+    # BI SNAP gateways (DESIGN §10): the app config default is what the environment or a test gave at start.
+    Field("doku_client_id", "doku_client_id", "DOKU_CLIENT_ID", "Client ID DOKU", config_default="DOKU_CLIENT_ID"),
+    Field("doku_secret_key", "doku_secret_key", "DOKU_SECRET_KEY", "Secret key DOKU (HMAC)", secret=True,
+          config_default="DOKU_SECRET_KEY"),
+    Field("doku_merchant_id", "doku_merchant_id", "DOKU_MERCHANT_ID", "Merchant ID DOKU",
+          config_default="DOKU_MERCHANT_ID"),
+    Field("doku_terminal_id", "doku_terminal_id", "DOKU_TERMINAL_ID", "Terminal ID DOKU",
+          config_default="DOKU_TERMINAL_ID"),
+    Field("doku_private_key", "doku_private_key", "DOKU_PRIVATE_KEY_FILE", "Private key RSA toko untuk DOKU",
+          secret=True, config_default="DOKU_PRIVATE_KEY", pem="private"),
+    Field("doku_public_key", "doku_public_key", "DOKU_PUBLIC_KEY_FILE", "Public key RSA DOKU", secret=True,
+          config_default="DOKU_PUBLIC_KEY", pem="public"),
+    Field("nicepay_client_id", "nicepay_client_id", "NICEPAY_CLIENT_ID", "Client ID NICEPAY (iMid)",
+          config_default="NICEPAY_CLIENT_ID"),
+    Field("nicepay_client_secret", "nicepay_client_secret", "NICEPAY_CLIENT_SECRET", "Client secret NICEPAY",
+          secret=True, config_default="NICEPAY_CLIENT_SECRET"),
+    Field("nicepay_store_id", "nicepay_store_id", "NICEPAY_STORE_ID", "Store ID NICEPAY",
+          config_default="NICEPAY_STORE_ID"),
+    Field("nicepay_private_key", "nicepay_private_key", "NICEPAY_PRIVATE_KEY_FILE",
+          "Private key RSA toko untuk NICEPAY", secret=True, config_default="NICEPAY_PRIVATE_KEY", pem="private"),
+    Field("nicepay_public_key", "nicepay_public_key", "NICEPAY_PUBLIC_KEY_FILE", "Public key RSA NICEPAY",
+          secret=True, config_default="NICEPAY_PUBLIC_KEY", pem="public"),
 )}
+IDENTIFIER_FIELDS = ("doku_client_id", "doku_merchant_id", "doku_terminal_id", "nicepay_client_id", "nicepay_store_id")
+PEM_LIMIT = 16_000  # bytes: a 4096-bit RSA key in PEM is about 3.3 KB
 
 
 class SettingsError(ValueError):
@@ -95,11 +122,42 @@ class PaymentSettings:
         return current_app.config["GATEWAY_CONNECT_TIMEOUT"], current_app.config["GATEWAY_READ_TIMEOUT"]
 
     def hint(self, name: str) -> str:
+        if FIELDS[name].pem:
+            return pem_hint(self.values[name])
         return mask(self.values[name]) if FIELDS[name].secret else self.values[name]
+
+
+def pem_hint(pem: str) -> str:
+    """"Kunci RSA tersimpan (…abcd)": the tail of the public key's SHA-256, never any of the PEM text."""
+    if not pem:
+        return ""
+    try:
+        public = _load_pem(pem, "private").public_key() if "PRIVATE KEY" in pem else _load_pem(pem, "public")
+    except ValueError:
+        return "Kunci RSA tersimpan (tidak terbaca)"
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return f"Kunci RSA tersimpan (…{digest.finalize().hex()[-4:]})"
+
+
+def _load_pem(pem: str, kind: str):
+    """The RSA key in `pem`; ValueError when it is not one (wrong kind, damaged, with a password, not RSA)."""
+    try:
+        if kind == "private":
+            key = serialization.load_pem_private_key(pem.encode(), password=None)
+        else:
+            key = serialization.load_pem_public_key(pem.encode())
+    except (ValueError, TypeError) as exc:
+        raise ValueError("not a PEM key") from exc
+    if not isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
+        raise ValueError("not an RSA key")
+    return key
 
 
 def _environment_value(field: Field) -> str | None:
     value = os.environ.get(field.env, "").strip()
+    if value and field.pem:  # the variable names a file, read into the app config at start
+        return str(current_app.config.get(field.config_default) or "") or None
     return value or None
 
 
@@ -194,17 +252,52 @@ def _check_static_payload(text: str) -> str:
     return payload
 
 
-def save(form) -> list[str]:
-    """Store admin's form: blank secret = keep the old one, `clear_<name>` removes it. Returns changed names."""
+def _clean_identifier(name: str, raw: str, errors: dict[str, str]) -> str:
+    value = raw.strip()
+    if any(char.isspace() for char in value) or len(value) > 64:
+        errors[name] = f"{FIELDS[name].label} tidak valid (tanpa spasi, maksimal 64 karakter)."
+    return value
+
+
+def _clean_pem(name: str, raw: str, errors: dict[str, str]) -> str:
+    """A pasted or uploaded RSA key of the right kind, as normalised PEM text; anything else is refused."""
+    kind = FIELDS[name].pem
+    text = raw.strip().replace("\r\n", "\n")
+    try:
+        if len(text) > PEM_LIMIT:
+            raise ValueError("too long")
+        _load_pem(text, kind)
+    except ValueError:
+        header = "-----BEGIN PRIVATE KEY-----" if kind == "private" else "-----BEGIN PUBLIC KEY-----"
+        adjective = "privat" if kind == "private" else "publik"
+        errors[name] = (f"{FIELDS[name].label} tidak valid: harus kunci RSA {adjective} dalam format PEM "
+                        f"({header} …) tanpa kata sandi.")
+        return ""
+    return text + "\n"
+
+
+def save(form, files=None) -> list[str]:
+    """Store admin's form: blank secret = keep the old one, `clear_<name>` removes it. Returns changed names.
+
+    `files` maps a PEM field's name to uploaded bytes (admin's file input); an upload wins over a paste.
+    """
+    files = files or {}
     current = load()
     errors: dict[str, str] = {}
     updates: dict[str, str] = {}
 
     for name, field in FIELDS.items():
-        if name in current.locked or name not in form and f"clear_{name}" not in form:
+        if name in current.locked or name not in form and name not in files and f"clear_{name}" not in form:
             continue
         raw = form.get(name, "")
-        if field.secret:
+        if field.pem:
+            upload = files.get(name) or b""
+            raw = upload.decode("utf-8", errors="replace") if upload else raw
+            if form.get(f"clear_{name}") == "1":
+                updates[name] = ""
+            elif raw.strip():
+                updates[name] = _clean_pem(name, raw, errors)
+        elif field.secret:
             if form.get(f"clear_{name}") == "1":
                 updates[name] = ""
             elif raw.strip():
@@ -225,6 +318,8 @@ def save(form) -> list[str]:
                     errors[name] = f"QRIS statis tidak valid: {describe_qris_error(exc)}."
             else:
                 updates[name] = ""
+        elif name in IDENTIFIER_FIELDS:
+            updates[name] = _clean_identifier(name, raw, errors)
         else:
             updates[name] = _clean_merchant_field(name, raw, errors)
 
@@ -256,5 +351,11 @@ def _check_provider_ready(values: dict[str, str], errors: dict[str, str]) -> Non
             errors.setdefault("xendit_secret_key", "Isi secret key Xendit untuk memakai Xendit.")
         if not values.get("xendit_callback_token"):
             errors.setdefault("xendit_callback_token", "Isi callback token Xendit agar pembayaran terkonfirmasi.")
+    snap_secrets = (("doku", "DOKU", "doku_secret_key"), ("nicepay", "NICEPAY", "nicepay_client_secret"))
+    for gateway, label, secret in snap_secrets:
+        if provider == gateway:
+            for name in (f"{gateway}_client_id", secret, f"{gateway}_private_key"):
+                if not values.get(name):
+                    errors.setdefault(name, f"Isi {FIELDS[name].label} untuk memakai {label}.")
     if provider == "static" and not values.get("static_qris_payload"):
         errors.setdefault("static_qris_payload", "Tempel isi QRIS statis toko untuk memakai QRIS statis.")

@@ -30,8 +30,9 @@ class DokuProvider(SnapProvider):
     def from_settings(cls, settings) -> "DokuProvider":
         config = current_app.config
         environment = config["DOKU_ENV"] if config["DOKU_ENV"] in DOKU_URLS else "sandbox"
-        return cls(client_id=config["DOKU_CLIENT_ID"], client_secret=config["DOKU_SECRET_KEY"],
-                   private_key_pem=config["DOKU_PRIVATE_KEY"], public_key_pem=config["DOKU_PUBLIC_KEY"],
-                   base_url=config["DOKU_BASE_URL"] or DOKU_URLS[environment], merchant_id=config["DOKU_MERCHANT_ID"],
-                   terminal_id=config["DOKU_TERMINAL_ID"], channel_id=config["DOKU_CHANNEL_ID"] or "H2H",
+        # Keys and ids: env first, else admin's sealed settings (gateway_settings); URL and channel from config.
+        return cls(client_id=settings.doku_client_id, client_secret=settings.doku_secret_key,
+                   private_key_pem=settings.doku_private_key, public_key_pem=settings.doku_public_key,
+                   base_url=config["DOKU_BASE_URL"] or DOKU_URLS[environment], merchant_id=settings.doku_merchant_id,
+                   terminal_id=settings.doku_terminal_id, channel_id=config["DOKU_CHANNEL_ID"] or "H2H",
                    timeouts=settings.timeouts, environment=environment)

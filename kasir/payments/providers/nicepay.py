@@ -27,8 +27,9 @@ class NicepayProvider(SnapProvider):
     def from_settings(cls, settings) -> "NicepayProvider":
         config = current_app.config
         environment = config["NICEPAY_ENV"] if config["NICEPAY_ENV"] in NICEPAY_URLS else "sandbox"
-        return cls(client_id=config["NICEPAY_CLIENT_ID"], client_secret=config["NICEPAY_CLIENT_SECRET"],
-                   private_key_pem=config["NICEPAY_PRIVATE_KEY"], public_key_pem=config["NICEPAY_PUBLIC_KEY"],
+        # Keys and ids: env first, else admin's sealed settings (gateway_settings); the URL from config.
+        return cls(client_id=settings.nicepay_client_id, client_secret=settings.nicepay_client_secret,
+                   private_key_pem=settings.nicepay_private_key, public_key_pem=settings.nicepay_public_key,
                    base_url=config["NICEPAY_BASE_URL"] or NICEPAY_URLS[environment],
-                   merchant_id=config["NICEPAY_CLIENT_ID"], terminal_id=config["NICEPAY_STORE_ID"],
+                   merchant_id=settings.nicepay_client_id, terminal_id=settings.nicepay_store_id,
                    timeouts=settings.timeouts, environment=environment)
