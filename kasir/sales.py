@@ -289,3 +289,8 @@ def paid_sales_today(register: Register | None = None) -> list[Sale]:
     if register is not None:
         query = query.where(Sale.register_id == register.id)
     return list(db.session.scalars(query.order_by(Sale.paid_at.desc())))
+
+
+def touch_all_displays() -> None:
+    """Tell every customer display to redraw (a shop setting it shows has changed)."""
+    db.session.execute(update(Register).values(display_version=Register.display_version + 1))

@@ -14,8 +14,9 @@ from ..payments import states
 from ..payments.merchant import qr_identity
 from ..payments.models import Payment
 from ..poll_cache import first_row
+from ..printing.ereceipt import PUBLIC_URL_KEY, public_receipt_url
 from ..sales import find_register
-from ..settings import shop_profile
+from ..settings import get_setting, shop_profile
 from ..web import is_loopback
 from .blueprint import bp
 
@@ -60,6 +61,9 @@ def display_context(register: Register) -> dict:
         context["paid_sale"] = db.session.scalar(db.select(Sale).where(Sale.register_id == register.id,
                                                                        Sale.status == SALE_PAID)
                                                  .order_by(Sale.paid_at.desc()))
+        if context["paid_sale"] is not None:
+            context["receipt_url"] = public_receipt_url(get_setting(PUBLIC_URL_KEY),
+                                                        context["paid_sale"].receipt_token)
     elif payment is not None:
         merchant = qr_identity(payment.qr_string) if payment.qr_string else {"name": "", "nmid": None}
         context.update(mode="qris", payment=payment, sale=sale, merchant=merchant)

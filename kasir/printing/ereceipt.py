@@ -1,6 +1,6 @@
 """E-receipts sent from the till: the receipt as text in a WhatsApp link (wa.me) to a number the cashier types."""
 import re
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from .layout import Receipt
 
@@ -25,3 +25,33 @@ def whatsapp_link(receipt: Receipt, phone: str) -> str:
     """wa.me link that opens a chat with `phone`, the receipt's lines as the message."""
     text = "\n".join(line.text.rstrip() for line in receipt.lines)
     return f"https://wa.me/{whatsapp_number(phone)}?text={quote(text, safe='')}"
+
+
+PUBLIC_URL_KEY = "public_base_url"
+
+
+class PublicUrlError(ValueError):
+    """The shop's public address is not a usable http(s) URL; the message is shown to the admin."""
+
+
+def clean_public_url(text: str) -> str:
+    """The shop's public base URL as stored: empty (no e-receipt QR) or an http(s) URL without a trailing slash."""
+    url = (text or "").strip()
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (a bad port raises ValueError)
+    except ValueError:
+        parts = None
+    if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment
+            or parts.username or not url.isascii() or any(char.isspace() for char in url) or len(url) > 200):
+        raise PublicUrlError("Alamat publik toko tidak valid. Contoh: https://toko.example.id")
+    return url.rstrip("/")
+
+
+def public_receipt_url(base_url: str, token: str | None) -> str | None:
+    """Where a customer's phone opens the e-receipt (`<base>/r/<token>`); None without a public address or token."""
+    if not base_url or not token:
+        return None
+    return f"{base_url}/r/{token}"
