@@ -82,6 +82,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.filters["method_noun"] = lambda method: payment_methods.NOUNS.get(method or "qris", "QR")
     app.jinja_env.globals["sale_received"] = tenders.received
     app.jinja_env.globals["sale_due"] = tenders.due
+    app.jinja_env.globals["sale_cash_due"] = tenders.cash_due
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(pos.bp)

@@ -256,7 +256,8 @@ class HeldBill(db.Model):
 class Tender(db.Model):
     """Money taken for a sale (DESIGN §3, money rule): cash, debit, or a PAID payment's share of the total.
 
-    `amount` is what this tender settles of the sale's total: never more than was due when it was taken.
+    `amount` is what this tender settles of the sale's total: never more than was due when it was taken, except
+    the cash that settles the rest, which is the rounded cash actually taken (the sale's `cash_rounding` evens it).
     """
 
     __tablename__ = "sale_tenders"

@@ -127,13 +127,21 @@ def _apply(product: Product, cleaned: dict) -> None:
     if product.id is not None and product.price != cleaned["price"]:
         audit.record("PriceChange", product.sku,
                      detail=f"{format_number(product.price)} -> {format_number(cleaned['price'])}")
+    if product.id is not None and "tax_exempt" in cleaned and product.tax_exempt != cleaned["tax_exempt"]:
+        audit.record("TaxExemptChange", product.sku,
+                     detail=f"{int(product.tax_exempt)} -> {int(cleaned['tax_exempt'])}")
     for key, value in cleaned.items():
         setattr(product, key, value)
 
 
 def save_product(data: dict[str, str], product: Product | None = None) -> Product:
-    """Create or update one product from form fields; the caller commits."""
+    """Create or update one product from form fields; the caller commits. The form's "Bebas pajak" checkbox
+    sends tax_exempt only when ticked, so its absence clears the exemption (the CSV import leaves it alone)."""
     cleaned = clean_product(data)
+    try:
+        cleaned["tax_exempt"] = _flag(data.get("tax_exempt"), default=False)
+    except ValueError:
+        raise ProductError({"tax_exempt": "Bebas pajak harus ya/tidak."}) from None
     errors = (_stock_errors(cleaned, product.stock if product else None)
               | _conflicts(cleaned, product.id if product else None))
     if errors:

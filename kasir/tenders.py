@@ -3,6 +3,8 @@
 A sale's tenders are the money taken for it: cash (tendered, change), debit (EDC reference) and each PAID
 payment's share of the total. A tender settles at most what was due when it was taken; what a payment
 brought beyond its tender (late, double or extra money) is unapplied: shown at once, flagged, refunded.
+Cash that settles the rest of a sale is rounded to the shop's step (docs/tax.md): the tender holds the cash
+taken and the sale's signed `cash_rounding` settles the difference, so the money rule counts it.
 The till, the display, receipts and reports read a sale's money from here.
 """
 from datetime import datetime
@@ -16,6 +18,8 @@ from .models import METHOD_CASH, METHOD_DEBIT, METHOD_QRIS, METHOD_SPLIT, SALE_O
 from .money import MoneyError, format_rupiah, parse_rupiah
 from .payments import states
 from .payments.models import Payment
+from .settings import tax_settings
+from .tax import cash_round
 
 LATE_PAYMENT = "Pembayaran terlambat: diterima setelah QR kedaluwarsa/dibatalkan."
 DOUBLE_PAYMENT = "Pembayaran ganda: transaksi sudah lunas, perlu refund."
@@ -25,13 +29,21 @@ ACKNOWLEDGED = "AcknowledgeUnappliedPayment"
 
 
 def received(sale: Sale) -> int:
-    """Rupiah of the sale's total the money taken so far settles."""
-    return sum(tender.amount for tender in sale.tenders)
+    """Rupiah of the sale's total the money taken so far settles, the cash rounding included."""
+    return sum(tender.amount for tender in sale.tenders) - (sale.cash_rounding or 0)
 
 
 def due(sale: Sale) -> int:
     """Rupiah still to pay for the sale's total."""
     return max(sale.total - received(sale), 0)
+
+
+def cash_due(sale: Sale) -> tuple[int, int]:
+    """(cash to ask for the rest of the sale, signed rounding) under the shop's cash rounding step; a rest that
+    would round to nothing is taken exactly (a tender is never Rp 0)."""
+    remaining = due(sale)
+    rounded, rounding = cash_round(remaining, tax_settings().cash_rounding)
+    return (rounded, rounding) if rounded > 0 else (remaining, 0)
 
 
 def unapplied_amount(payment: Payment) -> int:
@@ -177,15 +189,19 @@ def _tender_amount(sale: Sale, amount: int | None) -> int:
 def add_cash(sale_id: int, tendered: int, amount: int | None = None) -> Sale:
     """Cash for the sale: `amount` (default: what is due) is settled, the rest of `tendered` is change.
     Less cash than that is refused: a part payment in cash names its amount (a mistyped 1.000 for 10.000
-    must not lock the cart on a part payment); the sale closes when covered."""
+    must not lock the cart on a part payment); the sale closes when covered. Cash settling the rest is
+    rounded to the shop's step (cash_due), the rounding stored on the sale."""
     with write_transaction():
         sale, repeated = _sale_to_pay(sale_id, METHOD_CASH)
         if repeated:
             return sale
-        amount = _tender_amount(sale, amount)
+        amount, rounding = _tender_amount(sale, amount), 0
+        if amount == due(sale):
+            amount, rounding = cash_due(sale)
         if tendered < amount:
             raise sales.SaleError(f"Uang diterima kurang dari {format_rupiah(amount)}. Untuk bayar sebagian "
                                   "tunai, isi nominalnya di “Bayar sebagian tunai”.")
+        sale.cash_rounding = rounding
         _take(sale, Tender(method=METHOD_CASH, amount=amount, tendered=tendered, change=tendered - amount))
     return sale
 

@@ -55,7 +55,7 @@ def _product_form(product: Product | None):
             db.session.rollback()
             errors = exc.errors
         else:
-            audit.record("SaveProduct", saved.sku)
+            audit.record("SaveProduct", saved.sku, detail=f"tax_exempt={int(saved.tax_exempt)}")
             db.session.commit()
             flash(f"Produk {saved.name} disimpan.", "success")
             return redirect(url_for("admin.product_list"))

@@ -206,7 +206,7 @@ def pay_panel(method):
     except (shifts.ShiftError, payment_service.PaymentError) as exc:
         return toast(str(exc))
     if method == "cash":
-        due = tenders.due(sale)
+        due = tenders.cash_due(sale)[0]
         return render_template("pos/_pay_cash.html", sale=sale,
                                tenders=[amount for amount in QUICK_TENDERS if amount > due])
     if method == "debit":

@@ -99,6 +99,10 @@ def build_receipt(sale: Sale, shop: dict[str, str], width_mm: int = 58) -> Recei
         lines.append(Line(two_columns(label, f"-{format_number(sale.discount)}", columns)))
     lines += _tax_lines(sale, columns)
     lines.append(Line(two_columns("TOTAL", f"Rp {format_number(sale.total)}", columns), bold=True))
+    if sale.cash_rounding:  # the shop's cash rounding (docs/tax.md): signed, then what the customer paid
+        lines.append(Line(two_columns("Pembulatan", format_number(sale.cash_rounding), columns)))
+        lines.append(Line(two_columns("Total dibayar", f"Rp {format_number(sale.total + sale.cash_rounding)}",
+                                      columns), bold=True))
     method = METHOD_LABELS.get(sale.method or "", sale.method or "-")
     lines.append(Line(two_columns("Bayar", method, columns)))
     split = len(sale.tenders) > 1

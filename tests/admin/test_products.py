@@ -351,3 +351,30 @@ def test_cashier_gets_403_on_admin_product_pages(client, auth, app, method, url)
     assert response.status_code == 403
     assert "Anda tidak punya akses" in response.get_data(as_text=True)
     assert product(app, "SKU0001").price == before.price
+
+
+def test_bebas_pajak_on_the_product_form_marks_the_product_tax_exempt_and_is_audited(admin, app):
+    indomie = product(app, "SKU0001")
+    fields = {"sku": "SKU0001", "barcode": indomie.barcode, "name": indomie.name, "category": indomie.category,
+              "price": "3.500", "stock": str(indomie.stock), "active": "1"}
+    assert "Bebas pajak" in admin.get(f"/admin/products/{indomie.id}").get_data(as_text=True)
+    assert admin.post(f"/admin/products/{indomie.id}", data={**fields, "tax_exempt": "1"}).status_code == 302
+    assert product(app, "SKU0001").tax_exempt is True
+    assert 'name="tax_exempt" value="1" checked' in admin.get(f"/admin/products/{indomie.id}").get_data(as_text=True)
+    admin.post(f"/admin/products/{indomie.id}", data=fields)  # the box left unticked clears it
+    assert product(app, "SKU0001").tax_exempt is False
+    with app.app_context():
+        changes = db.session.scalars(db.select(AuditLog).where(AuditLog.action == "TaxExemptChange")
+                                     .order_by(AuditLog.id)).all()
+        assert [(entry.target, entry.detail) for entry in changes] == [("SKU0001", "0 -> 1"), ("SKU0001", "1 -> 0")]
+        saves = db.session.scalars(db.select(AuditLog.detail).where(AuditLog.action == "SaveProduct")
+                                   .order_by(AuditLog.id)).all()
+        assert saves == ["tax_exempt=1", "tax_exempt=0"]
+
+
+def test_a_csv_import_keeps_the_tax_exemption_of_existing_products(admin, app):
+    with app.app_context():
+        db.session.scalar(db.select(Product).where(Product.sku == "SKU0001")).tax_exempt = True
+        db.session.commit()
+    upload(admin, "sku,name,price\nSKU0001,Indomie Goreng,3600\n")
+    assert (product(app, "SKU0001").price, product(app, "SKU0001").tax_exempt) == (3_600, True)

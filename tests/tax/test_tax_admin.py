@@ -26,6 +26,25 @@ def test_admin_saves_the_tax_rule_and_it_is_audited(app, auth, client):
         assert entry.target == "tax"
 
 
+def test_admin_sets_cash_rounding_on_the_tax_page(app, auth, client):
+    auth.login_admin()
+    assert "Pembulatan tunai" in client.get("/admin/settings/tax").get_data(as_text=True)
+    assert client.post("/admin/settings/tax", data={**CAFE, "cash_rounding": "500"}).status_code == 302
+    with app.app_context():
+        assert tax_settings().cash_rounding == 500
+    page = client.get("/admin/settings/tax").get_data(as_text=True)
+    assert '<option value="500" selected>Ke Rp 500 terdekat</option>' in page
+
+
+def test_an_unknown_cash_rounding_step_is_refused(app, auth, client):
+    auth.login_admin()
+    response = client.post("/admin/settings/tax", data={**CAFE, "cash_rounding": "250"})
+    assert response.status_code == 422
+    assert "Pembulatan tunai harus 0, 100 atau 500." in response.get_data(as_text=True)
+    with app.app_context():
+        assert tax_settings() == TaxSettings()
+
+
 def test_a_bad_rate_is_refused_and_nothing_is_saved(app, auth, client):
     auth.login_admin()
     response = client.post("/admin/settings/tax", data={**CAFE, "ppn": "dua belas"})
