@@ -121,7 +121,7 @@ def _checkout(method: str, bank: str | None = None):
 
 
 # What a waiting QR's status partial shows, for a payment of this browser's (active) register. Built once.
-_WAITING = select(Payment.id, Payment.status, Payment.expires_at, Payment.provider) \
+_WAITING = select(Payment.id, Payment.status, Payment.expires_at, Payment.provider, Payment.method) \
     .join(Sale, Sale.id == Payment.sale_id).join(Register, Register.id == Sale.register_id) \
     .where(Payment.id == bindparam("payment_id"), Register.code == bindparam("register"), Register.active.is_(True))
 

@@ -211,6 +211,8 @@ def pay_panel(method):
                                tenders=[amount for amount in QUICK_TENDERS if amount > due])
     if method == "debit":
         return render_template("pos/_pay_debit.html", sale=sale)
+    if method == "other":
+        return render_template("pos/_pay_other.html", sale=sale)
     return toast("Metode pembayaran tidak dikenal.")
 
 

@@ -49,8 +49,8 @@ def notify_paid(server, gateway, order_id):
 def test_a_bca_va_is_paid_on_both_screens(browser, server, gateway):
     cashier, display = open_cashier(browser, server), open_display(browser, server)
     fill_cart(cashier)
-    cashier.select_option("#va-bank", "bca")
-    cashier.click("button.btn-va")
+    cashier.click("button[data-pay-other]")
+    cashier.click("button.btn-va[value='bca']")
     cashier.wait_for_selector("#qris-status[data-status='PENDING']")
     order_id = order_id_of(server, cashier.get_attribute("#qris-status", "data-payment"))
     display.wait_for_selector("[data-method='va'] [data-va-number]")
@@ -69,6 +69,7 @@ def test_a_bca_va_is_paid_on_both_screens(browser, server, gateway):
 def test_a_link_is_paid_on_both_screens_after_the_customer_picks_a_method(browser, server, gateway):
     cashier, display = open_cashier(browser, server), open_display(browser, server)
     fill_cart(cashier)
+    cashier.click("button[data-pay-other]")
     cashier.click("button.btn-link")
     cashier.wait_for_selector("#qris-status[data-status='PENDING']")
     order_id = order_id_of(server, cashier.get_attribute("#qris-status", "data-payment"))

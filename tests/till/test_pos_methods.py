@@ -30,15 +30,17 @@ def start(auth, htmx, url, **form):
 def test_cart_offers_va_and_link_when_the_gateway_does(auth, htmx, client):
     auth.login_cashier()
     htmx.post("/pos/cart/scan", data={"q": "SKU0001"})
-    html = client.get("/pos").get_data(as_text=True)
-    assert "Transfer VA" in html and "Bayar via HP" in html and '<option value="mandiri">Mandiri</option>' in html
+    assert "data-pay-other" in client.get("/pos").get_data(as_text=True)
+    panel = htmx.get("/pos/pay/other").get_data(as_text=True)
+    assert "Transfer VA" in panel and "Bayar via HP" in panel
+    assert 'name="bank" value="mandiri">Mandiri</button>' in panel
 
 
 def test_cart_hides_va_and_link_when_the_gateway_offers_qris_only(app, auth, htmx, client):
     use_gateway(app, provider="xendit", xendit_secret_key=XENDIT_KEY, xendit_callback_token=XENDIT_TOKEN)
     auth.login_cashier()
     html = client.get("/pos").get_data(as_text=True)
-    assert "Transfer VA" not in html and "Bayar via HP" not in html
+    assert "data-pay-other" not in html and "Transfer VA" not in html and "Bayar via HP" not in html
 
 
 def test_va_modal_shows_bank_grouped_number_amount_and_polls(auth, htmx):
@@ -54,6 +56,12 @@ def test_an_open_va_is_called_a_va_on_the_till(auth, htmx):
     bar = htmx.get("/pos/money").get_data(as_text=True)
     assert "VA aktif Rp 7.500" in bar and "QR aktif" not in bar
     assert "Sisa setelah" not in html or "Sisa setelah VA ini" in html
+
+
+def test_a_waiting_va_offers_a_new_va_on_every_poll(auth, htmx):
+    html, payment = start(auth, htmx, "/pos/checkout/va", bank="bca")
+    poll = htmx.get(f"/pos/payments/{payment.id}/status").get_data(as_text=True)
+    assert "Buat VA Baru" in html and "Buat VA Baru" in poll and "Buat QR Baru" not in poll
 
 
 def test_va_without_a_bank_is_refused_and_nothing_is_made(auth, htmx):
