@@ -104,16 +104,20 @@ def drain(limit: int = DRAIN_LIMIT) -> int:
         return 0
 
 
-def reprint(sale: Sale) -> PrintJob:
-    """Print a copy of the sale's receipt now; if the printer fails, the copy stays queued for the retries."""
+def _print_now(sale: Sale, kind: str) -> PrintJob:
+    """Queue a print of `kind` for the sale and drain now; if the printer fails, it stays queued for the retries."""
     if not printer_settings().enabled:
         raise PrinterError(PRINTER_NOT_SET)
     with write_transaction():
-        job = PrintJob(sale_id=sale.id, kind=PRINT_KIND_REPRINT, status=PRINT_QUEUED, attempts=0,
-                       next_attempt_at=utcnow())
+        job = PrintJob(sale_id=sale.id, kind=kind, status=PRINT_QUEUED, attempts=0, next_attempt_at=utcnow())
         db.session.add(job)
     drain()
     return db.session.get(PrintJob, job.id, populate_existing=True)
+
+
+def reprint(sale: Sale) -> PrintJob:
+    """Print a copy of the sale's receipt now."""
+    return _print_now(sale, PRINT_KIND_REPRINT)
 
 
 def latest_va(sale: Sale):
@@ -130,15 +134,8 @@ def _va_slip(sale: Sale, settings: PrinterSettings):
 
 
 def print_va_slip(sale: Sale) -> PrintJob:
-    """Print the slip of the sale's VA now; if the printer fails, it stays queued for the retries."""
-    if not printer_settings().enabled:
-        raise PrinterError(PRINTER_NOT_SET)
-    with write_transaction():
-        job = PrintJob(sale_id=sale.id, kind=PRINT_KIND_VA_SLIP, status=PRINT_QUEUED, attempts=0,
-                       next_attempt_at=utcnow())
-        db.session.add(job)
-    drain()
-    return db.session.get(PrintJob, job.id, populate_existing=True)
+    """Print the slip of the sale's VA (bank, number, amount, expiry) now."""
+    return _print_now(sale, PRINT_KIND_VA_SLIP)
 
 
 def printed_before(sale: Sale) -> bool:
