@@ -5,6 +5,7 @@ from kasir import returns, sales, tenders
 from kasir.approvals import ApprovalNeeded
 from kasir.extensions import db
 from kasir.models import AuditLog, Product, User
+from kasir.reports import shifts
 from kasir.settings import set_tax_settings
 from kasir.tax import TaxSettings
 from support.config import CASHIER
@@ -117,3 +118,13 @@ def test_partial_return_with_tax_uses_the_sales_own_rule(till):
     first = give_back(sale, {line(sale, "SKU0006"): 1})
     assert first.amount == 4440
     assert first.amount + give_back(sale, {line(sale, "SKU0006"): 1}).amount == 8880
+
+
+def test_a_cash_refund_lowers_the_shifts_expected_cash(till):
+    cashier = user(username=CASHIER[0])
+    shift = shifts.open_shift(till.cart().register, cashier, "100.000")
+    db.session.commit()
+    sale = paid(till, "SKU0001", "SKU0006", cash="7.500")
+    give_back(sale, {line(sale, "SKU0006"): 1})
+    summary = shifts.summarize(shift)
+    assert (summary.cash_sales, summary.cash_refunds, summary.expected_cash) == (7500, 4000, 103500)
