@@ -3,9 +3,10 @@ import pytest
 
 from kasir import returns, sales, tenders
 from kasir.approvals import ApprovalNeeded
+from kasir.clock import business_date
 from kasir.extensions import db
 from kasir.models import AuditLog, Product, User
-from kasir.reports import shifts
+from kasir.reports import daily, shifts
 from kasir.settings import set_tax_settings
 from kasir.tax import TaxSettings
 from support.config import CASHIER
@@ -128,3 +129,11 @@ def test_a_cash_refund_lowers_the_shifts_expected_cash(till):
     give_back(sale, {line(sale, "SKU0006"): 1})
     summary = shifts.summarize(shift)
     assert (summary.cash_sales, summary.cash_refunds, summary.expected_cash) == (7500, 4000, 103500)
+
+
+def test_the_day_report_shows_returns_and_nets_them(till):
+    sale = paid(till, "SKU0001", "SKU0006")
+    give_back(sale, {line(sale, "SKU0006"): 1})
+    report = daily.build_report(business_date())
+    assert (report.return_count, report.return_total) == (1, 4000)
+    assert report.net_total == report.gross_total - report.refund_of_sales - 4000
