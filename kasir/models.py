@@ -238,6 +238,41 @@ class SaleItem(db.Model):
         return self.gross - self.discount
 
 
+class SaleReturn(db.Model):
+    """Goods a customer brought back from a paid sale, and the money given back (kasir/returns.py)."""
+
+    __tablename__ = "sale_returns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sale_id: Mapped[int] = mapped_column(ForeignKey("sales.id"), index=True)
+    number: Mapped[int] = mapped_column()  # 1, 2, ... per sale
+    method: Mapped[str] = mapped_column(String(10))
+    amount: Mapped[int] = mapped_column(Money)
+    cashier_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approver_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    sale: Mapped[Sale] = relationship()
+    cashier: Mapped[User | None] = relationship(foreign_keys=[cashier_id])
+    approver: Mapped[User | None] = relationship(foreign_keys=[approver_id])
+    items: Mapped[list["SaleReturnItem"]] = relationship(
+        back_populates="sale_return", cascade="all, delete-orphan", order_by="SaleReturnItem.id"
+    )
+
+
+class SaleReturnItem(db.Model):
+    __tablename__ = "sale_return_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    return_id: Mapped[int] = mapped_column(ForeignKey("sale_returns.id", ondelete="CASCADE"), index=True)
+    sale_item_id: Mapped[int] = mapped_column(ForeignKey("sale_items.id"), index=True)
+    quantity: Mapped[int] = mapped_column()
+    amount: Mapped[int] = mapped_column(Money)
+
+    sale_return: Mapped[SaleReturn] = relationship(back_populates="items")
+    sale_item: Mapped[SaleItem] = relationship()
+
+
 class HeldBill(db.Model):
     """A parked cart ("Simpan"): its sale waits in HELD until a cashier of the register resumes it."""
 

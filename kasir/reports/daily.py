@@ -24,6 +24,7 @@ from ..models import (
     SALE_VOID,
     Sale,
     SaleItem,
+    SaleReturn,
     Tender,
 )
 from ..payments import states
@@ -162,11 +163,13 @@ class SalesReport:
     discount_total: int = 0
     # Sums of the paid sales' stored tax figures (docs/tax.md): service, DPP, PPN, PBJT, cash rounding.
     tax: dict[str, int] = field(default_factory=dict)
+    return_count: int = 0  # returns at the till in the range ("Retur", kasir/returns.py), by their time
+    return_total: int = 0
 
     @property
     def net_total(self) -> int:
-        """What the shop keeps: paid sales less the QRIS refunds of money they had taken."""
-        return self.gross_total - self.refund_of_sales
+        """What the shop keeps: paid sales less the QRIS refunds of money they had taken and the returns."""
+        return self.gross_total - self.refund_of_sales - self.return_total
 
     @property
     def average_basket(self) -> int:
@@ -265,6 +268,14 @@ def tax_in(date_from: date, date_to: date) -> dict[str, int]:
     return {column.key: int(value) for column, value in zip(TAX_FIGURES, sums, strict=True)}
 
 
+def returns_between(start: datetime, end: datetime) -> tuple[int, int]:
+    """(count, rupiah refunded) of the returns taken at the till between start and end."""
+    count, total = db.session.execute(
+        db.select(func.count(SaleReturn.id), func.coalesce(func.sum(SaleReturn.amount), 0))
+        .where(SaleReturn.created_at >= start, SaleReturn.created_at < end)).one()
+    return count, int(total)
+
+
 def late_payments_between(start: datetime, end: datetime) -> int:
     """QRIS paid in [start, end) after the QR had expired or been cancelled (flagged for review)."""
     return db.session.scalar(db.select(func.count(Payment.id))
@@ -305,6 +316,7 @@ def build_report(date_from: date, date_to: date | None = None) -> SalesReport:
         top_products=_top_products(date_from, date_to))
     report.discount_count, report.discount_total = discounts_in(date_from, date_to)
     report.tax = tax_in(date_from, date_to)
+    report.return_count, report.return_total = returns_between(start, end)
     for paid_at, total in db.session.execute(_sales_in(date_from, date_to, SALE_PAID)
                                              .with_only_columns(Sale.paid_at, Sale.total)):
         hour = to_wib(paid_at).hour

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import case, func
 
-from .. import audit
+from .. import audit, returns
 from ..backup import BackupError, create_backup, is_sqlite
 from ..clock import format_wib, utcnow
 from ..database import write_transaction
@@ -30,6 +30,7 @@ from ..models import (
     SALE_VOID,
     Register,
     Sale,
+    SaleReturn,
     Shift,
     Tender,
     User,
@@ -64,6 +65,7 @@ class ShiftSummary:
     void_total: int
     overpayments: list[Overpayment]  # money of this register and time that no sale took: to refund
     short_sales: list[ShortSale]  # sales of this shift left open with part of their money in
+    cash_refunds: int = 0  # cash the shift's cashier gave back for returns (kasir/returns.py)
 
     @property
     def kind(self) -> str:
@@ -75,7 +77,7 @@ class ShiftSummary:
 
     @property
     def expected_cash(self) -> int:
-        return self.shift.opening_cash + self.cash_sales
+        return self.shift.opening_cash + self.cash_sales - self.cash_refunds
 
     @property
     def sales_total(self) -> int:
@@ -152,11 +154,16 @@ def summarize(shift: Shift) -> ShiftSummary:
     voids = db.session.execute(db.select(func.count(Sale.id), func.coalesce(func.sum(Sale.total), 0))
                                .where(Sale.status == SALE_VOID, Sale.paid_at >= shift.opened_at, Sale.paid_at < as_of,
                                       *at_till)).one()
+    cash_refunds = db.session.scalar(
+        db.select(func.coalesce(func.sum(SaleReturn.amount), 0)).where(
+            SaleReturn.method == returns.METHOD_CASH, SaleReturn.cashier_id == shift.cashier_id,
+            SaleReturn.created_at >= shift.opened_at, SaleReturn.created_at < as_of))
     return ShiftSummary(shift=shift, as_of=as_of, totals={method: found.get(method, (0, 0)) for method in METHODS},
                         sale_count=sale_count, split_count=split_count, void_count=voids[0],
                         void_total=int(voids[1]),
                         overpayments=overpayments(shift.opened_at, as_of, shift.register_id),
-                        short_sales=short_sales(shift.opened_at, as_of, shift.register_id))
+                        short_sales=short_sales(shift.opened_at, as_of, shift.register_id),
+                        cash_refunds=int(cash_refunds))
 
 
 def close_shift(shift: Shift, counted_cash_text: str, note: str = "") -> ShiftSummary:
@@ -215,6 +222,7 @@ def build_shift_receipt(summary: ShiftSummary, shop: dict[str, str], width_mm: i
         lines.append(Line(f"Belum lunas ({len(summary.short_sales)})", bold=True))
         lines += [row(f" {short.sale.display_number} kurang", short.due) for short in summary.short_sales]
     lines += [Line("-" * columns), row("Kas awal", shift.opening_cash), row("Penjualan tunai", summary.cash_sales),
+              *([row("Retur tunai", -summary.cash_refunds)] if summary.cash_refunds else []),
               row("Kas seharusnya", summary.expected_cash, bold=True)]
     if summary.kind == "Z":
         lines += [row("Kas dihitung", shift.counted_cash), row("Selisih", shift.difference, bold=True)]
