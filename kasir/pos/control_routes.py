@@ -1,9 +1,9 @@
-"""Cashier controls at the till: void a paid sale and refund its QRIS money, each approved by a supervisor."""
+"""Cashier controls at the till: void a paid sale, take items back, refund its QRIS money; a supervisor approves."""
 import functools
 
 from flask import flash, g, make_response, render_template, request, url_for
 
-from .. import approvals, sales
+from .. import approvals, returns, sales
 from ..auth.approval import approver_from_form, ask_approval
 from ..extensions import db
 from ..models import SALE_PAID, Sale
@@ -74,6 +74,39 @@ def sale_void(sale):
             return back_to_sales_list(message)
     return render_template("pos/_void.html", sale=sale, error=error, qris_paid=paid_payments(sale),
                            form=request.form), (422 if error else 200)
+
+
+@bp.route("/sales/<int:sale_id>/return", methods=["GET", "POST"])
+@with_register
+@this_registers
+def sale_return(sale):
+    """Take back some or all items of a paid sale, refunded in cash; stock back; a cashier needs a supervisor."""
+    error = None
+    if request.method == "POST":
+        try:
+            lines = {item.id: _return_quantity(request.form.get(f"qty-{item.id}")) for item in sale.items}
+            approver = approver_from_form("SaleReturn", sale.display_number)
+            done = returns.create_return(sale, lines, returns.METHOD_CASH, g.user, approver)
+        except (approvals.ApprovalNeeded, approvals.ApprovalRefused) as exc:
+            db.session.rollback()
+            return ask_approval(exc, target="#modal", swap="innerHTML")
+        except returns.ReturnError as exc:
+            db.session.rollback()
+            error = str(exc)
+        else:
+            return back_to_sales_list(f"Retur {sale.display_number} dicatat; stok dikembalikan. "
+                                      f"{returns.describe_amount(done)}.")
+    return render_template("pos/_return.html", sale=sale, returned=returns.returned_quantities(sale.id),
+                           error=error, form=request.form), (422 if error else 200)
+
+
+def _return_quantity(text: str | None) -> int:
+    text = (text or "").strip()
+    if not text:
+        return 0
+    if not text.isdigit() or len(text) > 6:
+        raise returns.ReturnError("Jumlah retur harus bilangan bulat.")
+    return int(text)
 
 
 @bp.route("/sales/<int:sale_id>/payments/<payment_id>/refund", methods=["GET", "POST"])
