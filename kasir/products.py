@@ -38,10 +38,9 @@ def search(text: str, *, category: str = "", include_inactive: bool = False, lim
     order ("goreng indomie" finds "Indomie Goreng"). Inactive products are left out unless asked for."""
     words = text.lower().split()[:8]
     query = db.select(Product)
-    if not include_inactive:
-        query = query.where(Product.active.is_(True))
     if category:
         query = query.where(Product.category == category)
+    active = None if include_inactive else Product.active.is_(True)
     if words:
         # A barcode or SKU first, on their unique indexes: OR-ed into the name test it would scan every row.
         code = text.strip()
@@ -61,8 +60,14 @@ def search(text: str, *, category: str = "", include_inactive: bool = False, lim
                     db.text("SELECT rowid FROM products_fts WHERE products_fts MATCH :match LIMIT :cap"),
                     {"match": match, "cap": FTS_CANDIDATES + 1}).all()
                 if len(candidates) <= FTS_CANDIDATES:
-                    # Ordered by name || '' (same order): else the planner walks the (active, name) index.
-                    return _limited(query.where(Product.id.in_(candidates)).order_by(Product.name + ""), limit)
+                    # Active and name inside functions (same meaning): else the planner walks the (active,
+                    # name) index over the whole catalogue instead of fetching the candidates by id.
+                    if active is not None:
+                        query = query.where(db.func.coalesce(Product.active, False).is_(True))
+                    return _limited(query.where(Product.id.in_(candidates or [-1])).order_by(Product.name + ""),
+                                    limit)
+    if active is not None:
+        query = query.where(active)
     return _limited(query.order_by(Product.name), limit)
 
 
