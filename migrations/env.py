@@ -45,6 +45,14 @@ def render_item(type_, obj, autogen_context):
     return False
 
 
+def include_object(obj, name, type_, reflected, compare_to):
+    """Leave SQLite's FTS5 search index (0019_catalogue_fts: products_fts and its shadow tables) out of
+    autogenerate: no model maps it, so Alembic would otherwise offer to drop it."""
+    if type_ == "table" and reflected and compare_to is None and name.startswith("products_fts"):
+        return False
+    return True
+
+
 def get_metadata():
     if hasattr(target_db, 'metadatas'):
         return target_db.metadatas[None]
@@ -92,6 +100,7 @@ def run_migrations_online():
 
     conf_args = current_app.extensions['migrate'].configure_args
     conf_args.setdefault("render_item", render_item)
+    conf_args.setdefault("include_object", include_object)
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 

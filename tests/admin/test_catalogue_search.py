@@ -67,3 +67,19 @@ def test_like_wildcards_are_plain_characters(catalogue):
 
 def test_results_come_in_name_order(catalogue):
     assert catalogue("goreng") == ["MIE-01", "MIE-02"]
+
+
+def test_a_renamed_product_is_found_by_its_new_name_only(catalogue):
+    db.session.scalar(db.select(Product).where(Product.sku == "KOPI-01")).name = "Kopi Torabika Susu"
+    db.session.commit()
+    assert (catalogue("torab"), catalogue("kapal")) == (["KOPI-01"], [])
+
+
+def test_a_deleted_product_is_no_longer_found(catalogue):
+    db.session.execute(db.delete(Product).where(Product.sku == "MIE-02"))
+    db.session.commit()
+    assert catalogue("sedaap") == []
+
+
+def test_search_syntax_in_what_is_typed_is_taken_literally(catalogue):
+    assert (catalogue('indomie" OR kopi'), catalogue("goreng*"), catalogue("NEAR(")) == ([], [], [])
