@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0019_catalogue_fts'
-down_revision = "0017_catalogue"
+down_revision = "0018_returns"
 branch_labels = None
 depends_on = None
 
