@@ -108,8 +108,10 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def security_headers(response):
+        present = {name.lower() for name, _value in response.headers}  # setdefault raises inside for each miss
         for name, value in SECURITY_HEADERS:
-            response.headers.setdefault(name, value)
+            if name.lower() not in present:
+                response.headers.add(name, value)
         return response
 
     @app.errorhandler(CSRFError)

@@ -31,15 +31,9 @@ def load_user(token: str) -> User | None:
     row = first_row(_USER, user_id=int(user_id))
     if row is None or not row.active or row.session_version != int(version):
         return None
-    return _attached(row)
-
-
-def _attached(row) -> User:
-    """The user of a cached row, in this request's session without a query (SQLAlchemy's documented way to
-    put a cached object back: make_transient_to_detached, then merge with load=False)."""
     user = User(**row._mapping)
-    make_transient_to_detached(user)
-    return db.session.merge(user, load=False)
+    make_transient_to_detached(user)  # SQLAlchemy's documented state for a cached object; session_user attaches it
+    return user
 
 
 def start_session(user: User) -> None:
@@ -56,8 +50,11 @@ def keep_session(user: User) -> None:
 
 
 def session_user() -> User | None:
-    """The session's user, or None, also as `g.user`."""
-    g.user = current_user._get_current_object() if current_user.is_authenticated else None
+    """The session's user, or None, also as `g.user`: in this request's database session, without a query
+    (merge with load=False, as SQLAlchemy documents for a cached object), once a request."""
+    if "user" not in g:
+        user = current_user._get_current_object() if current_user.is_authenticated else None
+        g.user = db.session.merge(user, load=False) if user is not None else None
     return g.user
 
 
@@ -70,15 +67,34 @@ def _to_login():
     return redirect(target)
 
 
+def _refused():
+    """Where a request goes when its session is not current (login) or must change its password first."""
+    if not current_user.is_authenticated:
+        return _to_login()
+    if current_user.must_change_password and request.endpoint != "auth.change_password":
+        return redirect(url_for("auth.change_password"))
+    return None
+
+
 def login_required(view):
     @functools.wraps(view)
     def wrapped(**kwargs):
-        user = session_user()
-        if user is None:
-            return _to_login()
-        if user.must_change_password and request.endpoint != "auth.change_password":
-            return redirect(url_for("auth.change_password"))
+        refused = _refused()
+        if refused is not None:
+            return refused
+        session_user()
         return view(**kwargs)
+
+    return wrapped
+
+
+def session_required(view):
+    """login_required for a poll that reads no user: the same checks on the session, but `g.user` is not
+    set and the user stays out of the database session (a view that needs it calls a login_required one)."""
+    @functools.wraps(view)
+    def wrapped(**kwargs):
+        refused = _refused()
+        return refused if refused is not None else view(**kwargs)
 
     return wrapped
 

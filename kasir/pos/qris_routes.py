@@ -6,7 +6,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from .. import audit, sales, tenders
-from ..auth import login_required
+from ..auth import login_required, session_required
 from ..extensions import db, limiter
 from ..logging_setup import log_at_debug
 from ..models import PRINT_PRINTED, Register, Sale
@@ -44,6 +44,13 @@ def with_payment(view):
 def cashier_confirms(payment: Payment) -> bool:
     """A static QRIS: no gateway reports the payment, the cashier confirms it ("Sudah Dibayar")."""
     return not provider_class(payment.provider).confirms_payments
+
+
+@bp.app_template_filter()
+def poll_version(payment) -> str:
+    """What a waiting QR's status partial depends on, put in its poll URL as `?v=` so that an unchanged
+    status answers 204 (htmx swaps nothing; the page's script keeps the countdown running)."""
+    return f"{payment.status}.{payment.expires_at.timestamp():.0f}"
 
 
 def status_response(payment: Payment):
@@ -128,17 +135,20 @@ _WAITING = select(Payment.id, Payment.status, Payment.expires_at, Payment.provid
 
 @bp.route("/payments/<payment_id>/status")
 @limiter.exempt
-@login_required
+@session_required
 def payment_status(payment_id):
-    """The till's 1-second poll: one select while the QR waits; a final state (or no such payment here)
-    goes through the register and payment checks of the other QR routes."""
+    """The till's 1-second poll: one select while the QR waits, 204 while its `?v=` is current; a final state
+    (or no such payment here) goes through the register and payment checks of the other QR routes."""
     waiting = first_row(_WAITING, payment_id=payment_id, register=request.cookies.get(REGISTER_COOKIE, ""))
     if waiting is None or waiting.status in states.FINAL_FOR_SCREEN:
         return final_status(payment_id=payment_id)
     log_at_debug()
+    if request.args.get("v") == poll_version(waiting):
+        return "", 204
     return render_template("pos/_qris_status.html", payment=waiting, cashier_confirms=cashier_confirms(waiting))
 
 
+@login_required
 @with_register
 @with_payment
 def final_status(payment):

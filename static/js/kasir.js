@@ -216,9 +216,16 @@
     });
   });
 
-  // A fresh status element means the server answered (afterRequest fires on the replaced, detached one).
+  // The server answered a poll: with a fresh status element (afterRequest fires on the replaced, detached
+  // one), or with nothing new (a 204 leaves the element in place, and afterRequest fires on it).
   document.addEventListener("htmx:load", (event) => {
     if (event.detail.elt.id === "qris-status") connectionBanner(false);
+  });
+  document.addEventListener("htmx:afterRequest", (event) => {
+    const elt = event.detail.elt;
+    if (event.detail.successful && elt.matches && elt.matches("[data-poll], [data-display-poll], [data-background-poll]")) {
+      connectionBanner(false);
+    }
   });
 
   document.addEventListener("htmx:afterRequest", (event) => {
