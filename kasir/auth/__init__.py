@@ -7,7 +7,7 @@ import functools
 
 from flask import g, redirect, request, session, url_for
 from flask_login import current_user, login_user
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.orm import make_transient_to_detached
 
 from ..extensions import db, login_manager
@@ -50,12 +50,13 @@ def keep_session(user: User) -> None:
 
 
 def session_user() -> User | None:
-    """The session's user, or None, also as `g.user`: in this request's database session, without a query
-    (merge with load=False, as SQLAlchemy documents for a cached object), once a request."""
-    if "user" not in g:
-        user = current_user._get_current_object() if current_user.is_authenticated else None
-        g.user = db.session.merge(user, load=False) if user is not None else None
-    return g.user
+    """The session's user, or None, also as `g.user`: in this request's database session without a query
+    (the session's own copy, or merge with load=False as SQLAlchemy documents for a cached object)."""
+    user = current_user._get_current_object() if current_user.is_authenticated else None
+    if user is not None:
+        user = db.session.identity_map.get(inspect(user).key) or db.session.merge(user, load=False)
+    g.user = user
+    return user
 
 
 def _to_login():
