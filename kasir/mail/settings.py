@@ -2,7 +2,7 @@
 
 Like the gateway keys (kasir.payments.gateway_settings): a value set in the environment wins and shows
 locked in admin; else the `settings` table, the password sealed with the app's secret box (kasir.crypto)
-under its setting key. The password leaves this module only to the SMTP client: admin sees a masked hint.
+under its setting key. The password leaves this module only to the SMTP client: admin sees that one is stored.
 """
 import logging
 import os
@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from .. import redaction
-from ..crypto import DecryptionError, app_box, mask
+from ..crypto import DecryptionError, app_box
 from ..extensions import db
 from ..models import Setting
 
@@ -115,7 +115,8 @@ class SmtpSettings:
 
     @property
     def password_hint(self) -> str:
-        return mask(self.password)
+        """Only that a password is stored: crypto.mask shows a key's kind and tail, too much of a password."""
+        return "********" if self.password else ""
 
 
 def load() -> SmtpSettings:
