@@ -7,6 +7,7 @@ import pytest
 from kasir import tenders
 from kasir.clock import utcnow
 from kasir.extensions import db
+from kasir.jobs import JobRunner, default_jobs
 from kasir.mail import outbox
 from kasir.mail.settings import AddressError
 from kasir.models import EMAIL_FAILED, EMAIL_QUEUED, EMAIL_SENT, EmailOutbox
@@ -178,3 +179,12 @@ def test_a_failed_mail_shows_under_perlu_perhatian(till, smtp_configured, auth, 
     auth.login_admin()
     page = client.get("/admin").get_data(as_text=True)
     assert "1 struk email gagal terkirim" in page and 'href="/admin/settings/ereceipt"' in page
+
+
+def test_the_job_runner_sends_mail_on_its_own_lane(app, till, smtp_configured):
+    outbox.enqueue(paid_sale(till), CUSTOMER)
+    db.session.commit()
+    [job] = [job for job in default_jobs() if job.name == "send_receipt_emails"]
+    assert job.lane == "mail"
+    JobRunner(app, jobs=[job]).run_due("mail")
+    assert len(smtp_configured.received) == 1 and rows()[0].status == EMAIL_SENT

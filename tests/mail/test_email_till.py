@@ -100,3 +100,11 @@ def test_sending_needs_the_csrf_token(app, auth, client, till, closed_port):
     response = client.post(f"/receipts/{sale.id}/email", data={"email": CUSTOMER},
                            headers={**headers, "X-CSRFToken": token})
     assert response.status_code == 200 and len(queued()) == 1
+
+
+def test_the_receipt_preview_offers_kirim_via_email_too(app, auth, client, till, closed_port):
+    save_smtp(app, closed_port)
+    sale = paid_sale(till)
+    auth.login_cashier()
+    page = client.get(f"/receipts/{sale.id}").get_data(as_text=True)
+    assert "Kirim via Email" in page and f'hx-post="/receipts/{sale.id}/email"' in page
