@@ -79,7 +79,8 @@ def ereceipt_smtp_test():
     except smtp.MailError as exc:
         result, ok = exc.message, False
     else:
-        result, ok = ("Email uji terkirim." if to else "Terhubung dan login berhasil."), True
+        connected = "Terhubung dan login berhasil." if settings.username else "Terhubung (tanpa login)."
+        result, ok = ("Email uji terkirim." if to else connected), True
     action = "SendTestEmail" if to else "TestConnection"
     detail = f"to={mail_settings.mask_address(to)} " if to else ""
     audit.record(action, "email", outcome="ok" if ok else "failed", detail=f"{detail}message={result}")
