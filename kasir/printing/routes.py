@@ -6,7 +6,7 @@ from ..auth.approval import approved, approver_from_form, ask_approval
 from ..extensions import db
 from ..mail import outbox as mail_outbox
 from ..mail import settings as mail_settings
-from ..models import PRINT_PRINTED, SALE_OPEN, Sale
+from ..models import PRINT_PRINTED, SALE_OPEN, SALE_PAID, Sale
 from ..settings import shop_profile
 from ..web import is_htmx, toast
 from . import ereceipt, queue
@@ -126,6 +126,8 @@ def email(sale_id):
     """Queue the receipt to the address the cashier typed; the answer is the form again, saying so. Sending is
     the job's (kasir.mail.outbox): the till never waits on a mail server."""
     sale = _closed_sale_or_404(sale_id)
+    if sale.status != SALE_PAID:  # a parked or voided sale has no receipt to send
+        abort(404)
     typed = request.form.get("email", "")
     if not mail_settings.load().configured:
         message = "Email belum diatur. Minta admin mengisi pengaturan SMTP di Struk Digital."

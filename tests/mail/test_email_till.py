@@ -4,7 +4,7 @@ import re
 
 from kasir import tenders
 from kasir.extensions import db
-from kasir.models import EMAIL_QUEUED, EmailOutbox
+from kasir.models import EMAIL_QUEUED, SALE_VOID, EmailOutbox
 from support.smtp import save_smtp
 
 CUSTOMER = "budi.santoso@contoh.co.id"
@@ -79,6 +79,16 @@ def test_an_open_cart_cannot_be_emailed(app, auth, htmx, till, closed_port):
     cart = till.add("SKU0001")
     auth.login_cashier()
     assert htmx.post(f"/receipts/{cart.id}/email", data={"email": CUSTOMER}).status_code == 404
+
+
+def test_a_voided_sale_cannot_be_emailed(app, auth, htmx, till, closed_port):
+    save_smtp(app, closed_port)
+    sale = paid_sale(till)
+    sale.status = SALE_VOID
+    db.session.commit()
+    auth.login_cashier()
+    assert htmx.post(f"/receipts/{sale.id}/email", data={"email": CUSTOMER}).status_code == 404
+    assert queued() == []
 
 
 def test_sending_needs_a_login(app, client, till, closed_port):
