@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from . import stock
 from .extensions import db
+from .mail import outbox as mail_outbox
 from .models import Product
 from .printing import queue as print_queue
 from .reports.daily import SalesReport
@@ -67,4 +68,12 @@ def low_stock(report: SalesReport) -> Notice | None:
     count = db.session.scalar(db.select(db.func.count(Product.id)).where(stock.is_low()))
     if count:
         return Notice("low-stock", f"{count} produk stoknya menipis", "admin.stock_low")
+    return None
+
+
+@check
+def failed_emails(report: SalesReport) -> Notice | None:
+    count = mail_outbox.failed_count()
+    if count:
+        return Notice("failed-emails", f"{count} struk email gagal terkirim", "admin.ereceipt_settings")
     return None

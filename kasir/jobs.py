@@ -15,6 +15,7 @@ from flask import Flask
 from . import backup
 from .api import idempotency
 from .extensions import db
+from .mail import outbox as mail_outbox
 from .payments import callbacks, health, metrics, sync
 from .printing import queue as print_queue
 from .reports import reconcile
@@ -45,6 +46,7 @@ def default_jobs() -> list[Job]:
         Job("print_queue", 2, print_queue.drain),
         Job("provider_health", 1, health.refresh_due),
         Job("deliver_callbacks", 2, callbacks.deliver_due, lane="callbacks"),
+        Job("send_receipt_emails", 5, mail_outbox.deliver_due, lane="mail"),  # a slow mail server holds up nothing
         Job("purge_idempotency_keys", 3600, idempotency.purge_expired),
         Job("reconcile_yesterday", 3600, reconcile.reconcile_yesterday),
         Job("daily_backup", 600, backup.daily_backup),

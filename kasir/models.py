@@ -400,3 +400,28 @@ class Shift(db.Model):
         if self.counted_cash is None or self.expected_cash is None:
             return None
         return self.counted_cash - self.expected_cash
+
+
+EMAIL_QUEUED = "QUEUED"
+EMAIL_SENT = "SENT"
+EMAIL_FAILED = "FAILED"
+
+
+class EmailOutbox(db.Model):
+    """A receipt e-mailed to a customer (kasir.mail.outbox): queued at the till, sent by a job, retried with
+    backoff, then SENT or FAILED with the reason in Indonesian."""
+
+    __tablename__ = "email_outbox"
+    __table_args__ = (Index("ix_email_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sale_id: Mapped[int] = mapped_column(ForeignKey("sales.id"), index=True)
+    recipient: Mapped[str] = mapped_column(String(254))
+    status: Mapped[str] = mapped_column(String(10), default=EMAIL_QUEUED)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    sale: Mapped[Sale] = relationship()

@@ -13,4 +13,5 @@ pytest_plugins = [
     "fixtures.upgrade",
     "fixtures.servers",
     "fixtures.browser",
+    "fixtures.smtp",
 ]

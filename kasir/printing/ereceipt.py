@@ -1,4 +1,5 @@
-"""E-receipts sent from the till: the receipt as text in a WhatsApp link (wa.me) to a number the cashier types."""
+"""E-receipts sent from the till: the receipt as text in a WhatsApp link (wa.me) to a number the cashier types
+(the same text is the body of an e-mailed receipt, kasir.mail.outbox)."""
 import re
 from urllib.parse import quote, urlsplit
 
@@ -21,10 +22,14 @@ def whatsapp_number(text: str) -> str:
     return digits
 
 
+def receipt_text(receipt: Receipt) -> str:
+    """The receipt as plain text, one printed line per line: a WhatsApp message or an e-mail's body."""
+    return "\n".join(line.text.rstrip() for line in receipt.lines)
+
+
 def whatsapp_link(receipt: Receipt, phone: str) -> str:
     """wa.me link that opens a chat with `phone`, the receipt's lines as the message."""
-    text = "\n".join(line.text.rstrip() for line in receipt.lines)
-    return f"https://wa.me/{whatsapp_number(phone)}?text={quote(text, safe='')}"
+    return f"https://wa.me/{whatsapp_number(phone)}?text={quote(receipt_text(receipt), safe='')}"
 
 
 PUBLIC_URL_KEY = "public_base_url"

@@ -4,7 +4,9 @@ from .. import approvals, audit
 from ..auth import login_required
 from ..auth.approval import approved, approver_from_form, ask_approval
 from ..extensions import db
-from ..models import PRINT_PRINTED, SALE_OPEN, Sale
+from ..mail import outbox as mail_outbox
+from ..mail import settings as mail_settings
+from ..models import PRINT_PRINTED, SALE_OPEN, SALE_PAID, Sale
 from ..settings import shop_profile
 from ..web import is_htmx, toast
 from . import ereceipt, queue
@@ -110,3 +112,32 @@ def whatsapp(sale_id):
     except ereceipt.PhoneError as exc:
         return render_template("printing/ereceipt_error.html", message=str(exc)), 400
     return redirect(link)
+
+
+@bp.app_context_processor
+def email_in_templates():
+    # A function, so only pages offering "Kirim via Email" pay for the settings lookup.
+    return {"email_ready": lambda: mail_settings.load().configured}
+
+
+@bp.route("/receipts/<int:sale_id>/email", methods=["POST"])
+@login_required
+def email(sale_id):
+    """Queue the receipt to the address the cashier typed; the answer is the form again, saying so. Sending is
+    the job's (kasir.mail.outbox): the till never waits on a mail server."""
+    sale = _closed_sale_or_404(sale_id)
+    if sale.status != SALE_PAID:  # a parked or voided sale has no receipt to send
+        abort(404)
+    typed = request.form.get("email", "")
+    if not mail_settings.load().configured:
+        message = "Email belum diatur. Minta admin mengisi pengaturan SMTP di Struk Digital."
+        status, sent_to = 409, None
+    else:
+        try:
+            row = mail_outbox.enqueue(sale, typed)
+        except mail_settings.AddressError as exc:
+            message, status, sent_to = str(exc), 422, None
+        else:
+            message, status, sent_to = f"Struk dijadwalkan dikirim ke {row.recipient}.", 200, row.recipient
+    return render_template("printing/_email_form.html", sale=sale, message=message, ok=sent_to is not None,
+                           typed="" if sent_to else typed), status

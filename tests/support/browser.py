@@ -5,12 +5,12 @@ CHROMIUM = os.environ.get("KASIR_CHROMIUM", "/usr/bin/chromium")
 NEW_ADMIN_PASSWORD = "toko-aman-2026"
 
 
-def open_cashier_page(browser, base_url: str, viewport: dict | None = None):
-    """A new browser context logged in as the demo cashier on register 1, at /pos."""
+def open_cashier_page(browser, base_url: str, viewport: dict | None = None, pin: str = "1234"):
+    """A new browser context logged in as the demo cashier (or the one with `pin`) on register 1, at /pos."""
     context = browser.new_context(viewport=viewport or {"width": 1280, "height": 800}, locale="id-ID")
     page = context.new_page()
     page.goto(f"{base_url}/login")
-    page.fill("#pin", "1234")
+    page.fill("#pin", pin)
     page.click("form.pin-form button[type=submit]")
     page.wait_for_url("**/pos/register")
     page.click("button[value='1']")

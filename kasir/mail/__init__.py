@@ -1,0 +1,1 @@
+"""E-mailed receipts: the shop's SMTP settings, the SMTP client, and the outbox a job sends from."""
