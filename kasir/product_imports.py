@@ -76,17 +76,12 @@ def _work(job: ProductImport) -> int:
         _finish(job.id, IMPORT_FAILED, "Berkas tersimpan tidak bisa dibaca lagi. Unggah ulang.")
         return 0
     import_id, done = job.id, job.rows_done
+    in_file = {cleaned["sku"] for _line, cleaned in parsed.rows}
     while done < len(parsed.rows):
         batch = parsed.rows[done:done + BATCH_ROWS]
         try:
-            with write_transaction():
-                job = db.session.get(ProductImport, import_id, with_for_update=True, populate_existing=True)
-                if job is None or job.slot is None or job.rows_done != done:
-                    return 0  # another worker took it over after our lease ran out
-                created, updated = products.upsert([cleaned for _line, cleaned in batch], parsed.absent, job.actor)
-                job.rows_done, job.created, job.updated = done + len(batch), job.created + created, \
-                    job.updated + updated
-                job.lease_until = utcnow() + LEASE
+            if not _batch(import_id, done, batch, parsed.absent, in_file):
+                return 0  # another worker took it over after our lease ran out
         except IntegrityError:  # someone gave a product this SKU or barcode after the file was checked
             _finish(import_id, IMPORT_FAILED,
                     f"Baris {batch[0][0]}–{batch[-1][0]}: SKU atau barcode bentrok dengan perubahan lain sejak "
@@ -95,6 +90,20 @@ def _work(job: ProductImport) -> int:
         done += len(batch)
     _finish(import_id, IMPORT_DONE)
     return 1
+
+
+def _batch(import_id: int, done: int, batch: list[tuple[int, dict]], absent: tuple[str, ...],
+           in_file: set[str]) -> bool:
+    """One batch and the progress after it, in one short write transaction; False if the import is no longer
+    ours to work (finished, or taken over by another worker from `done` on)."""
+    with write_transaction():
+        job = db.session.get(ProductImport, import_id, with_for_update=True, populate_existing=True)
+        if job is None or job.slot is None or job.rows_done != done:
+            return False
+        created, updated = products.upsert([cleaned for _line, cleaned in batch], absent, job.actor, in_file)
+        job.rows_done, job.created, job.updated = done + len(batch), job.created + created, job.updated + updated
+        job.lease_until = utcnow() + LEASE
+    return True
 
 
 def _finish(import_id: int, state: str, error: str = "") -> None:

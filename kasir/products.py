@@ -283,12 +283,12 @@ def check_csv(parsed: CsvRows, result: ImportResult) -> None:
             result.errors.extend((line, message) for message in stock_errors.values())
 
 
-def upsert(rows: list[dict], absent: tuple[str, ...], actor: str) -> tuple[int, int]:
+def upsert(rows: list[dict], absent: tuple[str, ...], actor: str, in_file: set[str]) -> tuple[int, int]:
     """Insert or update `rows` (cleaned, checked by `check_csv`) by SKU in the caller's transaction, with a few
     bulk statements: (created, updated). Idempotent, so a batch may be done again after a crash. A barcode
-    given to another product is first taken from its holder, which the file lists too (its own row sets its
-    new one). Price changes are audited as on the product form. Stock is set as written, as it always was
-    for an import (not a stock movement)."""
+    given to another product is first taken from its holder when the file lists that one too (`in_file`: its
+    own row sets its new one); a holder outside the file makes the insert fail (IntegrityError). Price changes
+    are audited as on the product form. Stock is set as written, as an import always did (not a movement)."""
     table = Product.__table__
     existing = {}
     for chunk in _chunks([cleaned["sku"] for cleaned in rows]):
@@ -300,7 +300,7 @@ def upsert(rows: list[dict], absent: tuple[str, ...], actor: str) -> tuple[int, 
     for chunk in _chunks(list(wanted)):
         holders.extend(product_id for product_id, sku, barcode in db.session.execute(
             db.select(Product.id, Product.sku, Product.barcode).where(Product.barcode.in_(chunk)))
-            if wanted[barcode] != sku)
+            if wanted[barcode] != sku and sku in in_file)
     if holders:
         db.session.execute(db.update(table).where(table.c.id.in_(holders)).values(barcode=None))
     now = utcnow()
@@ -334,8 +334,8 @@ def import_csv(raw: bytes, max_rows: int, actor: str | None = None) -> ImportRes
         check_csv(parsed, result)
     if result.errors:
         return result
-    result.created, result.updated = upsert([cleaned for _line, cleaned in parsed.rows], parsed.absent,
-                                            actor or "system")
+    rows = [cleaned for _line, cleaned in parsed.rows]
+    result.created, result.updated = upsert(rows, parsed.absent, actor or "system", {row["sku"] for row in rows})
     audit.record("ImportProducts", f"{result.created} baru, {result.updated} diubah", actor=actor)
     return result
 
