@@ -142,7 +142,6 @@ class ProductImport(db.Model):
     # 1 while queued or running, NULL after: the unique index lets only one import run at a time.
     slot: Mapped[int | None] = mapped_column(unique=True)
     filename: Mapped[str] = mapped_column(String(200), default="")
-    raw: Mapped[bytes | None] = mapped_column(LargeBinary)  # the file as uploaded; cleared once finished
     total_rows: Mapped[int] = mapped_column(default=0)
     rows_done: Mapped[int] = mapped_column(default=0)
     created: Mapped[int] = mapped_column(default=0)
@@ -152,6 +151,15 @@ class ProductImport(db.Model):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the job working it holds it until then
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ProductImportFile(db.Model):
+    """An import's file as uploaded, until the import ends. A row of its own: SQLite rewrites a whole row (its
+    megabytes too) on any update, and the import's row is updated with every batch."""
+    __tablename__ = "product_import_files"
+
+    import_id: Mapped[int] = mapped_column(ForeignKey("product_imports.id", ondelete="CASCADE"), primary_key=True)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class StockMovement(db.Model):

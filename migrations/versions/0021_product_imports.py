@@ -22,7 +22,6 @@ def upgrade():
         sa.Column('state', sa.String(length=10), nullable=False),
         sa.Column('slot', sa.Integer(), nullable=True),
         sa.Column('filename', sa.String(length=200), nullable=False),
-        sa.Column('raw', sa.LargeBinary(), nullable=True),
         sa.Column('total_rows', sa.Integer(), nullable=False),
         sa.Column('rows_done', sa.Integer(), nullable=False),
         sa.Column('created', sa.Integer(), nullable=False),
@@ -35,7 +34,16 @@ def upgrade():
         sa.PrimaryKeyConstraint('id', name=op.f('pk_product_imports')),
         sa.UniqueConstraint('slot', name=op.f('uq_product_imports_slot')),
     )
+    op.create_table(
+        'product_import_files',
+        sa.Column('import_id', sa.Integer(), nullable=False),
+        sa.Column('raw', sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(['import_id'], ['product_imports.id'],
+                                name=op.f('fk_product_import_files_import_id_product_imports'), ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('import_id', name=op.f('pk_product_import_files')),
+    )
 
 
 def downgrade():
+    op.drop_table('product_import_files')
     op.drop_table('product_imports')

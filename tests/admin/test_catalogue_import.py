@@ -9,7 +9,7 @@ import pytest
 from kasir import create_app, product_imports, products
 from kasir.clock import utcnow
 from kasir.extensions import db
-from kasir.models import AuditLog, Product, ProductImport, Sale
+from kasir.models import AuditLog, Product, ProductImport, ProductImportFile, Sale
 from support.client import AuthActions
 from support.config import ADMIN
 
@@ -85,7 +85,9 @@ def test_the_job_upserts_in_batches_committing_progress_with_each(admin, app, sm
     run_job(app)
     assert seen == [(3, 0), (3, 3), (1, 6)]
     job = the_import(app)
-    assert (job.state, job.rows_done, job.created, job.updated, job.slot, job.raw) == ("DONE", 7, 7, 0, None, None)
+    assert (job.state, job.rows_done, job.created, job.updated, job.slot) == ("DONE", 7, 7, 0, None)
+    with app.app_context():
+        assert db.session.get(ProductImportFile, job.id) is None  # the stored file is gone
     assert len(skus(app)) == 7
 
 
