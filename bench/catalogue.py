@@ -99,10 +99,11 @@ def typed_prefixes(rows, rng: random.Random, count: int) -> list[tuple[str, str]
     """(kind, text) of what a cashier types, letter by letter from 2 letters on, towards 1–3 words of a
     product's name: "common" when the words are brand/product words, "rare" when they end in a serial."""
     prefixes: list[tuple[str, str]] = []
+    serials = [row for row in rows if " Seri" in row[2]]
     while len(prefixes) < count:
-        _sku, _barcode, name, *_rest = rng.choice(rows)
+        rare = rng.random() < 0.3
+        _sku, _barcode, name, *_rest = rng.choice(serials if rare else rows)
         words = name.lower().split()
-        rare = words[-1].startswith("seri") and rng.random() < 0.5
         target = f"{words[0]} {words[-1]}" if rare else " ".join(words[:rng.randint(1, 3)])
         kind = "rare" if rare else "common"
         prefixes += [(kind, target[:end]) for end in range(2, len(target) + 1) if not target[:end].endswith(" ")]
