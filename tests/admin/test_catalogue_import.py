@@ -9,6 +9,7 @@ import pytest
 from kasir import create_app, product_imports, products
 from kasir.clock import utcnow
 from kasir.extensions import db
+from kasir.jobs import JobRunner, default_jobs
 from kasir.models import AuditLog, Product, ProductImport, ProductImportFile, Sale
 from support.client import AuthActions
 from support.config import ADMIN
@@ -239,3 +240,10 @@ def test_a_product_taking_a_checked_barcode_meanwhile_stops_the_import_in_indone
     fragment = admin.get(f"/admin/products/import/{job.id}/progress").get_data(as_text=True)
     assert "Impor berhenti" in fragment and "Baris 5–7" in fragment and "3 baris pertama sudah diimpor" in fragment
     assert "hx-trigger" not in fragment
+
+
+def test_the_servers_job_runner_works_imports_on_a_lane_of_their_own(admin, app, small_batches):
+    upload(admin, HEADER + rows(7))
+    [job] = [job for job in default_jobs() if job.lane == "imports"]
+    JobRunner(app, jobs=[job]).run_due(lane="imports")
+    assert the_import(app).state == "DONE"
