@@ -3,7 +3,8 @@
 Starts Kasir from --code (`python -m kasir serve`, SQLite, LOG_FORMAT=json) on loopback and builds the catalogue
 through the admin's own CSV import: one upload of N generated products (realistic names: brand, product,
 variant, size; unique SKU and EAN-13 barcode), timed from the POST until the progress component says it is done
-(the import figure; the server's own figure, upload to end, is read from its import record).
+(the import figure; the server's own figure, upload to end, is read from its import record); then the same
+products again with new prices (every row an update, and a PriceChange audit row each).
 Then, from one cashier on one keep-alive connection (bench.harness.Connection), as a till sends them:
 - search-as-you-type: `GET /pos/products?q=` with the prefixes typed on the way to 1–3 words of a product
   name ("in", "ind", "indomie g", …), from common words (thousands of matches) and rare ones (a few);
@@ -209,6 +210,10 @@ def main() -> None:
         with serve(args.code, instance, environment, args.threads) as server, \
                 hello_world_server(args.threads, FLASK_HELLO_WORLD) as flask_view:
             lines = import_catalogue(server.url, instance / "kasir.db", body)
+            # A new price list for the same products: every row an update (and a PriceChange audit row).
+            repriced = [(sku, barcode, name, category, price + 100, stock)
+                        for sku, barcode, name, category, price, stock in products]
+            lines += import_catalogue(server.url, instance / "kasir.db", csv_bytes(repriced))
             session, headers, _page = cashier_session(server.url)
             headers = {**headers, "Cookie": cookie_header(session)}
             form = {**headers, "Content-Type": "application/x-www-form-urlencoded"}
