@@ -98,17 +98,24 @@ def csv_bytes(rows) -> bytes:
 
 def typed_prefixes(rows, rng: random.Random, count: int) -> list[tuple[str, str]]:
     """(kind, text) of what a cashier types, letter by letter from 2 letters on, towards 1–3 words of a
-    product's name: "common" when the words are brand/product words, "rare" when they end in a serial."""
+    product's name or (6 times in 10) its brand and serial; the kind is the typed text's (`_kind`)."""
     prefixes: list[tuple[str, str]] = []
     serials = [row for row in rows if " Seri" in row[2]]
     while len(prefixes) < count:
-        rare = rng.random() < 0.3
+        rare = rng.random() < 0.6
         _sku, _barcode, name, *_rest = rng.choice(serials if rare else rows)
         words = name.lower().split()
         target = f"{words[0]} {words[-1]}" if rare else " ".join(words[:rng.randint(1, 3)])
-        kind = "rare" if rare else "common"
-        prefixes += [(kind, target[:end]) for end in range(2, len(target) + 1) if not target[:end].endswith(" ")]
+        prefixes += [(_kind(target[:end]), target[:end]) for end in range(2, len(target) + 1)
+                     if not target[:end].endswith(" ")]
     return prefixes[:count]
+
+
+def _kind(typed: str) -> str:
+    """"rare" once the last word typed narrows to a few serials ("seri012": at most 7 of 50 000), else
+    "common" (a brand or product word: hundreds to thousands of names)."""
+    last = typed.split()[-1]
+    return "rare" if len(typed.split()) > 1 and last.startswith("seri") and len(last) >= 7 else "common"
 
 
 def admin_session(base_url: str) -> tuple[requests.Session, str]:
