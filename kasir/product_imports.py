@@ -31,8 +31,8 @@ def active() -> ProductImport | None:
 
 def start(raw: bytes, filename: str, max_rows: int, actor: str) -> tuple[ProductImport | None,
                                                                        products.ImportResult]:
-    """Check the whole file and, if every row is good, queue it: (the import, None errors) or (None, errors
-    by line number). Audited once here and once when it ends."""
+    """Check the whole file and, if every row is good, queue it: (the import, a result without errors), or
+    (None, the errors by line number) and nothing stored. Audited once here and once when it ends."""
     result = products.ImportResult()
     if active() is not None:
         result.errors.append((0, BUSY))
