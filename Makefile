@@ -61,6 +61,7 @@ bench: $(VENV)/.dev
 	$(PY) bench/paid_to_screen.py $(BENCH_ARGS)
 	$(PY) bench/postgres_scale.py $(BENCH_ARGS)
 	$(PY) bench/settlement_import.py $(BENCH_ARGS)
+	$(PY) bench/catalogue.py $(BENCH_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

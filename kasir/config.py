@@ -121,5 +121,5 @@ class Config:
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_NAME = "kasir_session"
-        self.MAX_CONTENT_LENGTH = 2 * 1024 * 1024  # CSV imports included
-        self.CSV_IMPORT_MAX_ROWS = 5000
+        self.MAX_CONTENT_LENGTH = 8 * 1024 * 1024  # CSV imports included (50 000 products: about 4 MB)
+        self.CSV_IMPORT_MAX_ROWS = 60_000

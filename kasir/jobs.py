@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from flask import Flask
 
-from . import backup
+from . import backup, product_imports
 from .api import idempotency
 from .extensions import db
 from .mail import outbox as mail_outbox
@@ -53,6 +53,8 @@ def default_jobs() -> list[Job]:
         Job("flush_provider_metrics", 60, metrics.flush, run_at_stop=True),
         Job("flush_webhook_rejections", 60, rejections.flush, run_at_stop=True),
         Job("purge_webhook_records", 3600, retention.purge_old),
+        # Its own lane: a 50 000-row import works for seconds, and sync, expiry and printing must not wait.
+        Job("product_imports", 1, product_imports.run_due, lane="imports"),
     ]
 
 

@@ -2,7 +2,7 @@
 from datetime import date, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, false
+from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import DateTime, TypeDecorator
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -125,6 +125,41 @@ class Product(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     tax_exempt: Mapped[bool] = mapped_column(default=False, server_default=false())  # no PPN/PBJT (kasir/tax.py)
+
+
+IMPORT_QUEUED = "QUEUED"
+IMPORT_RUNNING = "RUNNING"
+IMPORT_DONE = "DONE"
+IMPORT_FAILED = "FAILED"
+
+
+class ProductImport(db.Model):
+    """One uploaded product CSV, checked whole and then upserted in batches by a job (kasir/product_imports.py)."""
+    __tablename__ = "product_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state: Mapped[str] = mapped_column(String(10), default=IMPORT_QUEUED)
+    # 1 while queued or running, NULL after: the unique index lets only one import run at a time.
+    slot: Mapped[int | None] = mapped_column(unique=True)
+    filename: Mapped[str] = mapped_column(String(200), default="")
+    total_rows: Mapped[int] = mapped_column(default=0)
+    rows_done: Mapped[int] = mapped_column(default=0)
+    created: Mapped[int] = mapped_column(default=0)
+    updated: Mapped[int] = mapped_column(default=0)
+    actor: Mapped[str] = mapped_column(String(40), default="system")
+    error: Mapped[str] = mapped_column(Text, default="")
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the job working it holds it until then
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ProductImportFile(db.Model):
+    """An import's file as uploaded, until the import ends. A row of its own: SQLite rewrites a whole row (its
+    megabytes too) on any update, and the import's row is updated with every batch."""
+    __tablename__ = "product_import_files"
+
+    import_id: Mapped[int] = mapped_column(ForeignKey("product_imports.id", ondelete="CASCADE"), primary_key=True)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class StockMovement(db.Model):

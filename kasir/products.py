@@ -5,9 +5,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from . import audit
+from .clock import utcnow
 from .csv_export import csv_lines, restore
 from .extensions import db
-from .models import Product
+from .models import AuditLog, Product
 from .money import MoneyError, format_number, parse_rupiah
 
 CSV_COLUMNS = ("sku", "barcode", "name", "category", "price", "stock", "active")
@@ -188,15 +189,23 @@ def spreadsheet_text(raw: bytes) -> str:
         return raw.decode("cp1252")
 
 
-def import_csv(raw: bytes, max_rows: int) -> ImportResult:
-    """Upsert products by SKU from CSV. Any bad row rejects the whole file: nothing half-imported."""
-    result = ImportResult()
+@dataclass
+class CsvRows:
+    """A product CSV read and checked row by row: (line number, cleaned fields) in file order, and the columns
+    the file does not have (an existing product keeps its own value of those)."""
+    rows: list[tuple[int, dict]]
+    absent: tuple[str, ...]
+
+
+def read_csv(raw: bytes, max_rows: int, result: ImportResult) -> CsvRows | None:
+    """Parse and validate every row of a product CSV without touching the database: the rows, or None with
+    every error (line number, Indonesian message) added to `result`."""
     try:
         text = spreadsheet_text(raw)
     except UnicodeDecodeError:
         result.errors.append((0, "Berkas tidak bisa dibaca sebagai teks. Simpan ulang dari Excel sebagai "
                                  "\"CSV UTF-8\" atau \"CSV (dipisah koma)\"."))
-        return result
+        return None
     first_line = text.split("\n", 1)[0]
     # Spreadsheet apps set to Indonesian write ';' between columns.
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
@@ -208,11 +217,11 @@ def import_csv(raw: bytes, max_rows: int) -> ImportResult:
     except csv.Error:
         result.errors.append((reader.line_num, "Baris ini rusak (tanda kutip atau baris baru di tempat yang salah). "
                                                "Simpan ulang berkas dari Excel sebagai CSV."))
-        return result
+        return None
     missing = [c for c in ("sku", "name", "price") if c not in headers]
     if missing:
         result.errors.append((1, f"Kolom wajib tidak ada: {', '.join(missing)}. Kolom: {', '.join(CSV_COLUMNS)}."))
-        return result
+        return None
     seen_sku: dict[str, int] = {}
     seen_barcode: dict[str, int] = {}
     rows: list[tuple[int, dict]] = []
@@ -224,7 +233,7 @@ def import_csv(raw: bytes, max_rows: int) -> ImportResult:
         if data_rows > max_rows:
             result.errors.append((line,
                                   f"Terlalu banyak baris (maks. {max_rows}). Pecah berkas menjadi beberapa bagian."))
-            return result
+            return None
         try:
             cleaned = clean_product({key: restore(value) if isinstance(value, str) else value
                                      for key, value in row.items()})  # a file we exported reads back as it was
@@ -241,41 +250,93 @@ def import_csv(raw: bytes, max_rows: int) -> ImportResult:
     if not rows and not result.errors:
         result.errors.append((0, "Berkas tidak berisi produk."))
     if result.errors:
-        return result
+        return None
+    return CsvRows(rows, tuple(column for column in CSV_COLUMNS if column not in headers))
 
-    existing = {p.sku: p for p in db.session.scalars(db.select(Product).where(Product.sku.in_(seen_sku)))}
-    barcode_owner = dict(db.session.execute(
-        db.select(Product.barcode, Product.sku).where(Product.barcode.in_(seen_barcode))
-    ).all())
-    for line, cleaned in rows:
+
+def _chunks(values: list, size: int = 1000) -> Iterator[list]:
+    """IN lists of a bounded size: SQLite and PostgreSQL cap the parameters of one statement."""
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def check_csv(parsed: CsvRows, result: ImportResult) -> None:
+    """The rules that depend on the catalogue as it is: a barcode may only be taken from a product the file
+    also lists, and a stock may be negative only where sales left it so. Errors go to `result`."""
+    skus = [cleaned["sku"] for _line, cleaned in parsed.rows]
+    in_file = set(skus)
+    current_stock: dict[str, int] = {}
+    for chunk in _chunks(skus):
+        current_stock.update(db.session.execute(db.select(Product.sku, Product.stock)
+                                                .where(Product.sku.in_(chunk))).all())
+    barcodes = [cleaned["barcode"] for _line, cleaned in parsed.rows if cleaned["barcode"]]
+    barcode_owner: dict[str, str] = {}
+    for chunk in _chunks(barcodes):
+        barcode_owner.update(db.session.execute(db.select(Product.barcode, Product.sku)
+                                                .where(Product.barcode.in_(chunk))).all())
+    for line, cleaned in parsed.rows:
         owner = barcode_owner.get(cleaned["barcode"]) if cleaned["barcode"] else None
-        if owner is not None and owner != cleaned["sku"] and owner not in seen_sku:
+        if owner is not None and owner != cleaned["sku"] and owner not in in_file:
             result.errors.append((line, f"Barcode {cleaned['barcode']} sudah dipakai produk SKU {owner}."))
-        known = existing.get(cleaned["sku"])
-        stock_errors = _stock_errors(cleaned, known.stock if known else None)
-        result.errors.extend((line, message) for message in stock_errors.values())
+        if "stock" not in parsed.absent:
+            stock_errors = _stock_errors(cleaned, current_stock.get(cleaned["sku"]))
+            result.errors.extend((line, message) for message in stock_errors.values())
+
+
+def upsert(rows: list[dict], absent: tuple[str, ...], actor: str, in_file: set[str]) -> tuple[int, int]:
+    """Insert or update `rows` (cleaned, checked by `check_csv`) by SKU in the caller's transaction, with a few
+    bulk statements: (created, updated). Idempotent, so a batch may be done again after a crash. A barcode
+    given to another product is first taken from its holder when the file lists that one too (`in_file`: its
+    own row sets its new one); a holder outside the file makes the insert fail (IntegrityError). Price changes
+    are audited as on the product form. Stock is set as written, as an import always did (not a movement)."""
+    table = Product.__table__
+    existing = {}
+    for chunk in _chunks([cleaned["sku"] for cleaned in rows]):
+        existing.update((sku, (product_id, price)) for product_id, sku, price in db.session.execute(
+            db.select(Product.id, Product.sku, Product.price).where(Product.sku.in_(chunk))))
+    wanted = {} if "barcode" in absent else {cleaned["barcode"]: cleaned["sku"] for cleaned in rows
+                                              if cleaned["barcode"]}
+    holders = []
+    for chunk in _chunks(list(wanted)):
+        holders.extend(product_id for product_id, sku, barcode in db.session.execute(
+            db.select(Product.id, Product.sku, Product.barcode).where(Product.barcode.in_(chunk)))
+            if wanted[barcode] != sku and sku in in_file)
+    if holders:
+        db.session.execute(db.update(table).where(table.c.id.in_(holders)).values(barcode=None))
+    now = utcnow()
+    new = [{**cleaned, "created_at": now, "updated_at": now, "low_stock_threshold": 0, "tax_exempt": False}
+           for cleaned in rows if cleaned["sku"] not in existing]
+    if new:
+        db.session.execute(db.insert(table), new)
+    columns = [column for column in CSV_COLUMNS if column not in absent and column != "sku"]
+    changed = [{"b_id": existing[cleaned["sku"]][0], "b_updated_at": now,
+                **{"b_" + column: cleaned[column] for column in columns}}
+               for cleaned in rows if cleaned["sku"] in existing]
+    if changed:
+        db.session.execute(db.update(table).where(table.c.id == db.bindparam("b_id")).values(
+            {column: db.bindparam("b_" + column) for column in [*columns, "updated_at"]}), changed)
+    old_price = {sku: price for sku, (_id, price) in existing.items()} if "price" not in absent else {}
+    prices = [{"at": now, "actor": actor[:40], "action": "PriceChange", "target": cleaned["sku"], "outcome": "ok",
+               "detail": f"{format_number(old_price[cleaned['sku']])} -> {format_number(cleaned['price'])}",
+               "ip": ""}
+              for cleaned in rows if old_price.get(cleaned["sku"], cleaned["price"]) != cleaned["price"]]
+    if prices:
+        db.session.execute(db.insert(AuditLog.__table__), prices)
+    return len(new), len(changed)
+
+
+def import_csv(raw: bytes, max_rows: int, actor: str | None = None) -> ImportResult:
+    """Upsert products by SKU from CSV in the caller's transaction. Any bad row rejects the whole file: nothing
+    half-imported. (The admin page imports through kasir.product_imports, in batches, with progress.)"""
+    result = ImportResult()
+    parsed = read_csv(raw, max_rows, result)
+    if parsed is not None:
+        check_csv(parsed, result)
     if result.errors:
         return result
-    # Barcodes may move between products within one file: clear the moved ones before writing.
-    new_barcode = {cleaned["sku"]: cleaned["barcode"] for _line, cleaned in rows}
-    moving = [p for p in existing.values()
-              if p.barcode and seen_barcode.get(p.barcode) and p.barcode != new_barcode[p.sku]]
-    for product in moving:
-        product.barcode = None
-    db.session.flush()
-    # A column the file does not have keeps its current value (a price list must not zero the stock).
-    absent = [column for column in CSV_COLUMNS if column not in headers]
-    for _line, cleaned in rows:
-        product = existing.get(cleaned["sku"])
-        if product is None:
-            product = Product()
-            db.session.add(product)
-            result.created += 1
-        else:
-            cleaned = {key: value for key, value in cleaned.items() if key not in absent}
-            result.updated += 1
-        _apply(product, cleaned)
-    audit.record("ImportProducts", f"{result.created} baru, {result.updated} diubah")
+    rows = [cleaned for _line, cleaned in parsed.rows]
+    result.created, result.updated = upsert(rows, parsed.absent, actor or "system", {row["sku"] for row in rows})
+    audit.record("ImportProducts", f"{result.created} baru, {result.updated} diubah", actor=actor)
     return result
 
 

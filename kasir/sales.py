@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from blinker import Namespace
 from sqlalchemy import bindparam, func, update
+from sqlalchemy.orm import selectinload
 
 from . import approvals, audit, stock
 from .clock import business_date, utcnow
@@ -67,9 +68,11 @@ def find_register(code: str | None) -> Register | None:
 
 
 def current_sale(register: Register, cashier: User) -> Sale:
-    """The register's cart, created on first use."""
+    """The register's cart, created on first use; its lines and their products in two queries (a scan
+    recalculates every line, tax exemption included: lazy loads cost a query per line)."""
     sale = db.session.scalar(
         db.select(Sale).where(Sale.register_id == register.id, Sale.status == SALE_OPEN).order_by(Sale.id)
+        .options(selectinload(Sale.items).joinedload(SaleItem.product))
     )
     if sale is None:
         sale = Sale(register=register, cashier=cashier, status=SALE_OPEN, subtotal=0, discount=0, total=0)

@@ -3,12 +3,12 @@ from datetime import date
 
 from flask import Response, current_app, flash, g, redirect, render_template, request, stream_with_context, url_for
 
-from .. import approvals, attention, audit, products, sales
+from .. import approvals, attention, audit, product_imports, products, sales
 from ..auth import admin_required, keep_session
 from ..auth.service import AccountError, create_user, validate_password, validate_pin
 from ..clock import business_date
 from ..extensions import db
-from ..models import ROLES, SALE_PAID, SALE_VOID, Product, Register, Sale, User
+from ..models import IMPORT_DONE, ROLES, SALE_PAID, SALE_VOID, Product, ProductImport, Register, Sale, User
 from ..payments.merchant import merchant_identity
 from ..payments.qris_text import plain_text
 from ..printing import queue as print_queue
@@ -78,21 +78,41 @@ def product_edit(product_id):
 @bp.route("/products/import", methods=["GET", "POST"])
 @admin_required
 def product_import():
+    """Upload: checked whole (errors by line, nothing imported), then imported in batches by a job
+    (kasir.product_imports). A file of one batch is done here at once, as before; a bigger one shows progress."""
     result = None
     if request.method == "POST":
         upload = request.files.get("file")
         if upload is None or not upload.filename:
             result = products.ImportResult(errors=[(0, "Pilih berkas CSV terlebih dahulu.")])
         else:
-            result = products.import_csv(upload.read(), current_app.config["CSV_IMPORT_MAX_ROWS"])
-        if result.errors:
-            db.session.rollback()
-        else:
-            db.session.commit()
-            flash(f"Impor selesai: {result.created} produk baru, {result.updated} diperbarui.", "success")
-            return redirect(url_for("admin.product_list"))
+            job, result = product_imports.start(upload.read(), upload.filename,
+                                                current_app.config["CSV_IMPORT_MAX_ROWS"], g.user.username)
+            if job is not None:
+                if job.total_rows <= product_imports.BATCH_ROWS:
+                    product_imports.run_due()
+                    db.session.refresh(job)
+                    if job.state == IMPORT_DONE:
+                        flash(f"Impor selesai: {job.created} produk baru, {job.updated} diperbarui.", "success")
+                        return redirect(url_for("admin.product_list"))
+                return redirect(url_for("admin.product_import_page", import_id=job.id))
     status = 422 if result and result.errors else 200
-    return render_template("admin/product_import.html", result=result, columns=products.CSV_COLUMNS), status
+    return render_template("admin/product_import.html", result=result, columns=products.CSV_COLUMNS,
+                           job=product_imports.active()), status
+
+
+@bp.route("/products/import/<int:import_id>")
+@admin_required
+def product_import_page(import_id):
+    job = db.get_or_404(ProductImport, import_id)
+    return render_template("admin/product_import.html", result=None, columns=products.CSV_COLUMNS, job=job)
+
+
+@bp.route("/products/import/<int:import_id>/progress")
+@admin_required
+def product_import_progress(import_id):
+    """The progress component alone, polled by htmx until the import ends."""
+    return render_template("admin/_product_import_progress.html", job=db.get_or_404(ProductImport, import_id))
 
 
 @bp.route("/products/export.csv")
