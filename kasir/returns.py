@@ -86,6 +86,15 @@ def returned_quantities(sale_id: int) -> dict[int, int]:
     return {item_id: int(total) for item_id, total in rows}
 
 
+def returns_of_sales(sale_ids: list[int]) -> dict[int, list[SaleReturn]]:
+    """{sale id: its returns, first first} for a list of sales (today's sales list: a slip button each)."""
+    found: dict[int, list[SaleReturn]] = {}
+    for sale_return in db.session.scalars(db.select(SaleReturn).where(SaleReturn.sale_id.in_(sale_ids))
+                                          .order_by(SaleReturn.sale_id, SaleReturn.number)):
+        found.setdefault(sale_return.sale_id, []).append(sale_return)
+    return found
+
+
 def find_sale(receipt_number: str) -> Sale:
     """The sale a receipt number names (as printed: <register>-<yymmdd>-<nnnn>); ReturnError if none or unpaid."""
     text = (receipt_number or "").strip().upper()
