@@ -140,9 +140,9 @@ def qris_refundable(sale: Sale, pending_key: str | None = None) -> QrisRefund | 
                       if pending_key and entry.get("refund_key") == pending_key)
         if payment.status != states.PAID and not pending:
             continue
-        applied = db.session.scalar(db.select(Tender.amount).where(Tender.payment_id == payment.id)) or 0
-        by_returns = db.session.scalar(db.select(db.func.coalesce(db.func.sum(SaleReturn.qris_amount), 0))
-                                       .where(SaleReturn.payment_id == payment.id)) or 0
+        applied = int(db.session.scalar(db.select(Tender.amount).where(Tender.payment_id == payment.id)) or 0)
+        by_returns = int(db.session.scalar(db.select(db.func.coalesce(db.func.sum(SaleReturn.qris_amount), 0))
+                                           .where(SaleReturn.payment_id == payment.id)) or 0)  # PG: a Decimal
         left = min(applied - by_returns, payment.amount - payment_refunds.refunded_amount(payment) + pending)
         if left > 0 and (best is None or left > best.left):
             best = QrisRefund(payment, left)
