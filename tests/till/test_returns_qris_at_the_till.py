@@ -195,3 +195,14 @@ def test_a_return_without_a_csrf_token_is_refused(app_config):
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(SaleReturn.id))) == 0
         db.engine.dispose()
+
+
+def test_the_day_report_page_shows_returns_by_method(pos, auth, client, send_webhook):
+    sale, _payment = paid_by_qris(pos, send_webhook, "SKU0001", "SKU0006")
+    item = item_of(sale, "SKU0006")
+    pos.post(f"/pos/sales/{sale.id}/return", data={f"qty-{item.id}": "1", "method": "QRIS", **SUPERVISOR})
+    auth.login_admin()
+    page = text(client.get(f"/admin/reports?from={sale.business_date}"))
+    rows = {name: re.search(rf'data-figure="{name}">(.*?)</tr>', page, re.S).group(1)
+            for name in ("returns", "returns_cash", "returns_qris")}
+    assert "Rp 4.000" in rows["returns"] and "Rp 0" in rows["returns_cash"] and "Rp 4.000" in rows["returns_qris"]
