@@ -58,8 +58,9 @@ def test_the_cart_header_stays_one_line(browser, live_server, screenshots, width
     page.click("[data-hold]")  # a parked bill: "Tersimpan (1)"
     page.wait_for_selector("[data-held-list]:has-text('(1)')")
     scan(page, "SKU0001")
-    page.wait_for_selector("[data-hold]")
+    page.wait_for_selector(".cart-line[data-item='SKU0001']")
+    page.wait_for_selector(".product-tile >> nth=30")  # the grid reset after the scan has landed too
     layout = page.eval_on_selector(".cart-head", ONE_ROW)
-    page.locator(".cart").screenshot(path=screenshots / f"refund-cart-header-{width}.png")
+    page.screenshot(path=screenshots / f"refund-cart-header-{width}.png", clip=page.locator(".cart").bounding_box())
     assert layout["titleLines"] == 1 and layout["spread"] < 8 and not layout["cut"]
     page.context.close()
