@@ -162,6 +162,8 @@ def test_a_printer_failure_never_undoes_the_return(pos, app, free_tcp_port):
     response = pos.post(f"/pos/sales/{sale.id}/return", data={f"qty-{sale.items[0].id}": "1", **SUPERVISOR})
     assert response.status_code == 204 and returns_count() == 1
     assert "Slip retur belum tercetak" in text(pos.get("/pos/sales"))
+    banner = text(pos.get("/printing/status"))  # the till's banner offers the slip again, not the receipt
+    assert "Slip retur · No. " + sale.display_number in banner and f"/pos/sales/{sale.id}/returns/1/print" in banner
 
 
 def test_the_sales_list_reprints_a_return_slip(pos, send_webhook, printer):
