@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 PRINT_KIND_REPRINT = "reprint"  # a copy asked for by the cashier: it never opens the drawer
 PRINT_KIND_VA_SLIP = "va_slip"  # "Cetak Nomor VA": the sale's latest VA, never the receipt, never the drawer
-PRINT_KIND_RETURN_SLIP = "return"  # "RETUR" slip of one return: kind "return:<its number>", never the drawer
+PRINT_KIND_RETURN_SLIP = "return"  # "RETUR" slip of one return: kind "return:<its number>"; see _opens_drawer
 RETRY_DELAYS = (timedelta(seconds=5), timedelta(seconds=15), timedelta(seconds=60), timedelta(minutes=5))
 # A claimed job is due again after this, should its printer call never come back (a crash mid-print).
 CLAIM_LEASE = timedelta(minutes=2)
@@ -78,21 +78,37 @@ def _record_outcome(job_id: int, error: str | None) -> None:
             job.next_attempt_at, job.last_error = utcnow() + delay, error[:200]
 
 
+def _return_of(job: PrintJob, sale: Sale) -> SaleReturn | None:
+    """The return a "return:<number>" job prints, None for other jobs."""
+    kind, _, number = job.kind.partition(":")
+    if kind != PRINT_KIND_RETURN_SLIP:
+        return None
+    return db.session.scalar(db.select(SaleReturn).where(SaleReturn.sale_id == sale.id,
+                                                         SaleReturn.number == int(number)))
+
+
 def _layout(job: PrintJob, sale: Sale, settings: PrinterSettings):
     if job.kind == PRINT_KIND_VA_SLIP:
         return _va_slip(sale, settings)
-    kind, _, number = job.kind.partition(":")
-    if kind == PRINT_KIND_RETURN_SLIP:
-        sale_return = db.session.scalar(db.select(SaleReturn).where(SaleReturn.sale_id == sale.id,
-                                                                    SaleReturn.number == int(number)))
+    if (sale_return := _return_of(job, sale)) is not None:
         return build_return_slip(sale_return, shop_profile(), settings.width_mm)
     return build_receipt(sale, shop_profile(), settings.width_mm)
+
+
+def _opens_drawer(job: PrintJob, sale: Sale) -> bool:
+    """A cash sale's receipt, and the first slip of a return with cash to give back, open the drawer."""
+    if job.kind == PRINT_KIND_RECEIPT:
+        return sale.method == METHOD_CASH
+    sale_return = _return_of(job, sale)
+    first = db.session.scalar(db.select(db.func.min(PrintJob.id)).where(PrintJob.sale_id == sale.id,
+                                                                       PrintJob.kind == job.kind))
+    return sale_return is not None and sale_return.cash_amount > 0 and first == job.id
 
 
 def _print_claimed(job: PrintJob, settings: PrinterSettings) -> bool:
     job_id, sale = job.id, job.sale
     attempt = job.attempts
-    open_drawer = settings.open_drawer and job.kind == PRINT_KIND_RECEIPT and sale.method == METHOD_CASH
+    open_drawer = settings.open_drawer and _opens_drawer(job, sale)
     try:
         layout = _layout(job, sale, settings)
         data = render_bytes(layout, open_drawer=open_drawer)

@@ -16,6 +16,7 @@ from support.config import ADMIN, CASHIER
 from support.databases import fresh
 
 SUPERVISOR = {"approver": ADMIN[0], "approver_secret": ADMIN[1]}
+DRAWER_PULSE = b"\x1bp"  # ESC p
 
 
 @pytest.fixture
@@ -208,3 +209,22 @@ def test_the_day_report_page_shows_returns_by_method(pos, auth, client, send_web
     rows = {name: re.search(rf'data-figure="{name}">(.*?)</tr>', page, re.S).group(1)
             for name in ("returns", "returns_cash", "returns_qris")}
     assert "Rp 4.000" in rows["returns"] and "Rp 0" in rows["returns_cash"] and "Rp 4.000" in rows["returns_qris"]
+
+
+def test_a_cash_returns_first_slip_opens_the_drawer_and_a_reprint_does_not(pos, printer):
+    sale = paid_in_cash(pos, "SKU0006")
+    printer.wait_for_jobs(1)  # the sale's receipt (its drawer pulse)
+    pos.post(f"/pos/sales/{sale.id}/return", data={f"qty-{sale.items[0].id}": "1", **SUPERVISOR})
+    slip = printer.wait_for_jobs(2)[-1]
+    pos.post(f"/pos/sales/{sale.id}/returns/1/print")
+    copy = printer.wait_for_jobs(3)[-1]
+    assert b"RETUR" in slip and DRAWER_PULSE in slip
+    assert b"RETUR" in copy and DRAWER_PULSE not in copy
+
+
+def test_a_slip_all_back_to_qris_leaves_the_drawer_shut(pos, send_webhook, printer):
+    sale, _payment = paid_by_qris(pos, send_webhook, "SKU0006")
+    printer.wait_for_jobs(1)
+    pos.post(f"/pos/sales/{sale.id}/return", data={f"qty-{sale.items[0].id}": "1", "method": "QRIS", **SUPERVISOR})
+    slip = printer.wait_for_jobs(2)[-1]
+    assert b"RETUR" in slip and DRAWER_PULSE not in slip
