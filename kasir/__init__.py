@@ -35,6 +35,7 @@ from .payments.gateway_settings import active_provider_name
 from .payments.health import availability
 from .payments.providers import provider_class
 from .payments.qr_svg import qr_svg
+from .payments.refunds import refunded_amount
 from .version import __version__
 
 MIGRATIONS_DIR = str(config_module.PROJECT_ROOT / "migrations")
@@ -81,6 +82,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.filters["va_digits"] = payment_methods.group_digits
     app.jinja_env.filters["method_noun"] = lambda method: payment_methods.NOUNS.get(method or "qris", "QR")
     app.jinja_env.globals["sale_received"] = tenders.received
+    app.jinja_env.globals["refunded_amount"] = refunded_amount
     app.jinja_env.globals["sale_due"] = tenders.due
     app.jinja_env.globals["sale_cash_due"] = tenders.cash_due
 

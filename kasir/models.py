@@ -286,6 +286,10 @@ class SaleReturn(db.Model):
     cashier_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     approver_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # Of `amount`, what went back through the gateway to a QRIS payment (the rest in cash), its refund key (0022).
+    qris_amount: Mapped[int] = mapped_column(Money, default=0, server_default="0")
+    payment_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("payments.id"))
+    refund_key: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     sale: Mapped[Sale] = relationship()
     cashier: Mapped[User | None] = relationship(foreign_keys=[cashier_id])
@@ -293,6 +297,11 @@ class SaleReturn(db.Model):
     items: Mapped[list["SaleReturnItem"]] = relationship(
         back_populates="sale_return", cascade="all, delete-orphan", order_by="SaleReturnItem.id"
     )
+
+    @property
+    def cash_amount(self) -> int:
+        """Rupiah given back in cash from the till's drawer."""
+        return self.amount - (self.qris_amount or 0)
 
 
 class SaleReturnItem(db.Model):

@@ -6,13 +6,16 @@ from flask import flash, g, make_response, render_template, request, url_for
 from .. import approvals, returns, sales
 from ..auth.approval import approver_from_form, ask_approval
 from ..extensions import db
-from ..models import SALE_PAID, Sale
+from ..models import METHOD_QRIS, PRINT_PRINTED, SALE_PAID, Sale, SaleReturn
 from ..money import MoneyError, format_rupiah, parse_rupiah
 from ..payments import refunds as payment_refunds
 from ..payments import service as payment_service
 from ..payments import states
 from ..payments.models import Payment
 from ..payments.providers.base import ProviderError
+from ..printing import queue as print_queue
+from ..printing.backends import PrinterError
+from ..printing.settings import printer_settings
 from ..web import toast
 from .blueprint import bp
 from .routes import with_register
@@ -80,13 +83,15 @@ def sale_void(sale):
 @with_register
 @this_registers
 def sale_return(sale):
-    """Take back some or all items of a paid sale, refunded in cash; stock back; a cashier needs a supervisor."""
+    """Take back some or all items of a paid sale, refunded in cash or back to its QRIS payment (the rest in cash);
+    stock back; a cashier needs a supervisor; the "RETUR" slip is printed (a printer failure never undoes it)."""
     error = None
     if request.method == "POST":
         try:
             lines = {item.id: _return_quantity(request.form.get(f"qty-{item.id}")) for item in sale.items}
+            method = request.form.get("method", returns.METHOD_CASH)
             approver = approver_from_form("SaleReturn", sale.display_number)
-            done = returns.create_return(sale, lines, returns.METHOD_CASH, g.user, approver)
+            done = returns.create_return(sale, lines, method, g.user, approver)
         except (approvals.ApprovalNeeded, approvals.ApprovalRefused) as exc:
             db.session.rollback()
             return ask_approval(exc, target="#modal", swap="innerHTML")
@@ -94,10 +99,47 @@ def sale_return(sale):
             db.session.rollback()
             error = str(exc)
         else:
-            return back_to_sales_list(f"Retur {sale.display_number} dicatat; stok dikembalikan. "
-                                      f"{returns.describe_amount(done)}.")
+            message = (f"Retur {sale.display_number} dicatat; stok dikembalikan. {returns.describe_amount(done)}."
+                       + _print_slip(done))
+            return back_to_sales_list(message)
+        db.session.expire_all()
+    qris = returns.qris_refundable(sale)
+    chosen = request.form.get("method") or (returns.METHOD_QRIS if qris and sale.method == METHOD_QRIS
+                                            else returns.METHOD_CASH)
     return render_template("pos/_return.html", sale=sale, returned=returns.returned_quantities(sale.id),
+                           qris=qris, pending=returns.pending_refund(sale), method=chosen,
                            error=error, form=request.form), (422 if error else 200)
+
+
+def _print_slip(sale_return: SaleReturn) -> str:
+    """Print the return's slip when a printer is set; what the till should add to its message."""
+    if not printer_settings().enabled:
+        return ""
+    try:
+        job = print_queue.print_return_slip(sale_return)
+    except PrinterError:
+        return " Slip retur belum tercetak: cetak dari daftar transaksi."
+    if job.status == PRINT_PRINTED:
+        return " Slip retur dicetak."
+    return " Slip retur belum tercetak: printer tidak menjawab; dicoba lagi otomatis."
+
+
+@bp.route("/sales/<int:sale_id>/returns/<int:number>/print", methods=["POST"])
+@with_register
+@this_registers
+def return_slip_print(sale, number):
+    """"Cetak Slip Retur" on today's sales list: the slip of one of the sale's returns again."""
+    sale_return = db.session.scalar(db.select(SaleReturn).where(SaleReturn.sale_id == sale.id,
+                                                                SaleReturn.number == number))
+    if sale_return is None:
+        return toast("Retur tidak ditemukan.", 404)
+    try:
+        job = print_queue.print_return_slip(sale_return)
+    except PrinterError as exc:
+        return toast(str(exc), 409)
+    if job.status == PRINT_PRINTED:
+        return toast("Slip retur dicetak.", 200, "success")
+    return toast("Slip retur belum tercetak: printer tidak menjawab; dicoba lagi otomatis.", 202)
 
 
 def _return_quantity(text: str | None) -> int:

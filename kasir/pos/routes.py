@@ -3,7 +3,7 @@ import re
 
 from flask import g, redirect, render_template, request, url_for
 
-from .. import approvals, sales, tenders
+from .. import approvals, returns, sales, tenders
 from .. import products as products_service
 from ..auth import login_required
 from ..auth.approval import approved, approver_from_form, ask_approval
@@ -255,4 +255,6 @@ def checkout_debit():
 @bp.route("/sales")
 @with_register
 def todays_sales():
-    return render_template("pos/sales.html", sales_today=sales.paid_sales_today(g.register))
+    sales_today = sales.paid_sales_today(g.register)
+    return render_template("pos/sales.html", sales_today=sales_today,
+                           returns_by_sale=returns.returns_of_sales([sale.id for sale in sales_today]))

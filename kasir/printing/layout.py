@@ -4,7 +4,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..clock import format_wib
-from ..models import METHOD_CASH, METHOD_DEBIT, METHOD_LABELS, METHOD_QRIS, METHOD_SPLIT, SALE_VOID, Sale, Tender
+from ..models import (
+    METHOD_CASH,
+    METHOD_DEBIT,
+    METHOD_LABELS,
+    METHOD_QRIS,
+    METHOD_SPLIT,
+    SALE_VOID,
+    Sale,
+    SaleReturn,
+    Tender,
+)
 from ..money import format_number
 from ..tax import TaxSettings, format_percent
 
@@ -76,9 +86,7 @@ def _tax_lines(sale: Sale, columns: int) -> list[Line]:
 
 def build_receipt(sale: Sale, shop: dict[str, str], width_mm: int = 58) -> Receipt:
     columns = COLUMNS.get(width_mm, COLUMNS[58])
-    lines = [Line(part, bold=True, align="center", large=True) for part in textwrap.wrap(shop["shop_name"], columns)]
-    for extra in (shop.get("shop_address"), shop.get("shop_phone")):
-        lines += [Line(part, align="center") for part in textwrap.wrap(extra or "", columns)]
+    lines = _shop_header(shop, columns)
     lines.append(_rule(columns))
     lines.append(Line(two_columns("No.", sale.display_number, columns)))
     lines.append(Line(two_columns("Tanggal", format_wib(sale.paid_at or sale.created_at, "%d/%m/%Y %H:%M"), columns)))
@@ -114,6 +122,47 @@ def build_receipt(sale: Sale, shop: dict[str, str], width_mm: int = 58) -> Recei
     if sale.status == SALE_VOID:
         lines.append(Line("*** DIBATALKAN ***", bold=True, align="center"))
     lines += [Line(part, align="center") for part in textwrap.wrap(shop.get("receipt_footer", ""), columns)]
+    return Receipt(width_mm=width_mm, columns=columns, lines=lines)
+
+
+def _shop_header(shop: dict[str, str], columns: int) -> list[Line]:
+    lines = [Line(part, bold=True, align="center", large=True) for part in textwrap.wrap(shop["shop_name"], columns)]
+    for extra in (shop.get("shop_address"), shop.get("shop_phone")):
+        lines += [Line(part, align="center") for part in textwrap.wrap(extra or "", columns)]
+    return lines
+
+
+def build_return_slip(sale_return: SaleReturn, shop: dict[str, str], width_mm: int = 58) -> Receipt:
+    """"RETUR": the slip of one return (kasir/returns.py) for the customer and the drawer: the original receipt
+    number, the lines taken back, the amount and how it went back (QRIS and/or cash), who did and approved it."""
+    columns = COLUMNS.get(width_mm, COLUMNS[58])
+    sale = sale_return.sale
+    lines = _shop_header(shop, columns)
+    lines += [Line("RETUR", bold=True, align="center", large=True), _rule(columns)]
+    lines.append(Line(two_columns("No. retur", f"{sale.display_number}-R{sale_return.number}", columns)))
+    lines.append(Line(two_columns("Struk asal", sale.display_number, columns)))
+    lines.append(Line(two_columns("Tanggal", format_wib(sale_return.created_at) + " WIB", columns)))
+    lines += labelled("Kasir", sale_return.cashier.display_name if sale_return.cashier else "-", columns)
+    lines += labelled("Disetujui", sale_return.approver.display_name if sale_return.approver else "-", columns)
+    lines.append(_rule(columns))
+    for item in sale_return.items:
+        lines += [Line(part) for part in textwrap.wrap(item.sale_item.name, columns)]
+        lines.append(Line(two_columns(f"  {item.quantity} x {format_number(item.sale_item.unit_price)}",
+                                      format_number(item.amount), columns)))
+    rest = sale_return.amount - sum(item.amount for item in sale_return.items)
+    if rest:  # the sale discount's share and the tax recomputed by the sale's rule
+        lines.append(Line(two_columns("Diskon/pajak", format_number(rest), columns)))
+    lines.append(_rule(columns))
+    lines.append(Line(two_columns("TOTAL RETUR", f"Rp {format_number(sale_return.amount)}", columns), bold=True))
+    if sale_return.qris_amount:
+        lines.append(Line(two_columns("Dikembalikan ke QRIS", format_number(sale_return.qris_amount), columns)))
+        if sale_return.refund_key:
+            lines += labelled("  Ref. refund", sale_return.refund_key, columns)
+    if sale_return.cash_amount or not sale_return.qris_amount:
+        lines.append(Line(two_columns("Dikembalikan tunai", format_number(sale_return.cash_amount), columns)))
+    lines.append(_rule(columns))
+    lines += [Line(part, align="center") for part in textwrap.wrap("Simpan slip ini sebagai bukti pengembalian.",
+                                                                   columns)]
     return Receipt(width_mm=width_mm, columns=columns, lines=lines)
 
 

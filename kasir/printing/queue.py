@@ -16,18 +16,28 @@ from .. import claims
 from ..clock import utcnow
 from ..database import write_transaction
 from ..extensions import db
-from ..models import METHOD_CASH, PRINT_FAILED, PRINT_KIND_RECEIPT, PRINT_PRINTED, PRINT_QUEUED, PrintJob, Sale
+from ..models import (
+    METHOD_CASH,
+    PRINT_FAILED,
+    PRINT_KIND_RECEIPT,
+    PRINT_PRINTED,
+    PRINT_QUEUED,
+    PrintJob,
+    Sale,
+    SaleReturn,
+)
 from ..payments import methods
 from ..settings import shop_profile
 from .backends import PRINTER_NOT_SET, PrinterError, send
 from .escpos_render import render_bytes
-from .layout import build_receipt, build_test_page, build_va_slip
+from .layout import build_receipt, build_return_slip, build_test_page, build_va_slip
 from .settings import PrinterSettings, printer_settings
 
 log = logging.getLogger(__name__)
 
 PRINT_KIND_REPRINT = "reprint"  # a copy asked for by the cashier: it never opens the drawer
 PRINT_KIND_VA_SLIP = "va_slip"  # "Cetak Nomor VA": the sale's latest VA, never the receipt, never the drawer
+PRINT_KIND_RETURN_SLIP = "return"  # "RETUR" slip of one return: kind "return:<its number>"; see _opens_drawer
 RETRY_DELAYS = (timedelta(seconds=5), timedelta(seconds=15), timedelta(seconds=60), timedelta(minutes=5))
 # A claimed job is due again after this, should its printer call never come back (a crash mid-print).
 CLAIM_LEASE = timedelta(minutes=2)
@@ -68,13 +78,39 @@ def _record_outcome(job_id: int, error: str | None) -> None:
             job.next_attempt_at, job.last_error = utcnow() + delay, error[:200]
 
 
+def _return_of(job: PrintJob, sale: Sale) -> SaleReturn | None:
+    """The return a "return:<number>" job prints, None for other jobs."""
+    kind, _, number = job.kind.partition(":")
+    if kind != PRINT_KIND_RETURN_SLIP:
+        return None
+    return db.session.scalar(db.select(SaleReturn).where(SaleReturn.sale_id == sale.id,
+                                                         SaleReturn.number == int(number)))
+
+
+def _layout(job: PrintJob, sale: Sale, settings: PrinterSettings):
+    if job.kind == PRINT_KIND_VA_SLIP:
+        return _va_slip(sale, settings)
+    if (sale_return := _return_of(job, sale)) is not None:
+        return build_return_slip(sale_return, shop_profile(), settings.width_mm)
+    return build_receipt(sale, shop_profile(), settings.width_mm)
+
+
+def _opens_drawer(job: PrintJob, sale: Sale) -> bool:
+    """A cash sale's receipt, and the first slip of a return with cash to give back, open the drawer."""
+    if job.kind == PRINT_KIND_RECEIPT:
+        return sale.method == METHOD_CASH
+    sale_return = _return_of(job, sale)
+    first = db.session.scalar(db.select(db.func.min(PrintJob.id)).where(PrintJob.sale_id == sale.id,
+                                                                       PrintJob.kind == job.kind))
+    return sale_return is not None and sale_return.cash_amount > 0 and first == job.id
+
+
 def _print_claimed(job: PrintJob, settings: PrinterSettings) -> bool:
     job_id, sale = job.id, job.sale
     attempt = job.attempts
-    open_drawer = settings.open_drawer and job.kind == PRINT_KIND_RECEIPT and sale.method == METHOD_CASH
+    open_drawer = settings.open_drawer and _opens_drawer(job, sale)
     try:
-        layout = (_va_slip(sale, settings) if job.kind == PRINT_KIND_VA_SLIP
-                  else build_receipt(sale, shop_profile(), settings.width_mm))
+        layout = _layout(job, sale, settings)
         data = render_bytes(layout, open_drawer=open_drawer)
         db.session.commit()  # end the read before waiting on the printer
         send(settings.url, data)
@@ -136,6 +172,11 @@ def _va_slip(sale: Sale, settings: PrinterSettings):
 def print_va_slip(sale: Sale) -> PrintJob:
     """Print the slip of the sale's VA (bank, number, amount, expiry) now."""
     return _print_now(sale, PRINT_KIND_VA_SLIP)
+
+
+def print_return_slip(sale_return: SaleReturn) -> PrintJob:
+    """Print the "RETUR" slip of one return now (after the return, or again from today's sales list)."""
+    return _print_now(sale_return.sale, f"{PRINT_KIND_RETURN_SLIP}:{sale_return.number}")
 
 
 def printed_before(sale: Sale) -> bool:

@@ -165,6 +165,11 @@ class SalesReport:
     tax: dict[str, int] = field(default_factory=dict)
     return_count: int = 0  # returns at the till in the range ("Retur", kasir/returns.py), by their time
     return_total: int = 0
+    return_qris: int = 0  # of return_total, what went back through the gateway to QRIS (the rest: cash)
+
+    @property
+    def return_cash(self) -> int:
+        return self.return_total - self.return_qris
 
     @property
     def net_total(self) -> int:
@@ -268,12 +273,13 @@ def tax_in(date_from: date, date_to: date) -> dict[str, int]:
     return {column.key: int(value) for column, value in zip(TAX_FIGURES, sums, strict=True)}
 
 
-def returns_between(start: datetime, end: datetime) -> tuple[int, int]:
-    """(count, rupiah refunded) of the returns taken at the till between start and end."""
-    count, total = db.session.execute(
-        db.select(func.count(SaleReturn.id), func.coalesce(func.sum(SaleReturn.amount), 0))
+def returns_between(start: datetime, end: datetime) -> tuple[int, int, int]:
+    """(count, rupiah refunded, of which back to QRIS) of the returns taken at the till between start and end."""
+    count, total, qris = db.session.execute(
+        db.select(func.count(SaleReturn.id), func.coalesce(func.sum(SaleReturn.amount), 0),
+                  func.coalesce(func.sum(SaleReturn.qris_amount), 0))
         .where(SaleReturn.created_at >= start, SaleReturn.created_at < end)).one()
-    return count, int(total)
+    return count, int(total), int(qris)
 
 
 def late_payments_between(start: datetime, end: datetime) -> int:
@@ -316,7 +322,7 @@ def build_report(date_from: date, date_to: date | None = None) -> SalesReport:
         top_products=_top_products(date_from, date_to))
     report.discount_count, report.discount_total = discounts_in(date_from, date_to)
     report.tax = tax_in(date_from, date_to)
-    report.return_count, report.return_total = returns_between(start, end)
+    report.return_count, report.return_total, report.return_qris = returns_between(start, end)
     for paid_at, total in db.session.execute(_sales_in(date_from, date_to, SALE_PAID)
                                              .with_only_columns(Sale.paid_at, Sale.total)):
         hour = to_wib(paid_at).hour

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import case, func
 
-from .. import audit, returns
+from .. import audit
 from ..backup import BackupError, create_backup, is_sqlite
 from ..clock import format_wib, utcnow
 from ..database import write_transaction
@@ -155,8 +155,8 @@ def summarize(shift: Shift) -> ShiftSummary:
                                .where(Sale.status == SALE_VOID, Sale.paid_at >= shift.opened_at, Sale.paid_at < as_of,
                                       *at_till)).one()
     cash_refunds = db.session.scalar(
-        db.select(func.coalesce(func.sum(SaleReturn.amount), 0)).where(
-            SaleReturn.method == returns.METHOD_CASH, SaleReturn.cashier_id == shift.cashier_id,
+        db.select(func.coalesce(func.sum(SaleReturn.amount - SaleReturn.qris_amount), 0)).where(
+            SaleReturn.cashier_id == shift.cashier_id,  # a QRIS return's cash part only (returns' split rule)
             SaleReturn.created_at >= shift.opened_at, SaleReturn.created_at < as_of))
     return ShiftSummary(shift=shift, as_of=as_of, totals={method: found.get(method, (0, 0)) for method in METHODS},
                         sale_count=sale_count, split_count=split_count, void_count=voids[0],

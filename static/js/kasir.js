@@ -160,6 +160,13 @@
       if (poll) window.htmx.trigger(poll, "kasir:retry");
       return;
     }
+    const step = target.closest("[data-step-for]");
+    if (step) { // the return modal's −/+ : whole units between 0 and what is left to return
+      const input = document.getElementById(step.dataset.stepFor);
+      const value = (parseInt(input.value, 10) || 0) + Number(step.dataset.step);
+      input.value = String(Math.max(0, Math.min(Number(input.dataset.max), value)));
+      return;
+    }
     const key = target.closest("[data-keypad-for] [data-key]");
     if (key) {
       const input = document.getElementById(key.closest("[data-keypad-for]").dataset.keypadFor);

@@ -118,6 +118,8 @@ class Provider(ABC):
     charges_online: bool = True
     # Payment methods (kasir.payments.methods) this gateway can charge; QRIS alone unless it says more.
     methods: frozenset[str] = frozenset({"qris"})
+    # Does refund() send the money back to the payer through the gateway? (a static QRIS only records one by hand)
+    refunds_payer: bool = True
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

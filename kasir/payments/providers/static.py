@@ -23,6 +23,7 @@ from .base import (
 
 class StaticQrisProvider(Provider):
     name = "static"
+    refunds_payer = False  # refund() records money the shop sent back itself
     confirms_payments = False
     charges_online = False  # the QR is the shop's own, made dynamic here
 
