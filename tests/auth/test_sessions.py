@@ -111,6 +111,18 @@ def test_a_revoked_cookie_gets_no_status_poll(app, client, auth, revoke):
     assert answer.status_code == 302 and "/login" in answer.headers["HX-Redirect"]
 
 
+def test_a_revoked_cookie_gets_no_unchanged_answer_either(app, client, auth):
+    auth.login_cashier()
+    client.post("/pos/cart/scan", data={"q": "SKU0001"}, headers={"HX-Request": "true"})
+    modal = client.post("/pos/checkout/qris", headers={"HX-Request": "true"}).get_data(as_text=True)
+    poll = re.search(r'id="qris-status"[^>]*hx-get="([^"]+)"', modal).group(1).replace("&amp;", "&")
+    copy = copy_of(app, client)
+    assert copy.get(poll, headers={"HX-Request": "true"}).status_code == 204
+    auth.logout()
+    answer = copy.get(poll, headers={"HX-Request": "true"})
+    assert answer.status_code == 302 and "/login" in answer.headers["HX-Redirect"]
+
+
 def test_a_status_poll_from_a_deactivated_cashier_asks_to_log_in(app, client, auth):
     auth.login_cashier()
     poll = f"/pos/payments/{open_qr(client)}/status"

@@ -49,6 +49,33 @@ def test_status_poll_is_200_while_pending(client, auth, htmx):
     assert response.status_code == 200 and "every 1s" in response.get_data(as_text=True)
 
 
+def poll_path(html: str) -> str:
+    """The status partial's own hx-get, as htmx polls it."""
+    return re.search(r'id="qris-status"[^>]*hx-get="([^"]+)"', html).group(1).replace("&amp;", "&")
+
+
+def test_an_unchanged_status_poll_answers_204_to_its_own_version(client, auth, htmx):
+    modal, payment = start_qris(auth, htmx)
+    path = poll_path(modal.get_data(as_text=True))
+    assert "?v=PENDING." in path
+    answer = htmx.get(path)
+    assert answer.status_code == 204 and answer.get_data() == b""
+
+
+def test_a_status_poll_with_an_old_version_gets_the_partial_again(client, auth, htmx):
+    _, payment = start_qris(auth, htmx)
+    answer = htmx.get(f"/pos/payments/{payment.id}/status?v=PENDING.0")
+    assert answer.status_code == 200
+    path = poll_path(answer.get_data(as_text=True))
+    assert "?v=PENDING." in path and not path.endswith("?v=PENDING.0")
+
+
+def test_a_paid_payment_answers_286_even_to_the_waiting_version(client, auth, htmx, send_webhook):
+    modal, payment = start_qris(auth, htmx)
+    send_webhook(paid_body(payment))
+    assert htmx.get(poll_path(modal.get_data(as_text=True))).status_code == 286
+
+
 def test_each_status_poll_shows_the_countdown_of_its_moment(client, auth, htmx, monkeypatch):
     _, payment = start_qris(auth, htmx)
     first = htmx.get(f"/pos/payments/{payment.id}/status").get_data(as_text=True)
