@@ -13,6 +13,14 @@ SHOP_DEFAULTS = {
 }
 
 
+class SettingsError(ValueError):
+    """Settings refused as a whole: `errors` maps each field to its Indonesian message."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+
+
 def get_setting(key: str, default: str = "") -> str:
     row = db.session.get(Setting, key)
     return row.value if row else default

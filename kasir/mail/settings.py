@@ -13,6 +13,7 @@ from .. import redaction
 from ..crypto import DecryptionError, app_box
 from ..extensions import db
 from ..models import Setting
+from ..settings import SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +66,6 @@ def mask_address(address: str) -> str:
     """`b***@example.com`: what logs carry of a customer's address (never the whole of it)."""
     local, _, domain = (address or "").rpartition("@")
     return f"{local[:1]}***@{domain}" if local else "***"
-
-
-class SettingsError(ValueError):
-    def __init__(self, errors: dict[str, str]):
-        super().__init__("; ".join(errors.values()))
-        self.errors = errors
 
 
 @dataclass(frozen=True)

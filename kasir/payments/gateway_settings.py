@@ -16,6 +16,7 @@ from .. import qris, redaction, settings
 from ..crypto import DecryptionError, app_box, mask
 from ..extensions import db
 from ..models import Setting
+from ..settings import SettingsError
 from .qris_text import CITY_LIMIT, NAME_LIMIT, city_from_address, describe_qris_error, plain_text
 
 log = logging.getLogger(__name__)
@@ -79,12 +80,6 @@ FIELDS = {field.name: field for field in (
 )}
 IDENTIFIER_FIELDS = ("doku_client_id", "doku_merchant_id", "doku_terminal_id", "nicepay_client_id", "nicepay_store_id")
 PEM_LIMIT = 16_000  # bytes: a 4096-bit RSA key in PEM is about 3.3 KB
-
-
-class SettingsError(ValueError):
-    def __init__(self, errors: dict[str, str]):
-        super().__init__("; ".join(errors.values()))
-        self.errors = errors
 
 
 @dataclass(frozen=True)
