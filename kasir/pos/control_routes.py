@@ -111,6 +111,20 @@ def sale_return(sale):
                            error=error, form=request.form), (422 if error else 200)
 
 
+@bp.route("/returns/find")
+@with_register
+def return_by_receipt():
+    """"Retur" for a receipt the customer brings (its number scanned or typed): a paid sale of this register, of
+    any day, opens the same return modal; another register's sale is returned at that register (its shift)."""
+    try:
+        sale = returns.find_sale(request.args.get("number", "")[:40])
+    except returns.ReturnError as exc:
+        return toast(str(exc), 404)
+    if sale.register_id != g.register.id:
+        return toast(f"Struk {sale.display_number} dari {sale.register.name}: retur dilakukan di kasir itu.", 409)
+    return sale_return(sale_id=sale.id)
+
+
 def _print_slip(sale_return: SaleReturn) -> str:
     """Print the return's slip when a printer is set; what the till should add to its message."""
     if not printer_settings().enabled:

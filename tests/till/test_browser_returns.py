@@ -33,3 +33,23 @@ def test_a_cashier_returns_one_item_with_a_supervisors_pin(cashier_page, live_se
     page.click("[data-approval-form] button[type=submit]")
     page.wait_for_selector("text=Kembalikan tunai")
     page.screenshot(path=screenshots / "till-return-done.png")
+
+
+def test_a_scanned_receipt_number_opens_its_return(cashier_page, live_server, screenshots):
+    page = cashier_page
+    scan(page, "SKU0006")
+    page.wait_for_selector(".cart-line[data-item='SKU0006']")
+    page.keyboard.press("F4")
+    page.wait_for_selector("[data-cash-form]")
+    page.fill("#tendered", "20.000")
+    page.press("#tendered", "Enter")
+    page.wait_for_selector("[data-change]")
+    page.goto(f"{live_server.url}/pos/sales")
+    number = page.text_content("table tbody tr td >> nth=0").strip()
+    page.fill("#return-number", number)
+    page.press("#return-number", "Enter")
+    page.wait_for_selector(f"text=Retur {number}")
+    page.screenshot(path=screenshots / "till-return-by-number.png")
+    page.fill("#return-number", "9-990101-0001")
+    page.press("#return-number", "Enter")
+    page.wait_for_selector("#toast >> text=tidak ditemukan")

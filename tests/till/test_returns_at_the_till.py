@@ -1,5 +1,6 @@
 """"Retur" at the till: a paid sale's items taken back through the modal, refunded in cash, approved by a supervisor."""
 import html
+from datetime import timedelta
 
 import pytest
 
@@ -77,3 +78,44 @@ def test_a_quantity_that_is_not_a_number_is_refused(pos):
     sale = paid_sale(pos, "SKU0006")
     response = pos.post(f"/pos/sales/{sale.id}/return", data={f"qty-{sale.items[0].id}": "x", **SUPERVISOR})
     assert response.status_code == 422 and "bilangan bulat" in response.get_data(as_text=True)
+
+
+def earlier(sale, days):
+    """Move a paid sale `days` back: a receipt the customer brings from another day."""
+    row = db.session.get(Sale, sale.id)
+    row.business_date -= timedelta(days=days)
+    row.created_at -= timedelta(days=days)
+    row.paid_at -= timedelta(days=days)
+    db.session.commit()
+    return fresh(Sale, sale.id)
+
+
+def test_a_receipt_number_from_another_day_opens_the_return_modal(pos):
+    sale = earlier(paid_sale(pos, "SKU0006"), 3)
+    assert sale.display_number not in pos.get("/pos/sales").get_data(as_text=True)
+    modal = html.unescape(pos.get("/pos/returns/find", query_string={"number": sale.display_number.lower()})
+                          .get_data(as_text=True))
+    assert f"Retur {sale.display_number}" in modal and f'name="qty-{sale.items[0].id}"' in modal
+
+
+def test_a_return_by_receipt_number_is_recorded_like_todays(pos):
+    sale = earlier(paid_sale(pos, "SKU0006"), 3)
+    response = pos.post(f"/pos/sales/{sale.id}/return", data={f"qty-{sale.items[0].id}": "1", **SUPERVISOR})
+    assert response.status_code == 204
+    assert db.session.scalar(db.select(db.func.count(SaleReturn.id)).where(SaleReturn.sale_id == sale.id)) == 1
+
+
+def test_an_unknown_receipt_number_is_refused_in_words(pos):
+    answer = pos.get("/pos/returns/find", query_string={"number": "1-200101-0099"})
+    assert answer.status_code == 404 and "tidak ditemukan" in answer.get_data(as_text=True)
+
+
+def test_another_registers_receipt_is_returned_at_that_register(pos):
+    sale = paid_sale(pos, "SKU0006")
+    other = Register(code="2", name="Kasir 2")
+    db.session.add(other)
+    db.session.flush()
+    db.session.get(Sale, sale.id).register_id = other.id
+    db.session.commit()
+    answer = pos.get("/pos/returns/find", query_string={"number": fresh(Sale, sale.id).display_number})
+    assert answer.status_code == 409 and "dari Kasir 2" in answer.get_data(as_text=True)
