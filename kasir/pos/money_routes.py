@@ -6,8 +6,10 @@ from flask import g, render_template, request
 from .. import audit, sales, tenders
 from ..clock import business_date, wib_day_bounds
 from ..extensions import db, limiter
+from ..logging_setup import log_at_debug
 from ..payments import service, sync
 from ..payments.models import Payment
+from ..poll_cache import remembered
 from ..web import toast
 from .blueprint import bp
 from .qris_routes import qris_limit, with_payment
@@ -25,6 +27,14 @@ def money_context(sale) -> dict:
             "unapplied": unapplied, "key": key}
 
 
+def _current_key() -> str:
+    """The key the bar would be rendered with now, read only: a commit here would clear the poll cache it is
+    kept in (a cart that does not exist yet is rolled back; the render that follows a new key creates it)."""
+    key = money_context(sales.current_sale(g.register, g.user))["key"]
+    db.session.rollback()
+    return key
+
+
 def bar_response(sale=None, *, with_cart: bool = True):
     sale = sale or sales.current_sale(g.register, g.user)
     db.session.commit()
@@ -35,11 +45,14 @@ def bar_response(sale=None, *, with_cart: bool = True):
 @limiter.exempt
 @with_register
 def money_bar():
+    """The bar's 2-second poll: 204 while its `?key=` is current. The key is remembered by the poll cache (until
+    anything is committed here, at most a second for another process's commit), so a steady poll runs no query."""
+    if request.args.get("key") == remembered(("money-bar", db.engine, g.register.id), _current_key):
+        log_at_debug()
+        return "", 204
     sale = sales.current_sale(g.register, g.user)
     db.session.commit()
     context = money_context(sale)
-    if request.args.get("key") == context["key"]:
-        return "", 204
     # The first render comes with the page's cart; a change later brings the cart along (paid, part-paid, unlocked).
     return render_template("pos/_money_bar.html", **context, with_cart="key" in request.args)
 

@@ -28,3 +28,15 @@ def test_a_commit_makes_the_next_read_see_it(app):
     bump_display(app)
     with app.app_context():
         assert first_row(DISPLAY_VERSION).display_version == before + 1
+
+
+def test_a_remembered_value_is_computed_once_until_a_commit(app, monkeypatch):
+    monkeypatch.setattr(poll_cache, "TTL_SECONDS", 3600)
+    computed = []
+    with app.app_context():
+        key = ("test", db.engine)
+        assert poll_cache.remembered(key, lambda: computed.append(1) or len(computed)) == 1
+        assert poll_cache.remembered(key, lambda: computed.append(1) or len(computed)) == 1
+    bump_display(app)
+    with app.app_context():
+        assert poll_cache.remembered(key, lambda: computed.append(1) or len(computed)) == 2

@@ -242,3 +242,16 @@ def test_the_display_state_changes_version_when_a_part_payment_arrives(till, cli
     shown = display(client)
     assert 'data-mode="cart"' in shown and "Sudah dibayar" in shown and "Rp 2.500" in shown
     assert "Terima kasih" not in shown
+
+
+def test_the_money_bar_sees_a_cash_part_payment_at_its_next_poll(client, auth, htmx):
+    auth.login_cashier()
+    htmx.post("/pos/cart/scan", data={"q": "SKU0006"})
+    bar = htmx.get("/pos/money").get_data(as_text=True)
+    poll = re.search(r'id="money-bar"[^>]*hx-get="([^"]+)"', bar).group(1).replace("&amp;", "&")
+    assert htmx.get(poll).status_code == 204
+    sale_id = re.search(r'data-sale="(\d+)"', htmx.get("/pos").get_data(as_text=True)).group(1)
+    paid = htmx.post("/pos/checkout/cash", data={"sale_id": sale_id, "tendered": "1.000", "amount": "1.000"})
+    assert paid.status_code == 200, paid.get_data(as_text=True)
+    answer = htmx.get(poll)
+    assert answer.status_code == 200 and "Kurang" in answer.get_data(as_text=True)
