@@ -24,7 +24,11 @@ log = logging.getLogger(__name__)
 
 def claim(query: Select, stamp: Callable[[object], None]) -> list:
     """The ids of the rows `query` selects, each passed to `stamp` (which moves it out of the query's
-    reach for a while), committed in one transaction."""
+    reach for a while), committed in one transaction. Nothing due: one read, ended without a commit (an idle
+    job every second would otherwise take SQLite's write lock and clear kasir.poll_cache each time)."""
+    if not db.session().in_transaction() and db.session.scalars(query.limit(1)).first() is None:
+        db.session.rollback()  # only this read was in the transaction
+        return []
     with write_transaction():
         rows = db.session.scalars(query.with_for_update(skip_locked=True)).all()
         for row in rows:

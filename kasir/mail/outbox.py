@@ -141,7 +141,7 @@ def deliver_due(limit: int = 10) -> int:
     """The job: send up to `limit` due mails, claiming each just before it is sent; returns how many were sent.
     Without SMTP settings the mails wait, queued."""
     settings = mail_settings.load()
-    db.session.commit()
+    db.session.rollback()  # ends the settings read without a commit (which would clear kasir.poll_cache)
     if not settings.configured:
         return 0
     sent = 0
