@@ -2,37 +2,39 @@
 not fit (late, double, extra), shown until dealt with, also after Esc or a reload. It polls every 2 s and
 answers 204 while nothing it shows changed."""
 from flask import g, render_template, request
+from sqlalchemy import bindparam, select
 
 from .. import audit, sales, tenders
+from ..auth import session_required
 from ..clock import business_date, wib_day_bounds
 from ..extensions import db, limiter
 from ..logging_setup import log_at_debug
+from ..models import Register
 from ..payments import service, sync
 from ..payments.models import Payment
-from ..poll_cache import remembered
+from ..poll_cache import first_row
 from ..web import toast
 from .blueprint import bp
 from .qris_routes import qris_limit, with_payment
-from .routes import with_register
+from .routes import REGISTER_COOKIE, with_register
+
+# The register's screen version: sales.touch_display moves it on with every change of its cart, its QR, the money
+# taken and unapplied money, so the bar's poll reads one small row. Built once.
+_SCREENS_VERSION = select(Register.display_version) \
+    .where(Register.code == bindparam("register"), Register.active.is_(True))
 
 
 def money_context(sale) -> dict:
-    """What the bar shows for the register's cart, and the key that changes whenever any of it does."""
+    """What the bar shows for the register's cart; `key`, which changes whenever any of it does; and `version`,
+    the screens' version it was read at (first: a change landing meanwhile makes it older, never newer)."""
+    version = str(g.register.display_version)
     open_payment = service.open_payment_for_sale(sale.id)
     received = tenders.received(sale)
     unapplied = tenders.unapplied_to_show(g.register.id, wib_day_bounds(business_date())[0])
     key = "-".join([str(sale.id), open_payment.id if open_payment else "", str(received),
                     *(f"{payment.id}:{payment.review_reason}" for payment, _ in unapplied)])
     return {"sale": sale, "open_payment": open_payment, "received": received, "due": tenders.due(sale),
-            "unapplied": unapplied, "key": key}
-
-
-def _current_key() -> str:
-    """The key the bar would be rendered with now, read only: a commit here would clear the poll cache it is
-    kept in (a cart that does not exist yet is rolled back; the render that follows a new key creates it)."""
-    key = money_context(sales.current_sale(g.register, g.user))["key"]
-    db.session.rollback()
-    return key
+            "unapplied": unapplied, "key": key, "version": version}
 
 
 def bar_response(sale=None, *, with_cart: bool = True):
@@ -43,18 +45,26 @@ def bar_response(sale=None, *, with_cart: bool = True):
 
 @bp.route("/money")
 @limiter.exempt
-@with_register
+@session_required
 def money_bar():
-    """The bar's 2-second poll: 204 while its `?key=` is current. The key is remembered by the poll cache (until
-    anything is committed here, at most a second for another process's commit), so a steady poll runs no query."""
-    if request.args.get("key") == remembered(("money-bar", db.engine, g.register.id), _current_key):
+    """The bar's 2-second poll: one select (or none, from the poll cache) and 204 while its `?v=` is the
+    register's screen version; after a change the bar is rendered through the register and cart checks."""
+    shown = first_row(_SCREENS_VERSION, register=request.cookies.get(REGISTER_COOKIE, ""))
+    if shown is not None and request.args.get("v") == str(shown.display_version):
         log_at_debug()
         return "", 204
+    return _changed_bar()
+
+
+@with_register
+def _changed_bar():
     sale = sales.current_sale(g.register, g.user)
     db.session.commit()
     context = money_context(sale)
-    # The first render comes with the page's cart; a change later brings the cart along (paid, part-paid, unlocked).
-    return render_template("pos/_money_bar.html", **context, with_cart="key" in request.args)
+    # A change of what the bar shows brings the cart along (paid, part-paid, unlocked); a scan, which moves the
+    # version on too, does not. The first render comes with the page's cart.
+    shown_key = request.args.get("key")
+    return render_template("pos/_money_bar.html", **context, with_cart=shown_key not in (None, context["key"]))
 
 
 @bp.route("/money/cancel-qr", methods=["POST"])

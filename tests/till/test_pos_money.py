@@ -49,6 +49,11 @@ def bar(till) -> str:
     return text(till.get("/pos/money"))
 
 
+def bar_poll(shown: str) -> str:
+    """The URL the bar polls next, as htmx takes it from the element."""
+    return re.search(r'id="money-bar"[^>]*hx-get="([^"]+)"', shown).group(1)
+
+
 def display(client) -> str:
     return text(client.get("/display/1/state?v=x"))
 
@@ -86,8 +91,23 @@ def test_the_bar_shows_the_open_qr_with_keys_to_reopen_and_cancel_also_after_a_r
 def test_the_bar_answers_204_while_nothing_it_shows_changed(till):
     scan(till, "SKU0001")
     open_qr(till)
-    key = re.search(r'data-money-key="([^"]*)"', bar(till)).group(1)
-    assert till.get(f"/pos/money?key={key}").status_code == 204
+    assert till.get(bar_poll(bar(till))).status_code == 204
+
+
+def test_a_scan_renders_the_bar_again_without_the_cart(till):
+    poll = bar_poll(bar(till))
+    scan(till, "SKU0001")
+    answer = till.get(poll)
+    assert answer.status_code == 200 and 'id="money-bar"' in text(answer) and 'id="cart"' not in text(answer)
+    assert till.get(bar_poll(text(answer))).status_code == 204
+
+
+def test_a_qr_opened_on_another_tab_brings_the_locked_cart_along(till):
+    scan(till, "SKU0001")
+    poll = bar_poll(bar(till))
+    open_qr(till)
+    answer = text(till.get(poll))
+    assert "QR aktif Rp 3.500" in answer and 'id="cart"' in answer
 
 
 def test_f8_reopens_the_open_qr_instead_of_making_another(till):
@@ -247,8 +267,7 @@ def test_the_display_state_changes_version_when_a_part_payment_arrives(till, cli
 def test_the_money_bar_sees_a_cash_part_payment_at_its_next_poll(client, auth, htmx):
     auth.login_cashier()
     htmx.post("/pos/cart/scan", data={"q": "SKU0006"})
-    bar = htmx.get("/pos/money").get_data(as_text=True)
-    poll = re.search(r'id="money-bar"[^>]*hx-get="([^"]+)"', bar).group(1).replace("&amp;", "&")
+    poll = bar_poll(text(htmx.get("/pos/money")))
     assert htmx.get(poll).status_code == 204
     sale_id = re.search(r'data-sale="(\d+)"', htmx.get("/pos").get_data(as_text=True)).group(1)
     paid = htmx.post("/pos/checkout/cash", data={"sale_id": sale_id, "tendered": "1.000", "amount": "1.000"})
