@@ -12,9 +12,11 @@ the display turns from its QR (paid → display), and 2 s later the till opens t
 
 Server CPU (utime + stime of the server process, /proc/<pid>/stat) is measured over --seconds with no
 requests at all (the idle server: its jobs, with the same QRs open) and then over --seconds of the shop;
-the difference is the shop's cost, printed as % of one core. Targets (issue #22): <= 5 % of one core
-above idle; paid → screen p95 <= 1.2 s with 1 s polling (a 60 s run has 6 payments: for a tighter p95,
-bench/paid_to_screen.py or a longer --seconds).
+the difference is the shop's cost, printed as % of one core. The same is then measured for the bare
+Flask JSON view (bench/polling.py's baseline, same waitress and threads) asked at the shop's request rate by
+as many keep-alive clients: the framework's own floor on this machine, and the shop's cost as a ratio of it.
+Targets (issue #22): <= 5 % of one core above idle; paid → screen p95 <= 1.2 s with 1 s polling (a 60 s run
+has 6 payments: for a tighter p95, bench/paid_to_screen.py or a longer --seconds).
 
     python bench/shop.py [--code DIR] [--seconds 60] [--tills 10] [--payment-every 10] [--threads 8]
 """
@@ -34,9 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import requests  # noqa: E402
 
 from bench.harness import (  # noqa: E402
+    FLASK_HELLO_WORLD,
     bench_parser,
     cashier_session,
     cpu_seconds,
+    hello_world_process,
     kasir_server,
     open_qr,
     parse_args,
@@ -222,6 +226,37 @@ def pay_in_turn(shop: Shop, tills: list[Till], seconds: float, every: float) -> 
     return paid
 
 
+def bare_view_cpu(rate: float, clients: int, seconds: float, threads: int) -> tuple[float, float]:
+    """The bare Flask JSON view asked `rate` times a second by `clients` keep-alive sessions (spread over the
+    second like the screens): its server's CPU idle, then under that load, as % of one core."""
+    with hello_world_process(threads, FLASK_HELLO_WORLD) as (url, pid):
+        time.sleep(SETTLE_SECONDS)
+        idle = server_cpu(pid, seconds)
+        stop, errors = threading.Event(), []
+
+        def client(first_due: float) -> None:
+            session, period, due = requests.Session(), clients / rate, first_due
+            try:
+                while not stop.wait(max(0.0, due - time.monotonic())):
+                    session.get(url, timeout=REQUEST_TIMEOUT_SECONDS).raise_for_status()
+                    due = max(due + period, time.monotonic())
+            except Exception as exc:  # reported below: a failed client must not look like a cheap view
+                errors.append(repr(exc))
+
+        start = time.monotonic()
+        pollers = [threading.Thread(target=client, args=(start + i / rate,), daemon=True) for i in range(clients)]
+        for poller in pollers:
+            poller.start()
+        time.sleep(SETTLE_SECONDS)
+        busy = server_cpu(pid, seconds)
+        stop.set()
+        for poller in pollers:
+            poller.join(timeout=REQUEST_TIMEOUT_SECONDS + 1)
+    if errors:
+        raise SystemExit(f"a bare view client failed: {errors[0]}")
+    return idle, busy
+
+
 def main() -> None:
     parser = bench_parser(__doc__)
     parser.add_argument("--seconds", type=float, default=60, help="length of each CPU window")
@@ -263,18 +298,23 @@ def main() -> None:
     if shop.errors:
         raise SystemExit(f"a screen failed: {shop.errors[0]}")
 
+    rate = sum(counted.values()) / window
+    bare_idle, bare_busy = bare_view_cpu(rate, 2 * args.tills, args.seconds, args.threads)
     kinds = sorted({kind for kind, _status in counted})
     request_rows = [[kind, f"{sum(n for (k, _s), n in counted.items() if k == kind) / window:.1f}",
                      ", ".join(f"{status}: {n}" for (k, status), n in sorted(counted.items()) if k == kind)]
                     for kind in kinds]
-    request_rows.append(["all", f"{sum(counted.values()) / window:.1f}", ""])
+    request_rows.append(["all", f"{rate:.1f}", ""])
     print_table(f"Requests during the {window:.0f} s window ({args.tills} tills, {args.tills} displays, "
                 f"{result.get('paid', 0)} payments)", ["what", "per second", "answers"], request_rows)
     print_table(f"Server CPU, % of one core (/proc/{server.pid}/stat, {args.seconds:.0f} s each; "
                 f"waitress --threads {args.threads}, SQLite; {os.cpu_count()} cores)",
                 ["window", "% of one core"],
                 [["idle server (no requests)", f"{idle:.1f}"], ["shop", f"{busy:.1f}"],
-                 ["shop above idle (target <= 5)", f"{busy - idle:.1f}"]])
+                 ["shop above idle (target <= 5)", f"{busy - idle:.1f}"],
+                 [f"bare Flask JSON view at {rate:.1f} req/s: idle; busy", f"{bare_idle:.1f}; {bare_busy:.1f}"],
+                 ["bare Flask JSON view above idle (baseline)", f"{bare_busy - bare_idle:.1f}"],
+                 ["shop above idle vs the bare view's", f"{(busy - idle) / max(bare_busy - bare_idle, 0.01):.1f}x"]])
     rows = []
     for screen, latencies in shop.latencies.items():
         stats = summary(latencies) if latencies else {"n": 0, "p50": float("nan"), "p95": float("nan")}
