@@ -1,7 +1,14 @@
-"""Shop settings kept in the `settings` table, edited in admin."""
+"""Shop settings kept in the `settings` table, edited in admin; fields the environment can lock, secrets sealed."""
+import logging
+import os
+from dataclasses import dataclass
+
+from .crypto import DecryptionError, app_box
 from .extensions import db
 from .models import Setting
 from .tax import TaxSettings
+
+log = logging.getLogger(__name__)
 
 TAX_RULE_KEY = "tax_rule"
 
@@ -44,3 +51,57 @@ def tax_settings() -> TaxSettings:
 
 def set_tax_settings(rule: TaxSettings) -> None:
     set_setting(TAX_RULE_KEY, rule.to_text())
+
+
+@dataclass(frozen=True)
+class Field:
+    """A setting admin edits under `setting_key`: the environment variable `env`, when set, wins and shows locked;
+    a `secret` is stored sealed with the app's secret box (kasir.crypto), bound to its setting key."""
+    name: str
+    setting_key: str
+    env: str
+    label: str
+    secret: bool = False
+
+    def environment_value(self) -> str | None:
+        return os.environ.get(self.env, "").strip() or None
+
+
+@dataclass(frozen=True)
+class FieldValues:
+    values: dict[str, str | None]  # None: neither the environment nor the table has a value
+    locked: frozenset[str]  # set in the environment
+    unreadable: frozenset[str]  # sealed with another encryption key: must be entered again
+
+
+def read_fields(fields) -> FieldValues:
+    """Each field's value right now, from the environment or the table (secrets decrypted), in one select."""
+    keys = [field.setting_key for field in fields]
+    rows = {row.key: row for row in db.session.scalars(db.select(Setting).where(Setting.key.in_(keys)))}
+    values, locked, unreadable, box = {}, set(), set(), None
+    for field in fields:
+        value = field.environment_value()
+        if value is not None:
+            locked.add(field.name)
+        elif (row := rows.get(field.setting_key)) is not None and row.value:
+            value = row.value
+            if row.encrypted:
+                box = box or app_box()
+                try:
+                    value = box.decrypt(row.value, context=field.setting_key)
+                except DecryptionError:
+                    log.warning("setting %s cannot be decrypted (encryption key changed?)", field.setting_key)
+                    unreadable.add(field.name)
+                    value = None
+        values[field.name] = value
+    return FieldValues(values=values, locked=frozenset(locked), unreadable=frozenset(unreadable))
+
+
+def store_field(field: Field, value: str) -> None:
+    """Put `value` in the session for the field's row: sealed when the field is a secret and the value not empty."""
+    row = db.session.get(Setting, field.setting_key) or Setting(key=field.setting_key)
+    if field.secret and value:
+        row.value, row.encrypted = app_box().encrypt(value, context=field.setting_key), True
+    else:
+        row.value, row.encrypted = value, False
+    db.session.add(row)

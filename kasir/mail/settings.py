@@ -4,30 +4,14 @@ Like the gateway keys (kasir.payments.gateway_settings): a value set in the envi
 locked in admin; else the `settings` table, the password sealed with the app's secret box (kasir.crypto)
 under its setting key. The password leaves this module only to the SMTP client: admin sees that one is stored.
 """
-import logging
-import os
 import re
 from dataclasses import dataclass
 
 from .. import redaction
-from ..crypto import DecryptionError, app_box
-from ..extensions import db
-from ..models import Setting
-from ..settings import SettingsError
-
-log = logging.getLogger(__name__)
+from ..settings import Field, SettingsError, read_fields, store_field
 
 SECURITY_LABELS = {"starttls": "STARTTLS (port 587)", "ssl": "SSL/TLS (port 465)", "none": "Tanpa enkripsi"}
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
-
-
-@dataclass(frozen=True)
-class Field:
-    name: str
-    setting_key: str
-    env: str
-    label: str
-    secret: bool = False
 
 
 FIELDS = {field.name: field for field in (
@@ -116,25 +100,10 @@ class SmtpSettings:
 
 def load() -> SmtpSettings:
     """The settings in force right now (password decrypted): for the SMTP client and admin's form."""
-    rows = {row.key: row for row in db.session.scalars(
-        db.select(Setting).where(Setting.key.in_([field.setting_key for field in FIELDS.values()])))}
-    values, locked, unreadable = {}, set(), set()
-    for field in FIELDS.values():
-        value = os.environ.get(field.env, "").strip()
-        if value:
-            locked.add(field.name)
-        elif (row := rows.get(field.setting_key)) is not None and row.value:
-            value = row.value
-            if row.encrypted:
-                try:
-                    value = app_box().decrypt(row.value, context=field.setting_key)
-                except DecryptionError:
-                    log.warning("setting %s cannot be decrypted (encryption key changed?)", field.setting_key)
-                    unreadable.add(field.name)
-                    value = ""
-        values[field.name] = value
+    read = read_fields(FIELDS.values())
+    values = {name: value or "" for name, value in read.values.items()}
     redaction.register_secret(values["password"])
-    return SmtpSettings(values=values, locked=frozenset(locked), unreadable=frozenset(unreadable))
+    return SmtpSettings(values=values, locked=read.locked, unreadable=read.unreadable)
 
 
 def _clean(name: str, raw: str, errors: dict[str, str]) -> str:
@@ -182,13 +151,7 @@ def save(form) -> list[str]:
     if errors:
         raise SettingsError(errors)
     changed = [name for name, value in updates.items() if value != current.values.get(name)]
-    box = app_box()
     for name in changed:
-        field = FIELDS[name]
-        row = db.session.get(Setting, field.setting_key) or Setting(key=field.setting_key)
-        sealed = field.secret and updates[name]
-        row.value = box.encrypt(updates[name], context=field.setting_key) if sealed else updates[name]
-        row.encrypted = bool(sealed)
-        db.session.add(row)
+        store_field(FIELDS[name], updates[name])
     redaction.register_secret(merged["password"])
     return changed

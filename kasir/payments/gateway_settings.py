@@ -4,8 +4,6 @@ Each value comes from the environment when set there (then admin shows it locked
 `settings` table (secrets sealed with AES-256-GCM, see kasir.crypto), else from the app's defaults.
 Secrets leave this module only to the providers: admin gets masked hints, logs get nothing.
 """
-import logging
-import os
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -13,13 +11,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import current_app
 
 from .. import qris, redaction, settings
-from ..crypto import DecryptionError, app_box, mask
-from ..extensions import db
-from ..models import Setting
-from ..settings import SettingsError
+from ..crypto import mask
+from ..settings import Field, SettingsError, read_fields, store_field
 from .qris_text import CITY_LIMIT, NAME_LIMIT, city_from_address, describe_qris_error, plain_text
-
-log = logging.getLogger(__name__)
 
 PROVIDERS = ("mock", "midtrans", "xendit", "static", "doku", "nicepay")
 PROVIDER_LABELS = {"mock": "Simulasi (tanpa gateway)", "midtrans": "Midtrans", "xendit": "Xendit",
@@ -32,51 +26,56 @@ XENDIT_URL = "https://api.xendit.co"
 
 
 @dataclass(frozen=True)
-class Field:
-    name: str
-    setting_key: str
-    env: str
-    label: str
-    secret: bool = False
+class GatewayField(Field):
+    """A payment setting: with a default from the app config, or an RSA key whose variable names its file."""
     config_default: str | None = None  # app config key holding the default (generated or from .env)
     pem: str = ""  # "private" or "public": an RSA key in PEM; its env variable names a file (read at start)
 
+    def environment_value(self) -> str | None:
+        value = super().environment_value()
+        if value and self.pem:  # the variable names a file, read into the app config at start
+            return str(current_app.config.get(self.config_default) or "") or None
+        return value
+
 
 FIELDS = {field.name: field for field in (
-    Field("provider", "payment_provider", "PROVIDER", "Penyedia pembayaran", config_default="PROVIDER"),
-    Field("midtrans_env", "midtrans_env", "MIDTRANS_ENV", "Lingkungan Midtrans"),
-    Field("midtrans_server_key", "midtrans_server_key", "MIDTRANS_SERVER_KEY", "Server key Midtrans", secret=True),
-    Field("xendit_secret_key", "xendit_secret_key", "XENDIT_SECRET_KEY", "Secret key Xendit", secret=True),
-    Field("xendit_callback_token", "xendit_callback_token", "XENDIT_CALLBACK_TOKEN", "Callback token Xendit",
-          secret=True),
-    Field("webhook_secret", "provider_webhook_secret", "PROVIDER_WEBHOOK_SECRET", "Webhook secret (/webhooks/qris)",
-          secret=True, config_default="PROVIDER_WEBHOOK_SECRET"),
-    Field("static_qris_payload", "static_qris_payload", "STATIC_QRIS_PAYLOAD", "QRIS statis toko"),
-    Field("merchant_name", "merchant_name", "MERCHANT_NAME", "Nama merchant"),
-    Field("merchant_city", "merchant_city", "MERCHANT_CITY", "Kota merchant", config_default="MERCHANT_CITY"),
-    Field("merchant_nmid", "merchant_nmid", "MERCHANT_NMID", "NMID"),
+    GatewayField("provider", "payment_provider", "PROVIDER", "Penyedia pembayaran", config_default="PROVIDER"),
+    GatewayField("midtrans_env", "midtrans_env", "MIDTRANS_ENV", "Lingkungan Midtrans"),
+    GatewayField("midtrans_server_key", "midtrans_server_key", "MIDTRANS_SERVER_KEY", "Server key Midtrans",
+                 secret=True),
+    GatewayField("xendit_secret_key", "xendit_secret_key", "XENDIT_SECRET_KEY", "Secret key Xendit", secret=True),
+    GatewayField("xendit_callback_token", "xendit_callback_token", "XENDIT_CALLBACK_TOKEN", "Callback token Xendit",
+                 secret=True),
+    GatewayField("webhook_secret", "provider_webhook_secret", "PROVIDER_WEBHOOK_SECRET",
+                 "Webhook secret (/webhooks/qris)", secret=True, config_default="PROVIDER_WEBHOOK_SECRET"),
+    GatewayField("static_qris_payload", "static_qris_payload", "STATIC_QRIS_PAYLOAD", "QRIS statis toko"),
+    GatewayField("merchant_name", "merchant_name", "MERCHANT_NAME", "Nama merchant"),
+    GatewayField("merchant_city", "merchant_city", "MERCHANT_CITY", "Kota merchant", config_default="MERCHANT_CITY"),
+    GatewayField("merchant_nmid", "merchant_nmid", "MERCHANT_NMID", "NMID"),
     # BI SNAP gateways (DESIGN §10): the app config default is what the environment or a test gave at start.
-    Field("doku_client_id", "doku_client_id", "DOKU_CLIENT_ID", "Client ID DOKU", config_default="DOKU_CLIENT_ID"),
-    Field("doku_secret_key", "doku_secret_key", "DOKU_SECRET_KEY", "Secret key DOKU (HMAC)", secret=True,
-          config_default="DOKU_SECRET_KEY"),
-    Field("doku_merchant_id", "doku_merchant_id", "DOKU_MERCHANT_ID", "Merchant ID DOKU",
-          config_default="DOKU_MERCHANT_ID"),
-    Field("doku_terminal_id", "doku_terminal_id", "DOKU_TERMINAL_ID", "Terminal ID DOKU",
-          config_default="DOKU_TERMINAL_ID"),
-    Field("doku_private_key", "doku_private_key", "DOKU_PRIVATE_KEY_FILE", "Private key RSA toko untuk DOKU",
-          secret=True, config_default="DOKU_PRIVATE_KEY", pem="private"),
-    Field("doku_public_key", "doku_public_key", "DOKU_PUBLIC_KEY_FILE", "Public key RSA DOKU", secret=True,
-          config_default="DOKU_PUBLIC_KEY", pem="public"),
-    Field("nicepay_client_id", "nicepay_client_id", "NICEPAY_CLIENT_ID", "Client ID NICEPAY (iMid)",
-          config_default="NICEPAY_CLIENT_ID"),
-    Field("nicepay_client_secret", "nicepay_client_secret", "NICEPAY_CLIENT_SECRET", "Client secret NICEPAY",
-          secret=True, config_default="NICEPAY_CLIENT_SECRET"),
-    Field("nicepay_store_id", "nicepay_store_id", "NICEPAY_STORE_ID", "Store ID NICEPAY",
-          config_default="NICEPAY_STORE_ID"),
-    Field("nicepay_private_key", "nicepay_private_key", "NICEPAY_PRIVATE_KEY_FILE",
-          "Private key RSA toko untuk NICEPAY", secret=True, config_default="NICEPAY_PRIVATE_KEY", pem="private"),
-    Field("nicepay_public_key", "nicepay_public_key", "NICEPAY_PUBLIC_KEY_FILE", "Public key RSA NICEPAY",
-          secret=True, config_default="NICEPAY_PUBLIC_KEY", pem="public"),
+    GatewayField("doku_client_id", "doku_client_id", "DOKU_CLIENT_ID", "Client ID DOKU",
+                 config_default="DOKU_CLIENT_ID"),
+    GatewayField("doku_secret_key", "doku_secret_key", "DOKU_SECRET_KEY", "Secret key DOKU (HMAC)", secret=True,
+                 config_default="DOKU_SECRET_KEY"),
+    GatewayField("doku_merchant_id", "doku_merchant_id", "DOKU_MERCHANT_ID", "Merchant ID DOKU",
+                 config_default="DOKU_MERCHANT_ID"),
+    GatewayField("doku_terminal_id", "doku_terminal_id", "DOKU_TERMINAL_ID", "Terminal ID DOKU",
+                 config_default="DOKU_TERMINAL_ID"),
+    GatewayField("doku_private_key", "doku_private_key", "DOKU_PRIVATE_KEY_FILE", "Private key RSA toko untuk DOKU",
+                 secret=True, config_default="DOKU_PRIVATE_KEY", pem="private"),
+    GatewayField("doku_public_key", "doku_public_key", "DOKU_PUBLIC_KEY_FILE", "Public key RSA DOKU", secret=True,
+                 config_default="DOKU_PUBLIC_KEY", pem="public"),
+    GatewayField("nicepay_client_id", "nicepay_client_id", "NICEPAY_CLIENT_ID", "Client ID NICEPAY (iMid)",
+                 config_default="NICEPAY_CLIENT_ID"),
+    GatewayField("nicepay_client_secret", "nicepay_client_secret", "NICEPAY_CLIENT_SECRET", "Client secret NICEPAY",
+                 secret=True, config_default="NICEPAY_CLIENT_SECRET"),
+    GatewayField("nicepay_store_id", "nicepay_store_id", "NICEPAY_STORE_ID", "Store ID NICEPAY",
+                 config_default="NICEPAY_STORE_ID"),
+    GatewayField("nicepay_private_key", "nicepay_private_key", "NICEPAY_PRIVATE_KEY_FILE",
+                 "Private key RSA toko untuk NICEPAY", secret=True, config_default="NICEPAY_PRIVATE_KEY",
+                 pem="private"),
+    GatewayField("nicepay_public_key", "nicepay_public_key", "NICEPAY_PUBLIC_KEY_FILE", "Public key RSA NICEPAY",
+                 secret=True, config_default="NICEPAY_PUBLIC_KEY", pem="public"),
 )}
 IDENTIFIER_FIELDS = ("doku_client_id", "doku_merchant_id", "doku_terminal_id", "nicepay_client_id", "nicepay_store_id")
 PEM_LIMIT = 16_000  # bytes: a 4096-bit RSA key in PEM is about 3.3 KB
@@ -149,64 +148,27 @@ def _load_pem(pem: str, kind: str):
     return key
 
 
-def _environment_value(field: Field) -> str | None:
-    value = os.environ.get(field.env, "").strip()
-    if value and field.pem:  # the variable names a file, read into the app config at start
-        return str(current_app.config.get(field.config_default) or "") or None
-    return value or None
-
-
-def _stored_rows() -> dict[str, Setting]:
-    keys = [field.setting_key for field in FIELDS.values()]
-    return {row.key: row for row in db.session.scalars(db.select(Setting).where(Setting.key.in_(keys)))}
-
-
 def load() -> PaymentSettings:
     """The settings as stored right now (decrypted): for the providers, the QR's merchant and admin's forms."""
-    return _settings_from(_stored_rows())
-
-
-def _settings_from(rows) -> PaymentSettings:
-    values, locked, unreadable = {}, set(), set()
-    box = None
+    read = read_fields(FIELDS.values())
+    values = {}
     for field in FIELDS.values():
-        value = _environment_value(field)
-        if value is not None:
-            locked.add(field.name)
-        elif (row := rows.get(field.setting_key)) is not None and row.value:
-            if row.encrypted:
-                box = box or app_box()
-                try:
-                    value = box.decrypt(row.value, context=field.setting_key)
-                except DecryptionError:
-                    log.warning("setting %s cannot be decrypted (encryption key changed?)", field.setting_key)
-                    unreadable.add(field.name)
-            else:
-                value = row.value
+        value = read.values[field.name]
         if value is None and field.config_default:
             value = str(current_app.config.get(field.config_default) or "")
         values[field.name] = value or ""
         if field.secret:
             redaction.register_secret(values[field.name])
-    return PaymentSettings(values=values, locked=frozenset(locked), unreadable=frozenset(unreadable))
+    return PaymentSettings(values=values, locked=read.locked, unreadable=read.unreadable)
 
 
 def active_provider_name() -> str:
     """The provider new payments use: PROVIDER from the environment, else admin's choice, else mock."""
     field = FIELDS["provider"]
-    value = _environment_value(field)
+    value = field.environment_value()
     if value is None:
         value = settings.get_setting(field.setting_key) or current_app.config.get("PROVIDER") or "mock"
     return value
-
-
-def _store(field: Field, value: str) -> None:
-    row = db.session.get(Setting, field.setting_key) or Setting(key=field.setting_key)
-    if field.secret and value:
-        row.value, row.encrypted = app_box().encrypt(value, context=field.setting_key), True
-    else:
-        row.value, row.encrypted = value, False
-    db.session.add(row)
 
 
 def _clean_secret(name: str, value: str, errors: dict[str, str]) -> str:
@@ -324,7 +286,7 @@ def save(form, files=None) -> list[str]:
         raise SettingsError(errors)
     changed = [name for name, value in updates.items() if value != current.values.get(name)]
     for name in changed:
-        _store(FIELDS[name], updates[name])
+        store_field(FIELDS[name], updates[name])
         if FIELDS[name].secret:
             redaction.register_secret(updates[name])
     return changed
