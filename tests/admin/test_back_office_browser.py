@@ -3,6 +3,7 @@ import pytest
 
 from kasir import audit
 from kasir.extensions import db
+from support.browser import pay_cash
 from support.config import CASHIER
 
 pytestmark = pytest.mark.browser
@@ -41,10 +42,7 @@ def test_cashier_opens_sells_and_closes_a_shift_from_the_till(cashier_page, prin
     page.fill("#scan", "SKU0001")
     page.press("#scan", "Enter")
     page.wait_for_selector(".cart-line[data-item='SKU0001']")
-    page.keyboard.press("F4")
-    page.fill("#tendered", "5.000")
-    page.press("#tendered", "Enter")
-    page.wait_for_selector("[data-change]")
+    pay_cash(page, "5.000")
     page.keyboard.press("Enter")
     page.wait_for_selector("#modal [data-modal]", state="detached")
 

@@ -9,7 +9,7 @@ from kasir import tenders
 from kasir.extensions import db
 from kasir.mail import outbox
 from kasir.models import EmailOutbox
-from support.browser import open_cashier_page, scan
+from support.browser import open_cashier_page, pay_cash, scan
 from support.config import CASHIER
 from support.smtp import save_smtp
 
@@ -29,11 +29,7 @@ def test_the_cashier_sends_the_receipt_by_email_from_the_paid_screen(app, browse
     page = open_cashier_page(browser, served_app, {"width": 1366, "height": 768}, pin=CASHIER[1])
     scan(page, "SKU0001")
     page.wait_for_selector(".cart-line[data-item='SKU0001']")
-    page.keyboard.press("F4")
-    page.wait_for_selector("[data-cash-form]")
-    page.fill("#tendered", "20.000")
-    page.press("#tendered", "Enter")
-    page.wait_for_selector("[data-change]")
+    pay_cash(page, "20.000")
 
     page.fill("[data-email-form] input[name=email]", "budi@contoh")
     page.click("[data-email-form] button")

@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from support.browser import open_cashier_page
+from support.browser import open_cashier_page, pay_cash
 from support.databases import query_database
 from support.gateways import MIDTRANS_KEY, FakeMidtrans
 from support.live import BASKET, TIMEOUT, LiveServer, htmx_headers, log_in_cashier
@@ -236,11 +236,7 @@ def test_cashier_screen_during_an_outage_explains_and_sells_for_cash(browser, se
     assert page.is_disabled(".btn-qris")
     assert page.text_content(".qris-unavailable") == "QRIS tidak tersedia: " + OUTAGES["hang"]
     page.screenshot(path=screenshots / "gateway-outage-qris-off.png")
-    page.keyboard.press("F4")
-    page.wait_for_selector("[data-cash-form]")
-    page.fill("#tendered", "20.000")
-    page.press("#tendered", "Enter")
-    page.wait_for_selector("[data-change]")
+    pay_cash(page, "20.000")
     assert page.text_content("[data-change]") == "Rp 13.200"
     page.context.close()
 

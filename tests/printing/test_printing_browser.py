@@ -1,7 +1,7 @@
 """The receipt preview in Debian's Chromium: 58 and 80 mm layouts with the print button, for the screenshots."""
 import pytest
 
-from support.browser import open_cashier_page
+from support.browser import open_cashier_page, pay_cash
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -13,11 +13,7 @@ def test_receipt_preview_at_58_and_80_mm(browser, live_server, screenshots):
         page.press("#scan", "Enter")
         page.wait_for_selector(f".cart-line[data-item='{code}']")
     page.wait_for_function("document.querySelector('[data-cart-total]').textContent === 'Rp 7.500'")
-    page.keyboard.press("F4")
-    page.wait_for_selector("[data-cash-form]")
-    page.fill("#tendered", "20.000")
-    page.press("#tendered", "Enter")
-    page.wait_for_selector("[data-change]")
+    pay_cash(page, "20.000")
     receipt_path = page.get_attribute("#modal a[href^='/receipts/']", "href")
 
     for width, columns in ((58, 32), (80, 48)):

@@ -63,3 +63,12 @@ def scan(page, code):
     """Type a code into the till's scan field and press Enter, as a barcode scanner does."""
     page.fill("#scan", code)
     page.press("#scan", "Enter")
+
+
+def pay_cash(page, tendered: str):
+    """F4, the amount the customer hands over, Enter: the till shows the change."""
+    page.keyboard.press("F4")
+    page.wait_for_selector("[data-cash-form]")
+    page.fill("#tendered", tendered)
+    page.press("#tendered", "Enter")
+    page.wait_for_selector("[data-change]")

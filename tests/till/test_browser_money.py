@@ -3,7 +3,7 @@ closed on less money than its total, and the display never announces money that 
 import pytest
 
 from kasir.demo import CATALOGUE
-from support.browser import open_cashier, open_display, open_simulator, scan
+from support.browser import open_cashier, open_display, open_simulator, pay_cash, scan
 from support.databases import query_database
 from support.live import order_id_of, start_server
 
@@ -117,11 +117,7 @@ def test_second_reproduction_a_cancelled_qr_paid_late_is_money_to_refund_not_a_p
     cashier.screenshot(path=screenshots / "money-kurang-till.png")
     display.screenshot(path=screenshots / "money-kurang-display.png")
 
-    cashier.keyboard.press("F4")
-    cashier.wait_for_selector("[data-cash-form]")
-    cashier.fill("#tendered", "5000")
-    cashier.press("#tendered", "Enter")
-    cashier.wait_for_selector("[data-change]")
+    pay_cash(cashier, "5000")
     assert cashier.text_content("[data-change]").strip() == "Rp 1.000"
     assert sale_of(server, payment_id) == ("PAID", 6500, "SPLIT", 6500)
     display.wait_for_selector("[data-mode='thanks']")

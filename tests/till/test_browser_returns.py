@@ -1,7 +1,7 @@
 """"Retur" in Debian's Chromium: a cash sale, then one item taken back from today's sales with a supervisor's PIN."""
 import pytest
 
-from support.browser import open_cashier_page, scan
+from support.browser import open_cashier_page, pay_cash, scan
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -17,11 +17,7 @@ def test_a_cashier_returns_one_item_with_a_supervisors_pin(cashier_page, live_se
     page = cashier_page
     scan(page, "SKU0006")
     page.wait_for_selector(".cart-line[data-item='SKU0006']")
-    page.keyboard.press("F4")
-    page.wait_for_selector("[data-cash-form]")
-    page.fill("#tendered", "20.000")
-    page.press("#tendered", "Enter")
-    page.wait_for_selector("[data-change]")
+    pay_cash(page, "20.000")
     page.goto(f"{live_server.url}/pos/sales")
     page.click("button:has-text('Retur') >> nth=0")
     page.wait_for_selector("[data-return-item='SKU0006']")
@@ -39,11 +35,7 @@ def test_a_scanned_receipt_number_opens_its_return(cashier_page, live_server, sc
     page = cashier_page
     scan(page, "SKU0006")
     page.wait_for_selector(".cart-line[data-item='SKU0006']")
-    page.keyboard.press("F4")
-    page.wait_for_selector("[data-cash-form]")
-    page.fill("#tendered", "20.000")
-    page.press("#tendered", "Enter")
-    page.wait_for_selector("[data-change]")
+    pay_cash(page, "20.000")
     page.goto(f"{live_server.url}/pos/sales")
     number = page.text_content("table tbody tr td >> nth=0").strip()
     page.fill("#return-number", number)
