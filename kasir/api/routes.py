@@ -88,10 +88,11 @@ def _provider_refusal(exc: ProviderError) -> ApiError:
                     {"provider_message": exc.message})
 
 
-def _payment_request(body) -> validation.PaymentRequest:
+def _payment_request(body, provider_name: str | None = None) -> validation.PaymentRequest:
+    """The request's payment, checked; `provider_name` when the caller has read the active provider already."""
     wanted = validation.payment_request(body, current_app.config["QRIS_MAX_AMOUNT"],
                                         current_app.config["CALLBACK_ALLOWED_NETWORKS"])
-    if wanted.method not in provider_class(active_provider_name()).methods:
+    if wanted.method not in provider_class(provider_name or active_provider_name()).methods:
         raise ApiError(422, "method_not_supported", f"the payment provider does not offer method {wanted.method}",
                        {"method": wanted.method})
     return wanted
@@ -165,7 +166,7 @@ def _claim_and_open(body, key: str, request_hash: str, abandoned_before: datetim
     if claim.record_id is None:
         return _replay(claim)
     try:
-        wanted = _payment_request(body)
+        wanted = _payment_request(body, provider_name)
         payment, created = charges.open_api_payment(
             api_key_id=g.api_key_id, order_id=wanted.order_id, amount=wanted.amount,
             callback_url=wanted.callback_url, metadata=wanted.metadata, provider_name=provider_name,

@@ -5,7 +5,7 @@ from the shop's own name (which may be longer) is shortened at a word boundary, 
 result. The city is never guessed: it is the one admin typed, or the city the shop's address ends with.
 """
 from .. import qris
-from ..settings import get_setting
+from ..settings import shop_profile
 from . import gateway_settings
 from .qris_text import CITY_LIMIT, NAME_LIMIT, city_from_address, plain_text, shorten
 
@@ -13,12 +13,11 @@ from .qris_text import CITY_LIMIT, NAME_LIMIT, city_from_address, plain_text, sh
 def merchant_identity() -> dict[str, str]:
     """Name, city and NMID printed in every QR (uppercase, within QRIS field limits), as the settings are
     now: a change is in the next QR. "city" is "" while neither admin nor the shop's address gives one."""
-    settings = gateway_settings.load()
-    name = plain_text(settings.merchant_name) or plain_text(get_setting("shop_name")) or "TOKO KASIR"
+    settings, shop = gateway_settings.load(), shop_profile()
+    name = plain_text(settings.merchant_name) or plain_text(shop["shop_name"]) or "TOKO KASIR"
     return {
         "name": shorten(name.upper(), NAME_LIMIT),
-        "city": (plain_text(settings.merchant_city).upper()[:CITY_LIMIT]
-                 or city_from_address(get_setting("shop_address"))),
+        "city": plain_text(settings.merchant_city).upper()[:CITY_LIMIT] or city_from_address(shop["shop_address"]),
         "nmid": settings.merchant_nmid or "ID1020000000001",
     }
 
