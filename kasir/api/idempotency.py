@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 
 from ..clock import utcnow
-from ..database import write_transaction
+from ..database import primary_key, write_transaction
 from ..extensions import db
 from .errors import ApiError
 from .models import IDEMPOTENCY_DONE, IDEMPOTENCY_IN_PROGRESS, IdempotencyKey
@@ -22,7 +22,7 @@ KEEP_FOR = timedelta(hours=24)
 
 @dataclass(frozen=True)
 class Claim:
-    record_id: int | None = None  # set when this request owns the key and must do the work
+    record: IdempotencyKey | None = None  # set when this request owns the key and must do the work
     status: int | None = None  # set (with body) when an earlier request already answered
     body: str | None = None
 
@@ -89,26 +89,28 @@ def claim(api_key_id: int, key: str, request_hash: str, *, abandoned_before: dat
                 record = IdempotencyKey(api_key_id=api_key_id, key=key, request_hash=request_hash,
                                         state=IDEMPOTENCY_IN_PROGRESS, created_at=utcnow())
                 db.session.add(record)
-                db.session.flush()
-                return Claim(record_id=record.id)
+                db.session.flush()  # PostgreSQL: a concurrent claim of the same key fails here, not in the work
+                return Claim(record=record)
             if record.request_hash == request_hash and _abandoned(record, abandoned_before):
                 record.created_at = utcnow()
-                return Claim(record_id=record.id)
+                return Claim(record=record)
             return _answer_for(record, request_hash)
     except IntegrityError:  # PostgreSQL: another request inserted the same key a moment earlier
         raise _in_progress() from None
 
 
-def finish(record_id: int, status: int, body: str) -> None:
+def finish(claim: Claim, status: int, body: str) -> None:
+    """Store the answer for the claimed key, in the caller's write transaction if there is one (the work
+    and its answer then commit together)."""
+    record = claim.record
     with write_transaction():
-        db.session.execute(db.update(IdempotencyKey).where(IdempotencyKey.id == record_id).values(
-            state=IDEMPOTENCY_DONE, response_status=status, response_body=body))
+        record.state, record.response_status, record.response_body = IDEMPOTENCY_DONE, status, body
 
 
-def release(record_id: int) -> None:
+def release(claim: Claim) -> None:
     """The request failed unexpectedly: free the key so that the client's retry can do the work."""
     with write_transaction():
-        db.session.execute(db.delete(IdempotencyKey).where(IdempotencyKey.id == record_id))
+        db.session.execute(db.delete(IdempotencyKey).where(IdempotencyKey.id == primary_key(claim.record)))
 
 
 def purge_expired(now: datetime | None = None) -> int:

@@ -154,7 +154,7 @@ def _create_keyed(body, key: str):
         try:
             return _charge_and_store(claim, payment)
         except BaseException:
-            idempotency.release(claim.record_id)  # the claim is committed: free the key for the client's retry
+            idempotency.release(claim)  # the claim is committed: free the key for the client's retry
             raise
     return opened
 
@@ -163,7 +163,7 @@ def _claim_and_open(body, key: str, request_hash: str, abandoned_before: datetim
     """In one write transaction: claim the key and open the payment. The answer when it is given here (a
     replay, a refusal, a repeated order, a payment its provider charges locally), else (claim, payment)."""
     claim = idempotency.claim(g.api_key_id, key, request_hash, abandoned_before=abandoned_before)
-    if claim.record_id is None:
+    if claim.record is None:
         return _replay(claim)
     try:
         wanted = _payment_request(body, provider_name)
@@ -200,7 +200,7 @@ def _refusal(error: ApiError) -> tuple[int, str]:
 
 def _store(claim: idempotency.Claim, status: int, text: str):
     """Keep the answer for the claim's key (in the caller's transaction, if any) and send it."""
-    idempotency.finish(claim.record_id, status, text)
+    idempotency.finish(claim, status, text)
     return _answer(status, text)
 
 

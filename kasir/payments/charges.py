@@ -19,7 +19,7 @@ from ..models import SALE_OPEN, Sale
 from ..money import format_rupiah
 from . import health, states
 from .gateway_settings import active_provider_name
-from .models import Payment
+from .models import Payment, new_uuid
 from .providers import get_provider, provider_class
 from .providers.base import Charge, ProviderError, ProviderUnavailable
 from .service import PaymentError, apply_status, log_event, open_payment_for_sale
@@ -92,12 +92,11 @@ def _new_sale_payment(sale_id: int, amount: int | None, method: str = "qris", ba
         sales.reserve_number(sale)
         attempt = _free_attempt(sale, 1 + (db.session.scalar(db.select(func.count(Payment.id))
                                                              .where(Payment.sale_id == sale.id)) or 0))
-        payment = Payment(order_id=_order_id(sale, attempt), amount=amount, currency="IDR", status=states.CREATED,
-                          provider=active_provider_name(), sale_id=sale.id, attempt=attempt, method=method,
-                          instructions={"va": {"bank": bank}} if method == "va" else None,
+        payment = Payment(id=new_uuid(), order_id=_order_id(sale, attempt), amount=amount, currency="IDR",
+                          status=states.CREATED, provider=active_provider_name(), sale_id=sale.id, attempt=attempt,
+                          method=method, instructions={"va": {"bank": bank}} if method == "va" else None,
                           expires_at=expires_at, next_sync_at=utcnow() + SYNC_FAST)
         db.session.add(payment)
-        db.session.flush()
         log_event(payment, "created", None, "pos", {"amount": payment.amount})
         audit.record("GenerateQR", payment.order_id, detail=f"amount={payment.amount}")
     return payment
@@ -137,7 +136,8 @@ def open_api_payment(*, api_key_id: int, order_id: str, amount: int, callback_ur
     answered; or (the open payment of a repeated order_id, False).
 
     Raises OrderConflict; on PostgreSQL, IntegrityError when a concurrent request inserted the same
-    order_id first (see repeated_order). Inside a caller's write_transaction() it joins that transaction.
+    order_id first (see repeated_order), at the flush or commit of the transaction. Inside a caller's
+    write_transaction() it joins that transaction.
     A new payment is for `provider_name`, by default the active provider.
     """
     with write_transaction():
@@ -148,14 +148,14 @@ def open_api_payment(*, api_key_id: int, order_id: str, amount: int, callback_ur
                 return existing, True
             return _reuse_order(existing, api_key_id, amount), False
         now = utcnow()
-        payment = Payment(order_id=order_id, amount=amount, currency="IDR", status=states.CREATED,
-                          provider=provider_name or active_provider_name(), api_key_id=api_key_id,
+        # Every field the answer shows is set here: a local provider's charge is answered before the row is flushed.
+        payment = Payment(id=new_uuid(), order_id=order_id, amount=amount, currency="IDR", status=states.CREATED,
+                          late=False, provider=provider_name or active_provider_name(), api_key_id=api_key_id,
                           callback_url=callback_url, meta=metadata, method=method,
                           instructions={"va": {"bank": bank}} if method == "va" else None,
                           expires_at=now + timedelta(minutes=current_app.config["EXPIRE_MINUTES"]),
                           next_sync_at=now + SYNC_FAST, created_at=now, updated_at=now)
         db.session.add(payment)
-        db.session.flush()
         log_event(payment, "created", None, "api", {"amount": amount})
     return payment, True
 

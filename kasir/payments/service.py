@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import inspect
+
 from .. import audit, sales, tenders
 from ..clock import utcnow
 from ..database import primary_key, write_transaction
@@ -73,7 +75,8 @@ def apply_status(payment: Payment, status: str, *, source: str, amount: int | No
     Raises InvalidTransition or AmountMismatch without changing anything.
     """
     with write_transaction():
-        payment = locked(primary_key(payment))
+        # A payment this transaction added and has not flushed is not in the table yet: nobody else sees it.
+        payment = payment if inspect(payment).pending else locked(primary_key(payment))
         previous = payment.status
         if previous == status:
             return Outcome(payment, False, previous)

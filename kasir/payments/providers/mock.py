@@ -73,7 +73,9 @@ class MockProvider(Provider):
     def _ledger_charge(self, reference: str, amount: int, expires_at: datetime) -> Charge:
         # Like the real gateways, one transaction per reference: a repeated charge gets the one already made.
         # The check and the insert share one write transaction, so two charges at once cannot both insert.
-        with write_transaction():  # the gateway's own books (in the caller's transaction, if there is one)
+        # The gateway's own books (in the caller's transaction, if there is one) never read our rows: the check
+        # need not flush them.
+        with write_transaction(), db.session.no_autoflush:
             entry = db.session.scalar(db.select(MockLedgerEntry).where(
                 MockLedgerEntry.reference == reference, MockLedgerEntry.amount == amount,
                 MockLedgerEntry.status == states.PENDING).limit(1))
