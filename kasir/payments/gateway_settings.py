@@ -12,7 +12,7 @@ from flask import current_app
 
 from .. import qris, redaction, settings
 from ..crypto import mask
-from ..settings import Field, SettingsError, read_fields, store_field
+from ..settings import Field, FieldValues, SettingsError, read_fields, store_field
 from .qris_text import CITY_LIMIT, NAME_LIMIT, city_from_address, describe_qris_error, plain_text
 
 PROVIDERS = ("mock", "midtrans", "xendit", "static", "doku", "nicepay")
@@ -148,18 +148,29 @@ def _load_pem(pem: str, kind: str):
     return key
 
 
-def load() -> PaymentSettings:
-    """The settings as stored right now (decrypted): for the providers, the QR's merchant and admin's forms."""
-    read = read_fields(FIELDS.values())
+def _read(fields) -> tuple[dict[str, str], FieldValues]:
+    """Each field's value ("" when unset), the app config's default filling in; secrets decrypted."""
+    read = read_fields(fields)
     values = {}
-    for field in FIELDS.values():
+    for field in fields:
         value = read.values[field.name]
         if value is None and field.config_default:
             value = str(current_app.config.get(field.config_default) or "")
         values[field.name] = value or ""
         if field.secret:
             redaction.register_secret(values[field.name])
+    return values, read
+
+
+def load() -> PaymentSettings:
+    """The settings as stored right now (decrypted): for the providers and admin's forms."""
+    values, read = _read(FIELDS.values())
     return PaymentSettings(values=values, locked=read.locked, unreadable=read.unreadable)
+
+
+def merchant_settings() -> dict[str, str]:
+    """merchant_name, merchant_city and merchant_nmid as set: what every QR needs, without the gateway keys."""
+    return _read(MERCHANT_FIELDS)[0]
 
 
 def active_provider_name() -> str:
@@ -183,6 +194,7 @@ def _clean_secret(name: str, value: str, errors: dict[str, str]) -> str:
 
 
 MERCHANT_LIMITS = {"merchant_name": NAME_LIMIT, "merchant_city": CITY_LIMIT, "merchant_nmid": 30}
+MERCHANT_FIELDS = tuple(FIELDS[name] for name in MERCHANT_LIMITS)
 MERCHANT_LIMIT_REASONS = {"merchant_name": "batas QRIS untuk nama merchant", "merchant_city": "batas QRIS untuk kota",
                           "merchant_nmid": "panjang NMID"}
 

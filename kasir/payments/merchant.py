@@ -13,20 +13,26 @@ from .qris_text import CITY_LIMIT, NAME_LIMIT, city_from_address, plain_text, sh
 def merchant_identity() -> dict[str, str]:
     """Name, city and NMID printed in every QR (uppercase, within QRIS field limits), as the settings are
     now: a change is in the next QR. "city" is "" while neither admin nor the shop's address gives one."""
-    settings, shop = gateway_settings.load(), shop_profile()
-    name = plain_text(settings.merchant_name) or plain_text(shop["shop_name"]) or "TOKO KASIR"
+    return _identity(gateway_settings.merchant_settings())
+
+
+def _identity(merchant: dict[str, str]) -> dict[str, str]:
+    name, city = plain_text(merchant["merchant_name"]), plain_text(merchant["merchant_city"]).upper()[:CITY_LIMIT]
+    if not (name and city):  # the shop's own name and address fill in
+        shop = shop_profile()
+        name, city = name or plain_text(shop["shop_name"]), city or city_from_address(shop["shop_address"])
     return {
-        "name": shorten(name.upper(), NAME_LIMIT),
-        "city": plain_text(settings.merchant_city).upper()[:CITY_LIMIT] or city_from_address(shop["shop_address"]),
-        "nmid": settings.merchant_nmid or "ID1020000000001",
+        "name": shorten((name or "TOKO KASIR").upper(), NAME_LIMIT),
+        "city": city,
+        "nmid": merchant["merchant_nmid"] or "ID1020000000001",
     }
 
 
 def qr_identity(qr_string: str) -> dict[str, str | None]:
     """Whom a QR pays, as the payer's app will show it: the name and NMID in the payload itself (a gateway's
     QR carries the gateway's merchant record), else the shop's settings; no NMID when neither has one."""
-    settings = gateway_settings.load()
-    fallback = {"name": merchant_identity()["name"], "nmid": settings.merchant_nmid or None}
+    merchant = gateway_settings.merchant_settings()
+    fallback = {"name": _identity(merchant)["name"], "nmid": merchant["merchant_nmid"] or None}
     try:
         payload = qris.parse(qr_string)
     except qris.QrisError:  # a provider whose QR is not QRIS-shaped (a test double): the settings speak
