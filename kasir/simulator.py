@@ -28,7 +28,7 @@ def mock_only():
 def send_webhook(body: dict, url: str) -> requests.Response:
     """Deliver a generic signed webhook the way a gateway would: over HTTP, to our own endpoint."""
     raw = json.dumps(body).encode()
-    headers = generic.signed_headers(gateway_settings.load().webhook_secret, raw, f"sim-{secrets.token_hex(8)}")
+    headers = generic.signed_headers(gateway_settings.webhook_secret(), raw, f"sim-{secrets.token_hex(8)}")
     return requests.post(url, data=raw, headers=headers, timeout=(3, 10))
 
 

@@ -168,9 +168,15 @@ def load() -> PaymentSettings:
     return PaymentSettings(values=values, locked=read.locked, unreadable=read.unreadable)
 
 
-def merchant_settings() -> dict[str, str]:
-    """merchant_name, merchant_city and merchant_nmid as set: what every QR needs, without the gateway keys."""
-    return _read(MERCHANT_FIELDS)[0]
+def read(*names: str) -> dict[str, str]:
+    """Just the named settings, as load() gives them, in one small select: where reading and decrypting every
+    gateway key would be wasted (the QR's merchant, a webhook's secret)."""
+    return _read([FIELDS[name] for name in names])[0]
+
+
+def webhook_secret() -> str:
+    """The secret of the generic signed webhooks (the mock gateway's and its simulator's)."""
+    return read("webhook_secret")["webhook_secret"]
 
 
 def active_provider_name() -> str:
@@ -194,7 +200,6 @@ def _clean_secret(name: str, value: str, errors: dict[str, str]) -> str:
 
 
 MERCHANT_LIMITS = {"merchant_name": NAME_LIMIT, "merchant_city": CITY_LIMIT, "merchant_nmid": 30}
-MERCHANT_FIELDS = tuple(FIELDS[name] for name in MERCHANT_LIMITS)
 MERCHANT_LIMIT_REASONS = {"merchant_name": "batas QRIS untuk nama merchant", "merchant_city": "batas QRIS untuk kota",
                           "merchant_nmid": "panjang NMID"}
 

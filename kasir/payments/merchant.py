@@ -9,11 +9,13 @@ from ..settings import shop_profile
 from . import gateway_settings
 from .qris_text import CITY_LIMIT, NAME_LIMIT, city_from_address, plain_text, shorten
 
+MERCHANT_FIELDS = ("merchant_name", "merchant_city", "merchant_nmid")
+
 
 def merchant_identity() -> dict[str, str]:
     """Name, city and NMID printed in every QR (uppercase, within QRIS field limits), as the settings are
     now: a change is in the next QR. "city" is "" while neither admin nor the shop's address gives one."""
-    return _identity(gateway_settings.merchant_settings())
+    return _identity(gateway_settings.read(*MERCHANT_FIELDS))
 
 
 def _identity(merchant: dict[str, str]) -> dict[str, str]:
@@ -31,7 +33,7 @@ def _identity(merchant: dict[str, str]) -> dict[str, str]:
 def qr_identity(qr_string: str) -> dict[str, str | None]:
     """Whom a QR pays, as the payer's app will show it: the name and NMID in the payload itself (a gateway's
     QR carries the gateway's merchant record), else the shop's settings; no NMID when neither has one."""
-    merchant = gateway_settings.merchant_settings()
+    merchant = gateway_settings.read(*MERCHANT_FIELDS)
     fallback = {"name": _identity(merchant)["name"], "nmid": merchant["merchant_nmid"] or None}
     try:
         payload = qris.parse(qr_string)

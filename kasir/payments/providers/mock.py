@@ -124,7 +124,7 @@ class MockProvider(Provider):
 
     def parse_webhook(self, headers, raw_body: bytes) -> WebhookEvent:
         try:
-            event_id = generic.verify(headers, raw_body, gateway_settings.load().webhook_secret,
+            event_id = generic.verify(headers, raw_body, gateway_settings.webhook_secret(),
                                       tolerance=current_app.config["WEBHOOK_TOLERANCE_SECONDS"])
         except generic.SignatureError as exc:
             raise WebhookRejected(str(exc)) from None
