@@ -6,7 +6,7 @@ import pytest
 
 from kasir.extensions import db
 from kasir.payments import states
-from kasir.payments.models import MockLedgerEntry, Payment
+from kasir.payments.models import MockLedgerEntry, Payment, PaymentLog
 from kasir.payments.providers.base import ProviderUnavailable
 from support.databases import query_database
 from support.payments import paid_body
@@ -130,6 +130,20 @@ def test_a_provider_that_charges_locally_is_asked_in_the_payments_one_commit(api
     response = api.create("WEB-1", 5000)
     assert response.status_code == 201 and response.json["status"] == "PENDING"
     assert len(commits) == 1
+
+
+@pytest.mark.parametrize("headers", [{}, {"Idempotency-Key": "k-1"}], ids=["unkeyed", "keyed"])
+def test_the_create_answer_is_the_payment_as_stored(api, headers):
+    created = api.create("WEB-1", 5000, headers=headers)
+    assert created.json == api.get(f"/payments/{created.json['payment_id']}").json
+
+
+def test_a_locally_charged_payment_logs_its_creation_then_its_qr(api, app):
+    payment_id = api.create("WEB-1", 5000).json["payment_id"]
+    with app.app_context():
+        logs = db.session.execute(db.select(PaymentLog.event, PaymentLog.from_status, PaymentLog.to_status)
+                                  .where(PaymentLog.payment_id == payment_id).order_by(PaymentLog.id)).all()
+    assert logs == [("created", None, states.CREATED), ("status:pending", states.CREATED, states.PENDING)]
 
 
 def test_a_gateway_on_the_network_is_asked_once_the_created_payment_is_committed(api, app, monkeypatch):
