@@ -180,12 +180,9 @@ def webhook_secret() -> str:
 
 
 def active_provider_name() -> str:
-    """The provider new payments use: PROVIDER from the environment, else admin's choice, else mock."""
-    field = FIELDS["provider"]
-    value = field.environment_value()
-    if value is None:
-        value = settings.get_setting(field.setting_key) or current_app.config.get("PROVIDER") or "mock"
-    return value
+    """The provider new payments use: PROVIDER from the environment, else admin's choice, else the app config's
+    PROVIDER, else mock."""
+    return read("provider")["provider"] or "mock"
 
 
 def _clean_secret(name: str, value: str, errors: dict[str, str]) -> str:
