@@ -75,12 +75,14 @@ class FieldValues:
 
 
 def read_fields(fields) -> FieldValues:
-    """Each field's value right now, from the environment or the table (secrets decrypted), in one select."""
-    keys = [field.setting_key for field in fields]
-    rows = {row.key: row for row in db.session.scalars(db.select(Setting).where(Setting.key.in_(keys)))}
+    """Each field's value right now, from the environment or the table (secrets decrypted), in one select of the
+    rows the environment does not set (none when it sets them all)."""
+    from_environment = {field.name: field.environment_value() for field in fields}
+    keys = [field.setting_key for field in fields if from_environment[field.name] is None]
+    rows = {row.key: row for row in db.session.scalars(db.select(Setting).where(Setting.key.in_(keys)))} if keys else {}
     values, locked, unreadable, box = {}, set(), set(), None
     for field in fields:
-        value = field.environment_value()
+        value = from_environment[field.name]
         if value is not None:
             locked.add(field.name)
         elif (row := rows.get(field.setting_key)) is not None and row.value:

@@ -79,6 +79,25 @@ def test_settings_from_the_environment_are_locked(app, admin, monkeypatch):
         assert db.session.get(Setting, "midtrans_server_key") is None
 
 
+def test_a_setting_the_environment_sets_is_not_read_from_the_table(app, monkeypatch):
+    from sqlalchemy import event
+
+    monkeypatch.setenv("PROVIDER", "mock")
+    reads = []
+
+    def seen(_connection, _cursor, statement, *_rest):
+        reads.append(statement)
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", seen)
+        try:
+            assert gateway_settings.active_provider_name() == "mock"
+            assert gateway_settings.read("provider", "merchant_name") == {"provider": "mock", "merchant_name": ""}
+        finally:
+            event.remove(db.engine, "before_cursor_execute", seen)
+    assert len(reads) == 1 and "FROM settings" in reads[0]  # merchant_name's row only
+
+
 def test_a_key_sealed_with_another_encryption_key_must_be_entered_again(app, app_config, admin):
     from kasir import create_app
 
