@@ -17,6 +17,7 @@ from .extensions import db
 
 _IMMEDIATE = "kasir_begin_immediate"  # execution option of a write_transaction()'s connection
 _IN_WRITE_BLOCK = "kasir_in_write_block"  # session.info: inside write_transaction()
+_LOCKED_ROWS = "kasir_locked_rows"  # session.info: (transaction, identity keys of the rows it has locked)
 # This process's SQLite writers take turns here before BEGIN IMMEDIATE: SQLite's busy handler sleeps in
 # growing steps, so threads waiting on it form a convoy; a lock hands over at once.
 _sqlite_writers = threading.Lock()
@@ -78,6 +79,40 @@ def primary_key(instance):
 def in_write_block() -> bool:
     """Inside `write_transaction()`: its transaction holds the write lock (SQLite) until it ends."""
     return db.session().info.get(_IN_WRITE_BLOCK, False)
+
+
+def lock_one(statement):
+    """Inside a write transaction: the first row `statement` selects, locked (PostgreSQL FOR UPDATE; SQLite
+    holds the write lock already) and read afresh, or None. `locked_get` then finds it without a query."""
+    row = db.session.scalar(statement.limit(1).with_for_update().execution_options(populate_existing=True))
+    if row is not None:
+        _locked_rows().add(inspect(row).identity_key)
+    return row
+
+
+def locked_get(model, key):
+    """Inside a write transaction: the row of `model` with primary key `key`, locked and read afresh, or None.
+    A row this transaction has locked already comes from the session as it is: nobody else can have changed it."""
+    session, rows = db.session(), _locked_rows()
+    if session.identity_key(model, key) in rows:
+        return session.get(model, key)
+    row = session.get(model, key, with_for_update=True, populate_existing=True)
+    if row is not None:
+        rows.add(inspect(row).identity_key)
+    return row
+
+
+def _locked_rows() -> set:
+    """The identity keys of the rows the session's current write transaction has locked (a new set for a new
+    transaction; an empty, forgotten one outside write_transaction(), where a read locks nothing on SQLite)."""
+    session = db.session()
+    if not in_write_block():
+        return set()
+    transaction = session.get_transaction()
+    held = session.info.get(_LOCKED_ROWS)
+    if held is None or held[0] is not transaction:
+        held = session.info[_LOCKED_ROWS] = (transaction, set())
+    return held[1]
 
 
 @contextmanager

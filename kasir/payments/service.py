@@ -14,7 +14,7 @@ from sqlalchemy import inspect
 
 from .. import audit, sales, tenders
 from ..clock import utcnow
-from ..database import primary_key, write_transaction
+from ..database import locked_get, primary_key, write_transaction
 from ..extensions import db
 from ..models import Sale
 from ..money import format_rupiah
@@ -44,8 +44,9 @@ class Outcome:
 
 def locked(payment_id: str) -> Payment:
     """Inside a write transaction: the payment, its row locked (PostgreSQL FOR UPDATE; SQLite holds the
-    write lock already) and read again. Raises LookupError for an unknown id."""
-    payment = db.session.get(Payment, payment_id, with_for_update=True, populate_existing=True)
+    write lock already) and read again, unless this transaction has locked it already. Raises LookupError for an
+    unknown id."""
+    payment = locked_get(Payment, payment_id)
     if payment is None:
         raise LookupError(payment_id)
     return payment

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import audit, claims
 from ..clock import utcnow
-from ..database import primary_key, write_transaction
+from ..database import lock_one, primary_key, write_transaction
 from ..extensions import db
 from ..payments import service, states
 from ..payments.models import WEBHOOK_ERROR, WEBHOOK_OK, WEBHOOK_PENDING, Payment, WebhookDelivery
@@ -89,17 +89,12 @@ def find_payment(event: WebhookEvent) -> Payment | None:
     the one apply_status changes."""
     with write_transaction():
         if event.reference:
-            payment = _locked_payment(Payment.order_id == event.reference)
+            payment = lock_one(db.select(Payment).where(Payment.order_id == event.reference))
             if payment is not None:
                 return payment
         if event.provider_trx_id:
-            return _locked_payment(Payment.provider_trx_id == event.provider_trx_id)
+            return lock_one(db.select(Payment).where(Payment.provider_trx_id == event.provider_trx_id))
     return None
-
-
-def _locked_payment(condition) -> Payment | None:
-    return db.session.scalar(db.select(Payment).where(condition).limit(1).with_for_update()
-                             .execution_options(populate_existing=True))
 
 
 def receive_generic(headers, raw_body: bytes, source: str | None = None) -> Reply:

@@ -231,6 +231,16 @@ def test_a_payment_the_intake_found_is_read_again_in_a_later_transaction(app, pe
     assert len(payment_reads) == 1 and (not ON_POSTGRES or "FOR UPDATE" in payment_reads[0])  # locked anew
 
 
+def test_a_payment_the_intake_found_is_not_read_again_in_the_same_transaction(app, pending_payment, payment_reads):
+    delivered = WebhookEvent(event_id="evt-1", reference=pending_payment.order_id, provider_trx_id=None,
+                             status=states.PAID, amount=pending_payment.amount, ref_no=None)
+    with write_transaction():
+        found = intake.find_payment(delivered)
+        payment_reads.clear()
+        outcome = service.apply_status(found, states.PAID, source="webhook", amount=delivered.amount)
+    assert payment_reads == [] and outcome.changed and outcome.payment is found
+
+
 # -- refused deliveries: counted, sampled and limited, never stored (issue 21, item 1) ------------------
 def test_a_refused_delivery_is_counted_with_a_small_sample_not_stored(app, send_webhook, pending_payment):
     from kasir.payments.models import WebhookRejection
