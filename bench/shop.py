@@ -68,9 +68,9 @@ class Shop:
         self.latencies: dict[str, list[float]] = {"till": [], "display": []}
         self.errors: list[str] = []
 
-    def count(self, kind: str, status: int) -> None:
+    def count(self, kind: str, answer: str) -> None:
         with self.lock:
-            self.requests[(kind, status)] += 1
+            self.requests[(kind, answer)] += 1
 
     def seen(self, screen: str, sent_at: float) -> None:
         with self.lock:
@@ -96,11 +96,12 @@ class Screen(threading.Thread):
     def fetch(self, poll: Poll) -> requests.Response:
         headers = {**self.headers, **({"If-None-Match": poll.etag} if poll.etag else {})}
         response = self.session.get(self.shop.base_url + poll.url, headers=headers, timeout=REQUEST_TIMEOUT_SECONDS)
-        self.shop.count(poll.element_id, response.status_code)
+        nothing_new = response.headers.get("HX-Reswap") == "none"  # htmx swaps nothing (kasir.web.nothing_new)
+        self.shop.count(poll.element_id, f"{response.status_code}{' nothing new' if nothing_new else ''}")
         if response.status_code not in (200, 204, 286, 304):
             raise RuntimeError(f"GET {poll.url} answered {response.status_code}: {response.text[:300]}")
         poll.etag = response.headers.get("ETag", poll.etag)
-        if response.status_code == 200:  # htmx swaps the element in: the new one says what to poll next
+        if response.status_code == 200 and not nothing_new:  # htmx swaps the element in: it says what to poll next
             poll.url = poll_url(response.text, poll.element_id) or poll.url
         poll.due = max(poll.due + poll.period, time.monotonic())
         self.answered(poll, response)
@@ -189,7 +190,7 @@ class Till(Screen):
         self.paid_sent_at = self.display.paid_sent_at = time.perf_counter()
         reply = session.post(f"{self.shop.base_url}/webhooks/qris", data=body, timeout=REQUEST_TIMEOUT_SECONDS,
                              headers=signed_webhook(body, f"shop-{secrets.token_hex(6)}"))
-        self.shop.count("webhook", reply.status_code)
+        self.shop.count("webhook", str(reply.status_code))
         if reply.status_code != 200:
             raise RuntimeError(f"webhook answered {reply.status_code}: {reply.text[:300]}")
         return True

@@ -52,7 +52,8 @@ def serve_command(host, port, threads):
     try:
         # connection_limit: waitress stops accepting at 100 open connections, which a burst of
         # gateway retries or API clients each opening their own connection can reach.
-        # waitress ends keep-alive after a 204/304 (upstream's to fix): https://github.com/Pylons/waitress/issues
+        # waitress ends keep-alive after any answer without Content-Length, a 204 or 304 too (upstream's to
+        # fix): the polls answer "nothing new" with an empty 200 instead (kasir.web.nothing_new).
         waitress.serve(app, host=host, port=port, threads=threads, ident="kasir", connection_limit=1000)
     finally:
         if runner:

@@ -1,4 +1,4 @@
-"""Shared request helpers: htmx detection, loopback clients, error toasts, friendly error pages."""
+"""Shared request helpers: htmx detection and answers, loopback clients, error toasts, friendly error pages."""
 import functools
 import ipaddress
 
@@ -33,6 +33,13 @@ SECURITY_HEADERS = [
 
 def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
+
+
+def nothing_new():
+    """A poll's answer when what its element shows is current: empty, and htmx is told not to swap (HX-Reswap).
+    Not a 204: waitress 3.0.2 closes a keep-alive connection after any answer without Content-Length, which a 204
+    must not carry (`build_response_header` in waitress/task.py), so each poll would open a new connection."""
+    return "", 200, {"HX-Reswap": "none"}
 
 
 @functools.lru_cache(maxsize=256)  # a shop has a handful of devices; each poll would parse the address again

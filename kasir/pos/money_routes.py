@@ -1,6 +1,6 @@
 """The till's money bar (DESIGN §3, §8): an open QR, what is left of a part-paid sale, and money that did
 not fit (late, double, extra), shown until dealt with, also after Esc or a reload. It polls every 2 s and
-answers 204 while nothing it shows changed."""
+answers "nothing new" while nothing it shows changed."""
 from flask import g, render_template, request
 from sqlalchemy import bindparam, select
 
@@ -13,7 +13,7 @@ from ..models import Register
 from ..payments import service, sync
 from ..payments.models import Payment
 from ..poll_cache import first_row
-from ..web import toast
+from ..web import nothing_new, toast
 from .blueprint import bp
 from .qris_routes import qris_limit, with_payment
 from .routes import REGISTER_COOKIE, with_register
@@ -47,12 +47,12 @@ def bar_response(sale=None, *, with_cart: bool = True):
 @limiter.exempt
 @session_required
 def money_bar():
-    """The bar's 2-second poll: one select (or none, from the poll cache) and 204 while its `?v=` is the
+    """The bar's 2-second poll: one select (or none, from the poll cache) and nothing new while its `?v=` is the
     register's screen version; after a change the bar is rendered through the register and cart checks."""
     shown = first_row(_SCREENS_VERSION, register=request.cookies.get(REGISTER_COOKIE, ""))
     if shown is not None and request.args.get("v") == str(shown.display_version):
         log_at_debug()
-        return "", 204
+        return nothing_new()
     return _changed_bar()
 
 

@@ -20,7 +20,7 @@ from ..poll_cache import first_row
 from ..printing import queue as print_queue
 from ..printing.backends import PrinterError
 from ..reports import shifts
-from ..web import toast
+from ..web import nothing_new, toast
 from .blueprint import bp
 from .routes import REGISTER_COOKIE, with_register
 
@@ -49,7 +49,7 @@ def cashier_confirms(payment: Payment) -> bool:
 @bp.app_template_filter()
 def poll_version(payment) -> str:
     """What a waiting QR's status partial depends on, put in its poll URL as `?v=` so that an unchanged
-    status answers 204 (htmx swaps nothing; the page's script keeps the countdown running)."""
+    status answers nothing new (htmx swaps nothing; the page's script keeps the countdown running)."""
     return f"{payment.status}.{payment.expires_at.timestamp():.0f}"
 
 
@@ -137,14 +137,14 @@ _WAITING = select(Payment.id, Payment.status, Payment.expires_at, Payment.provid
 @limiter.exempt
 @session_required
 def payment_status(payment_id):
-    """The till's 1-second poll: one select while the QR waits, 204 while its `?v=` is current; a final state
+    """The till's 1-second poll: one select while the QR waits, nothing new while its `?v=` is current; a final state
     (or no such payment here) goes through the register and payment checks of the other QR routes."""
     waiting = first_row(_WAITING, payment_id=payment_id, register=request.cookies.get(REGISTER_COOKIE, ""))
     if waiting is None or waiting.status in states.FINAL_FOR_SCREEN:
         return final_status(payment_id=payment_id)
     log_at_debug()
     if request.args.get("v") == poll_version(waiting):
-        return "", 204
+        return nothing_new()
     return render_template("pos/_qris_status.html", payment=waiting, cashier_confirms=cashier_confirms(waiting))
 
 

@@ -224,7 +224,7 @@
   });
 
   // The server answered a poll: with a fresh status element (afterRequest fires on the replaced, detached
-  // one), or with nothing new (a 204 leaves the element in place, and afterRequest fires on it).
+  // one), or with nothing new (HX-Reswap: none leaves the element in place, and afterRequest fires on it).
   document.addEventListener("htmx:load", (event) => {
     if (event.detail.elt.id === "qris-status") connectionBanner(false);
   });

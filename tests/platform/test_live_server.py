@@ -1,4 +1,5 @@
 """`python -m kasir serve` for real: waitress on a loopback port, demo data, CSRF on, plain HTTP requests."""
+import http.client
 import re
 import stat
 
@@ -96,3 +97,19 @@ def test_security_headers_are_sent(live_server):
     assert response.headers["X-Frame-Options"] == "DENY"
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_an_unchanged_till_poll_keeps_its_keep_alive_connection(live_server, cashier):
+    session, _token = cashier
+    headers = {"HX-Request": "true", "Cookie": "; ".join(f"{c.name}={c.value}" for c in session.cookies)}
+    bar = session.get(f"{live_server.url}/pos/money", headers=headers, timeout=TIMEOUT).text
+    poll = re.search(r'hx-get="([^"]+)"', bar).group(1).replace("&amp;", "&")  # the money bar's own, with its ?v=
+    connection = http.client.HTTPConnection("127.0.0.1", live_server.port, timeout=TIMEOUT)
+    try:
+        for _ in range(3):
+            connection.request("GET", poll, headers=headers)
+            answer = connection.getresponse()
+            assert (answer.status, answer.getheader("HX-Reswap"), answer.read()) == (200, "none", b"")
+            assert not answer.will_close  # waitress closes after a 204 (kasir.web.nothing_new)
+    finally:
+        connection.close()

@@ -15,3 +15,8 @@ class AuthActions:
 
     def logout(self):
         return self._client.post("/logout")
+
+
+def is_nothing_new(response) -> bool:
+    """A poll's "nothing new" answer (kasir.web.nothing_new): empty, and htmx swaps nothing."""
+    return response.status_code == 200 and response.headers.get("HX-Reswap") == "none" and response.get_data() == b""

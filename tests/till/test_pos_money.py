@@ -10,6 +10,7 @@ from kasir.extensions import db
 from kasir.models import AuditLog, Register, Sale
 from kasir.payments import service, states
 from kasir.payments.models import MockLedgerEntry, Payment
+from support.client import is_nothing_new
 from support.databases import fresh
 
 
@@ -88,10 +89,10 @@ def test_the_bar_shows_the_open_qr_with_keys_to_reopen_and_cancel_also_after_a_r
     assert 'hx-confirm="Batalkan QR Rp 3.500?' in shown
 
 
-def test_the_bar_answers_204_while_nothing_it_shows_changed(till):
+def test_the_bar_answers_nothing_new_while_nothing_it_shows_changed(till):
     scan(till, "SKU0001")
     open_qr(till)
-    assert till.get(bar_poll(bar(till))).status_code == 204
+    assert is_nothing_new(till.get(bar_poll(bar(till))))
 
 
 def test_a_scan_renders_the_bar_again_without_the_cart(till):
@@ -99,7 +100,7 @@ def test_a_scan_renders_the_bar_again_without_the_cart(till):
     scan(till, "SKU0001")
     answer = till.get(poll)
     assert answer.status_code == 200 and 'id="money-bar"' in text(answer) and 'id="cart"' not in text(answer)
-    assert till.get(bar_poll(text(answer))).status_code == 204
+    assert is_nothing_new(till.get(bar_poll(text(answer))))
 
 
 def test_a_qr_opened_on_another_tab_brings_the_locked_cart_along(till):
@@ -268,7 +269,7 @@ def test_the_money_bar_sees_a_cash_part_payment_at_its_next_poll(client, auth, h
     auth.login_cashier()
     htmx.post("/pos/cart/scan", data={"q": "SKU0006"})
     poll = bar_poll(text(htmx.get("/pos/money")))
-    assert htmx.get(poll).status_code == 204
+    assert is_nothing_new(htmx.get(poll))
     sale_id = re.search(r'data-sale="(\d+)"', htmx.get("/pos").get_data(as_text=True)).group(1)
     paid = htmx.post("/pos/checkout/cash", data={"sale_id": sale_id, "tendered": "1.000", "amount": "1.000"})
     assert paid.status_code == 200, paid.get_data(as_text=True)

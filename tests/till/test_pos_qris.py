@@ -10,7 +10,7 @@ from kasir.extensions import db
 from kasir.models import Register, Sale
 from kasir.payments import states
 from kasir.payments.models import Payment
-from support.client import AuthActions
+from support.client import AuthActions, is_nothing_new
 from support.config import PROJECT_ROOT
 from support.databases import fresh
 from support.payments import paid_body
@@ -54,12 +54,12 @@ def poll_path(html: str) -> str:
     return re.search(r'id="qris-status"[^>]*hx-get="([^"]+)"', html).group(1).replace("&amp;", "&")
 
 
-def test_an_unchanged_status_poll_answers_204_to_its_own_version(client, auth, htmx):
+def test_an_unchanged_status_poll_answers_nothing_new_to_its_own_version(client, auth, htmx):
     modal, payment = start_qris(auth, htmx)
     path = poll_path(modal.get_data(as_text=True))
     assert "?v=PENDING." in path
     answer = htmx.get(path)
-    assert answer.status_code == 204 and answer.get_data() == b""
+    assert is_nothing_new(answer)
 
 
 def test_a_status_poll_with_an_old_version_gets_the_partial_again(client, auth, htmx):
