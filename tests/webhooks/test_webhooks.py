@@ -221,23 +221,26 @@ def payment_reads(app):
     event.remove(engine, "before_cursor_execute", seen)
 
 
+def found_by_the_intake(payment):
+    """The payment as the webhook intake finds (and locks) it for a PAID event, inside the caller's transaction."""
+    return intake.find_payment(WebhookEvent(event_id="evt-1", reference=payment.order_id, provider_trx_id=None,
+                                            status=states.PAID, amount=payment.amount, ref_no=None))
+
+
 def test_a_payment_the_intake_found_is_read_again_in_a_later_transaction(app, pending_payment, payment_reads):
-    delivered = WebhookEvent(event_id="evt-1", reference=pending_payment.order_id, provider_trx_id=None,
-                         status=states.PAID, amount=pending_payment.amount, ref_no=None)
     with write_transaction():
-        found = intake.find_payment(delivered)
+        found = found_by_the_intake(pending_payment)
+        amount = found.amount
     payment_reads.clear()
-    service.apply_status(found, states.PAID, source="webhook", amount=delivered.amount)
+    service.apply_status(found, states.PAID, source="webhook", amount=amount)
     assert len(payment_reads) == 1 and (not ON_POSTGRES or "FOR UPDATE" in payment_reads[0])  # locked anew
 
 
 def test_a_payment_the_intake_found_is_not_read_again_in_the_same_transaction(app, pending_payment, payment_reads):
-    delivered = WebhookEvent(event_id="evt-1", reference=pending_payment.order_id, provider_trx_id=None,
-                             status=states.PAID, amount=pending_payment.amount, ref_no=None)
     with write_transaction():
-        found = intake.find_payment(delivered)
+        found = found_by_the_intake(pending_payment)
         payment_reads.clear()
-        outcome = service.apply_status(found, states.PAID, source="webhook", amount=delivered.amount)
+        outcome = service.apply_status(found, states.PAID, source="webhook", amount=found.amount)
     assert payment_reads == [] and outcome.changed and outcome.payment is found
 
 
