@@ -50,6 +50,20 @@ def test_qris_paid_shows_success_on_both_screens_and_empties_the_cart(browser, s
     display.wait_for_selector("[data-mode='idle']", timeout=10_000)
 
 
+def test_an_unchanged_status_poll_leaves_the_waiting_qr_in_place_and_its_countdown_runs(browser, server):
+    cashier = open_cashier(browser, server)
+    fill_cart_and_press_qris(cashier)
+    cashier.eval_on_selector("#qris-status", "el => { el.dataset.shown = 'first' }")  # gone if it were swapped
+    started_at = cashier.text_content("[data-countdown-text]")
+    for _ in range(2):
+        with cashier.expect_response(lambda answer: "/status?v=" in answer.url) as polled:
+            pass
+        assert polled.value.status == 200 and polled.value.headers.get("hx-reswap") == "none"
+    cashier.wait_for_function("started => document.querySelector('[data-countdown-text]').textContent !== started",
+                              arg=started_at)
+    assert cashier.get_attribute("#qris-status", "data-shown") == "first"
+
+
 def test_cancel_stops_the_qr_and_frees_the_till(browser, server, screenshots):
     cashier = open_cashier(browser, server)
     fill_cart_and_press_qris(cashier)
