@@ -53,7 +53,7 @@ def serve_command(host, port, threads):
         # connection_limit: waitress stops accepting at 100 open connections, which a burst of
         # gateway retries or API clients each opening their own connection can reach.
         # waitress ends keep-alive after any answer without Content-Length, a 204 or 304 too (upstream's to
-        # fix): the polls answer "nothing new" with an empty 200 instead (kasir.web.nothing_new).
+        # fix): the till's polls answer "nothing new" with an empty 200 instead (kasir.web.nothing_new).
         waitress.serve(app, host=host, port=port, threads=threads, ident="kasir", connection_limit=1000)
     finally:
         if runner:
