@@ -3,6 +3,8 @@ import logging
 import os
 from dataclasses import dataclass
 
+from sqlalchemy import bindparam, select
+
 from .crypto import DecryptionError, app_box
 from .extensions import db
 from .models import Setting
@@ -18,6 +20,10 @@ SHOP_DEFAULTS = {
     "shop_phone": "",
     "receipt_footer": "Terima kasih atas kunjungan Anda",
 }
+
+
+# The rows of the settings `keys`. Built once: a select built per call costs more to prepare than to run.
+_SETTINGS = select(Setting).where(Setting.key.in_(bindparam("keys", expanding=True)))
 
 
 class SettingsError(ValueError):
@@ -40,7 +46,7 @@ def set_setting(key: str, value: str) -> None:
 
 
 def shop_profile() -> dict[str, str]:
-    rows = {row.key: row.value for row in db.session.scalars(db.select(Setting).where(Setting.key.in_(SHOP_DEFAULTS)))}
+    rows = {row.key: row.value for row in db.session.scalars(_SETTINGS, {"keys": list(SHOP_DEFAULTS)})}
     return {key: rows.get(key, default) for key, default in SHOP_DEFAULTS.items()}
 
 
@@ -79,7 +85,7 @@ def read_fields(fields) -> FieldValues:
     rows the environment does not set (none when it sets them all)."""
     from_environment = {field.name: field.environment_value() for field in fields}
     keys = [field.setting_key for field in fields if from_environment[field.name] is None]
-    rows = {row.key: row for row in db.session.scalars(db.select(Setting).where(Setting.key.in_(keys)))} if keys else {}
+    rows = {row.key: row for row in db.session.scalars(_SETTINGS, {"keys": keys})} if keys else {}
     values, locked, unreadable, box = {}, set(), set(), None
     for field in fields:
         value = from_environment[field.name]

@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from ..clock import utcnow
@@ -57,11 +58,15 @@ def _abandoned(record, abandoned_before: datetime) -> bool:
     return record.state == IDEMPOTENCY_IN_PROGRESS and record.created_at <= abandoned_before
 
 
+# A key's record, read as it is or locked and read afresh. Built once: a statement built per call costs more
+# to prepare than to run.
+_RECORD = select(IdempotencyKey).where(IdempotencyKey.api_key_id == bindparam("api_key_id"),
+                                       IdempotencyKey.key == bindparam("key"))
+_LOCKED_RECORD = _RECORD.with_for_update().execution_options(populate_existing=True)
+
+
 def _find(api_key_id: int, key: str, *, for_update: bool = False) -> IdempotencyKey | None:
-    query = db.select(IdempotencyKey).where(IdempotencyKey.api_key_id == api_key_id, IdempotencyKey.key == key)
-    if for_update:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    return db.session.scalar(query)
+    return db.session.scalar(_LOCKED_RECORD if for_update else _RECORD, {"api_key_id": api_key_id, "key": key})
 
 
 def replay(api_key_id: int, key: str, request_hash: str, *, abandoned_before: datetime) -> Claim | None:

@@ -3,6 +3,7 @@ import secrets
 from datetime import date, datetime
 
 from flask import current_app, has_request_context, url_for
+from sqlalchemy import bindparam, select
 
 from ... import qris
 from ...clock import business_date, utcnow
@@ -23,6 +24,11 @@ from .base import (
     WebhookEvent,
     WebhookRejected,
 )
+
+# The open entry already made for a reference and amount. Built once, like every statement on a hot path.
+_OPEN_ENTRY = select(MockLedgerEntry).where(MockLedgerEntry.reference == bindparam("reference"),
+                                            MockLedgerEntry.amount == bindparam("amount"),
+                                            MockLedgerEntry.status == states.PENDING).limit(1)
 
 
 def build_payload(amount: int, trx_id: str) -> str:
@@ -76,9 +82,7 @@ class MockProvider(Provider):
         # The gateway's own books (in the caller's transaction, if there is one) never read our rows: the check
         # need not flush them.
         with write_transaction(), db.session.no_autoflush:
-            entry = db.session.scalar(db.select(MockLedgerEntry).where(
-                MockLedgerEntry.reference == reference, MockLedgerEntry.amount == amount,
-                MockLedgerEntry.status == states.PENDING).limit(1))
+            entry = db.session.scalar(_OPEN_ENTRY, {"reference": reference, "amount": amount})
             if entry is None:
                 trx_id = "MOCK-" + secrets.token_hex(8).upper()
                 entry = MockLedgerEntry(provider_trx_id=trx_id, reference=reference, amount=amount,
