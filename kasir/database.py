@@ -81,10 +81,16 @@ def in_write_block() -> bool:
     return db.session().info.get(_IN_WRITE_BLOCK, False)
 
 
-def lock_one(statement):
-    """Inside a write transaction: the first row `statement` selects, locked (PostgreSQL FOR UPDATE; SQLite
-    holds the write lock already) and read afresh, or None. `locked_get` then finds it without a query."""
-    row = db.session.scalar(statement.limit(1).with_for_update().execution_options(populate_existing=True))
+def locking(statement):
+    """`statement` as `lock_one` runs it: its first row, locked (PostgreSQL FOR UPDATE; SQLite holds the write
+    lock already) and read afresh. Build it once: a select built per call costs more to prepare than to run."""
+    return statement.limit(1).with_for_update().execution_options(populate_existing=True)
+
+
+def lock_one(statement, **params):
+    """Inside a write transaction: the row a `locking()` statement selects with `params`, or None. `locked_get`
+    then finds it without a query."""
+    row = db.session.scalar(statement, params)
     if row is not None:
         _locked_rows().add(inspect(row).identity_key)
     return row

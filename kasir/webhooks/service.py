@@ -7,12 +7,12 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from .. import audit, claims
 from ..clock import utcnow
-from ..database import lock_one, primary_key, write_transaction
+from ..database import lock_one, locking, primary_key, write_transaction
 from ..extensions import db
 from ..payments import service, states
 from ..payments.models import WEBHOOK_ERROR, WEBHOOK_OK, WEBHOOK_PENDING, Payment, WebhookDelivery
@@ -84,16 +84,20 @@ def _store(provider: str, headers, raw_body: bytes, **values) -> None:
         _insert(provider, headers, raw_body, **values)
 
 
+_BY_ORDER_ID = locking(select(Payment).where(Payment.order_id == bindparam("order_id")))
+_BY_TRX_ID = locking(select(Payment).where(Payment.provider_trx_id == bindparam("trx_id")))
+
+
 def find_payment(event: WebhookEvent) -> Payment | None:
     """The event's payment, or None. Locked: inside the caller's write transaction, the payment found is
     the one apply_status changes."""
     with write_transaction():
         if event.reference:
-            payment = lock_one(db.select(Payment).where(Payment.order_id == event.reference))
+            payment = lock_one(_BY_ORDER_ID, order_id=event.reference)
             if payment is not None:
                 return payment
         if event.provider_trx_id:
-            return lock_one(db.select(Payment).where(Payment.provider_trx_id == event.provider_trx_id))
+            return lock_one(_BY_TRX_ID, trx_id=event.provider_trx_id)
     return None
 
 
