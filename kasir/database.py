@@ -83,7 +83,8 @@ def in_write_block() -> bool:
 
 def locking(statement):
     """`statement` as `lock_one` runs it: its first row, locked (PostgreSQL FOR UPDATE; SQLite holds the write
-    lock already) and read afresh. Build it once: a select built per call costs more to prepare than to run."""
+    lock already) and read afresh. Build it once, at import: a select built per call costs more to prepare than
+    to run (docs/performance.md)."""
     return statement.limit(1).with_for_update().execution_options(populate_existing=True)
 
 

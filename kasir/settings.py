@@ -22,7 +22,7 @@ SHOP_DEFAULTS = {
 }
 
 
-# The rows of the settings `keys`. Built once: a select built per call costs more to prepare than to run.
+# The rows of the settings `keys`. Built once (docs/performance.md).
 _SETTINGS = select(Setting).where(Setting.key.in_(bindparam("keys", expanding=True)))
 
 

@@ -58,8 +58,7 @@ def _abandoned(record, abandoned_before: datetime) -> bool:
     return record.state == IDEMPOTENCY_IN_PROGRESS and record.created_at <= abandoned_before
 
 
-# A key's record, read as it is or locked and read afresh. Built once: a statement built per call costs more
-# to prepare than to run.
+# A key's record, read as it is or locked and read afresh. Built once (docs/performance.md).
 _RECORD = select(IdempotencyKey).where(IdempotencyKey.api_key_id == bindparam("api_key_id"),
                                        IdempotencyKey.key == bindparam("key"))
 _LOCKED_RECORD = _RECORD.with_for_update().execution_options(populate_existing=True)

@@ -129,7 +129,7 @@ def _reuse_order(existing: Payment, api_key_id: int, amount: int) -> Payment:
     return existing
 
 
-# The payment of an order_id, locked (built once: preparing a statement costs more than running it).
+# The payment of an order_id, locked. Built once (docs/performance.md).
 _ORDER_LOCKED = select(Payment).where(Payment.order_id == bindparam("order_id")).with_for_update()
 
 

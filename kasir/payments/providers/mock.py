@@ -25,7 +25,7 @@ from .base import (
     WebhookRejected,
 )
 
-# The open entry already made for a reference and amount. Built once, like every statement on a hot path.
+# The open entry already made for a reference and amount. Built once (docs/performance.md).
 _OPEN_ENTRY = select(MockLedgerEntry).where(MockLedgerEntry.reference == bindparam("reference"),
                                             MockLedgerEntry.amount == bindparam("amount"),
                                             MockLedgerEntry.status == states.PENDING).limit(1)
