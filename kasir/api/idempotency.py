@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from ..clock import utcnow
-from ..database import primary_key, write_transaction
+from ..database import locking, primary_key, write_transaction
 from ..extensions import db
 from .errors import ApiError
 from .models import IDEMPOTENCY_DONE, IDEMPOTENCY_IN_PROGRESS, IdempotencyKey
@@ -61,7 +61,7 @@ def _abandoned(record, abandoned_before: datetime) -> bool:
 # A key's record, read as it is or locked and read afresh. Built once (docs/performance.md).
 _RECORD = select(IdempotencyKey).where(IdempotencyKey.api_key_id == bindparam("api_key_id"),
                                        IdempotencyKey.key == bindparam("key"))
-_LOCKED_RECORD = _RECORD.with_for_update().execution_options(populate_existing=True)
+_LOCKED_RECORD = locking(_RECORD)
 
 
 def _find(api_key_id: int, key: str, *, for_update: bool = False) -> IdempotencyKey | None:
