@@ -283,6 +283,12 @@ def touch_display(register_id: int, **values) -> None:
                        .values(display_version=Register.display_version + 1, **values))
 
 
+def screens_version(display_version: int) -> str:
+    """What the till's money bar and the display show is current while this is: the register's display version on
+    this business day (a new day drops the day before's unapplied money from both with no change at the till)."""
+    return f"{display_version}.{business_date().isoformat()}"
+
+
 def show_thanks_on_display(register_id: int) -> None:
     touch_display(register_id, display_thanks_until=utcnow() + THANKS_SECONDS)
 

@@ -15,7 +15,7 @@ from ..payments.merchant import qr_identity
 from ..payments.models import Payment
 from ..poll_cache import first_row
 from ..printing.ereceipt import PUBLIC_URL_KEY, public_receipt_url
-from ..sales import find_register
+from ..sales import find_register, screens_version
 from ..settings import get_setting, shop_profile
 from ..web import is_loopback
 from .blueprint import bp
@@ -41,7 +41,7 @@ def _register(code: str) -> Register:
 
 def _version(register) -> str:
     thanks = register.display_thanks_until is not None and register.display_thanks_until > utcnow()
-    return f"{register.display_version}.{int(thanks)}"
+    return f"{screens_version(register.display_version)}.{int(thanks)}"
 
 
 def display_context(register: Register) -> dict:

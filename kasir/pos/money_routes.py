@@ -27,7 +27,7 @@ _SCREENS_VERSION = select(Register.display_version) \
 def money_context(sale) -> dict:
     """What the bar shows for the register's cart; `key`, which changes whenever any of it does; and `version`,
     the screens' version it was read at (first: a change landing meanwhile makes it older, never newer)."""
-    version = str(g.register.display_version)
+    version = sales.screens_version(g.register.display_version)
     open_payment = service.open_payment_for_sale(sale.id)
     received = tenders.received(sale)
     unapplied = tenders.unapplied_to_show(g.register.id, wib_day_bounds(business_date())[0])
@@ -50,7 +50,7 @@ def money_bar():
     """The bar's 2-second poll: one select (or none, from the poll cache) and nothing new while its `?v=` is the
     register's screen version; after a change the bar is rendered through the register and cart checks."""
     shown = first_row(_SCREENS_VERSION, register=request.cookies.get(REGISTER_COOKIE, ""))
-    if shown is not None and request.args.get("v") == str(shown.display_version):
+    if shown is not None and request.args.get("v") == sales.screens_version(shown.display_version):
         log_at_debug()
         return nothing_new()
     return _changed_bar()

@@ -2,10 +2,11 @@
 does not fit (issue 20), through the test client."""
 import html
 import re
+from datetime import timedelta
 
 import pytest
 
-from kasir import tenders
+from kasir import clock, tenders
 from kasir.extensions import db
 from kasir.models import AuditLog, Register, Sale
 from kasir.payments import service, states
@@ -236,12 +237,22 @@ def test_the_cashier_applies_a_late_payment_and_the_till_shows_what_is_short(til
     assert db.session.scalar(db.select(AuditLog).where(AuditLog.action == "UseLatePayment"))
 
 
-def test_a_double_payment_raises_a_banner_until_noted_for_refund(till, client):
+def pay_twice(till) -> Payment:
+    """The customer pays cash, and then the QR the cash cancelled: its money is double."""
     scan(till, "SKU0001")
     payment = open_qr(till)
-    sale_id = payment.sale_id
-    till.post("/pos/checkout/cash", data={"sale_id": sale_id, "tendered": "5.000"})  # cancels the QR first
+    till.post("/pos/checkout/cash", data={"sale_id": payment.sale_id, "tendered": "5.000"})  # cancels the QR first
     pay_at_gateway(payment)
+    return payment
+
+
+def the_next_day(monkeypatch) -> None:
+    tomorrow = clock.utcnow() + timedelta(days=1)
+    monkeypatch.setattr(clock, "utcnow", lambda: tomorrow)
+
+
+def test_a_double_payment_raises_a_banner_until_noted_for_refund(till, client):
+    payment = pay_twice(till)
     shown = bar(till)
     assert "Pembayaran terlambat Rp 3.500" in shown and tenders.DOUBLE_PAYMENT in shown
     assert "Pakai untuk transaksi ini" not in shown  # its sale is paid already
@@ -251,6 +262,28 @@ def test_a_double_payment_raises_a_banner_until_noted_for_refund(till, client):
     assert "kasir akan memprosesnya" not in display(client)
     assert tenders.unapplied_payments()[0][1] == 3500  # still on the refund list
     assert db.session.scalar(db.select(AuditLog).where(AuditLog.action == tenders.ACKNOWLEDGED))
+
+
+def test_the_day_before_s_double_payment_leaves_the_bar_when_the_day_turns(till, monkeypatch):
+    pay_twice(till)
+    shown = bar(till)
+    assert "Pembayaran terlambat" in shown
+    poll = bar_poll(shown)
+    assert is_nothing_new(till.get(poll))
+    the_next_day(monkeypatch)
+    answer = text(till.get(poll))
+    assert 'id="money-bar"' in answer and "Pembayaran terlambat" not in answer
+
+
+def test_the_day_before_s_double_payment_leaves_the_display_when_the_day_turns(till, client, monkeypatch):
+    pay_twice(till)
+    shown = display(client)
+    assert "kasir akan memprosesnya" in shown
+    version = re.search(r'data-version="([^"]+)"', shown).group(1)
+    assert client.get(f"/display/1/state?v={version}").status_code == 204
+    the_next_day(monkeypatch)
+    answer = client.get(f"/display/1/state?v={version}")
+    assert answer.status_code == 200 and "kasir akan memprosesnya" not in text(answer)
 
 
 def test_the_display_state_changes_version_when_a_part_payment_arrives(till, client):
