@@ -4,7 +4,8 @@ On SQLite, SQLAlchemy's documented recipe for pysqlite: the driver is put in aut
 "begin" event emits the BEGIN. A `write_transaction()` begins IMMEDIATE: it takes the write lock before its
 first read, so a read-check-write rule cannot be raced, and waits its turn (busy_timeout). Other reads run in
 autocommit and hold no snapshot, so a later write never fails on a stale one (SQLITE_BUSY_SNAPSHOT, which no
-busy timeout waits out); any other flush begins IMMEDIATE just before it, so its statements commit together.
+busy timeout waits out); any other flush begins IMMEDIATE just before it, so its statements commit together,
+after waiting its turn among this process's writers as a write_transaction() does.
 On PostgreSQL callers lock rows with SELECT … FOR UPDATE (and jobs SKIP LOCKED).
 """
 import threading
@@ -18,6 +19,7 @@ from .extensions import db
 _IMMEDIATE = "kasir_begin_immediate"  # execution option of a write_transaction()'s connection
 _IN_WRITE_BLOCK = "kasir_in_write_block"  # session.info: inside write_transaction()
 _LOCKED_ROWS = "kasir_locked_rows"  # session.info: (transaction, identity keys of the rows it has locked)
+_HOLDS_TURN = "kasir_holds_writers_turn"  # session.info: a flush outside write_transaction() took the turn
 # This process's SQLite writers take turns here before BEGIN IMMEDIATE: SQLite's busy handler sleeps in
 # growing steps, so threads waiting on it form a convoy; a lock hands over at once.
 _sqlite_writers = threading.Lock()
@@ -67,7 +69,15 @@ def _configure_sqlite(engine: Engine) -> None:
 def _flush_in_one_transaction(session, _flush_context, _instances):
     connection = session.connection()
     if connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
+        _sqlite_writers.acquire()  # its turn, as a write_transaction() takes it; given back as the transaction ends
+        session.info[_HOLDS_TURN] = True
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@event.listens_for(db.session, "after_transaction_end")
+def _give_the_turn_back(session, transaction):
+    if transaction.parent is None and session.info.pop(_HOLDS_TURN, False):
+        _sqlite_writers.release()
 
 
 def primary_key(instance):

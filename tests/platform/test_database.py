@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from kasir.database import write_transaction
+from kasir.database import _sqlite_writers, write_transaction
 from kasir.extensions import db
 from kasir.models import Register
 from support.config import sqlite_only
@@ -81,6 +81,19 @@ def test_changes_flushed_outside_a_write_transaction_commit_together(app):
         db.session.flush()
         db.session.rollback()
         assert committed_register_name(app) == "Kasir 1"
+
+
+@sqlite_only("this process's SQLite writers' turn")
+@pytest.mark.parametrize("end", ["commit", "rollback", "remove"])  # remove: the request's teardown
+def test_a_flush_outside_a_write_transaction_holds_the_writers_turn_until_its_transaction_ends(app, end):
+    """Its writes wait their turn as a write_transaction()'s do, not in SQLite's busy handler (a convoy)."""
+    with app.app_context():
+        db.session.scalar(db.select(Register).where(Register.code == "1")).name = "Kasir Depan"
+        assert not _sqlite_writers.locked()
+        db.session.flush()
+        assert _sqlite_writers.locked()
+        getattr(db.session, end)()
+        assert not _sqlite_writers.locked()
 
 
 def test_writers_in_one_process_wait_their_turn(app):
