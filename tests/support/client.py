@@ -1,4 +1,6 @@
-"""Logging in through the Flask test client, as the login form does."""
+"""Logging in through the Flask test client, as the login form does, and reading what a poll answers."""
+import re
+
 from support.config import ADMIN, CASHIER
 
 
@@ -20,3 +22,8 @@ class AuthActions:
 def is_nothing_new(response) -> bool:
     """A poll's "nothing new" answer (kasir.web.nothing_new): empty, and htmx swaps nothing."""
     return response.status_code == 200 and response.headers.get("HX-Reswap") == "none" and response.get_data() == b""
+
+
+def display_version_of(page: str) -> str:
+    """The version a customer display's page or state holds (its `data-version`), which its next poll sends."""
+    return re.search(r'data-version="([^"]+)"', page).group(1)

@@ -1,19 +1,19 @@
 """The customer display's 1-second poll: 204 while the version it shows is current, a weak ETag and 304
 for clients that revalidate, the new state when it changed; only the till PC itself needs no token."""
 import logging
-import re
 
 import pytest
 
 from kasir.extensions import db
 from kasir.models import Register
+from support.client import display_version_of
 
 ELSEWHERE = {"REMOTE_ADDR": "192.0.2.10"}
 
 
 def display_version(client) -> str:
     page = client.get("/display/1").get_data(as_text=True)
-    return re.search(r'data-version="([^"]+)"', page).group(1)
+    return display_version_of(page)
 
 
 def set_display_token(app, token: str) -> None:

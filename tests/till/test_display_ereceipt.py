@@ -1,12 +1,12 @@
 """The customer display's "Terima kasih" shows a QR to the e-receipt (<public address>/r/<token>) when the shop
 has a public address, and none without one."""
-import re
 
 from kasir import tenders
 from kasir.extensions import db
 from kasir.models import Sale
 from kasir.printing.ereceipt import PUBLIC_URL_KEY
 from kasir.settings import set_setting
+from support.client import display_version_of
 
 
 def pay_cash(till) -> Sale:
@@ -47,7 +47,7 @@ def test_without_a_paid_sale_the_display_shows_no_qr(till, client):
 
 def test_setting_the_public_address_changes_the_display_version(till, auth, client):
     pay_cash(till)
-    shown = re.search(r'data-version="([^"]+)"', display_state(client)).group(1)
+    shown = display_version_of(display_state(client))
     auth.login_admin()
     client.post("/admin/settings/ereceipt", data={"public_base_url": "https://toko.example.id"})
     assert client.get(f"/display/1/state?v={shown}").status_code == 200

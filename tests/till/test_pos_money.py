@@ -11,7 +11,7 @@ from kasir.extensions import db
 from kasir.models import AuditLog, Register, Sale
 from kasir.payments import service, states
 from kasir.payments.models import MockLedgerEntry, Payment
-from support.client import is_nothing_new
+from support.client import display_version_of, is_nothing_new
 from support.databases import fresh
 
 
@@ -279,7 +279,7 @@ def test_the_day_before_s_double_payment_leaves_the_display_when_the_day_turns(t
     pay_twice(till)
     shown = display(client)
     assert "kasir akan memprosesnya" in shown
-    version = re.search(r'data-version="([^"]+)"', shown).group(1)
+    version = display_version_of(shown)
     assert client.get(f"/display/1/state?v={version}").status_code == 204
     the_next_day(monkeypatch)
     answer = client.get(f"/display/1/state?v={version}")

@@ -10,7 +10,7 @@ from kasir.extensions import db
 from kasir.models import Register, Sale
 from kasir.payments import states
 from kasir.payments.models import Payment
-from support.client import AuthActions, is_nothing_new
+from support.client import AuthActions, display_version_of, is_nothing_new
 from support.config import PROJECT_ROOT
 from support.databases import fresh
 from support.payments import paid_body
@@ -194,7 +194,7 @@ def test_display_follows_cart_qr_and_thanks(client, auth, htmx, send_webhook):
 
 def test_display_state_is_204_when_nothing_changed(client):
     page = client.get("/display/1").get_data(as_text=True)
-    version = re.search(r'data-version="([^"]+)"', page).group(1)
+    version = display_version_of(page)
     assert client.get(f"/display/1/state?v={version}").status_code == 204
 
 
